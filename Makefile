@@ -1,0 +1,48 @@
+# gan-trader: every target sets itself up (virtualenv + dependencies) on a fresh machine.
+PYTHON ?= python3.11
+VENV ?= .venv
+# CPU build by default; a GPU machine overrides it, e.g. make setup TORCH_REQ="torch==2.5.1"
+TORCH_REQ ?= torch==2.13.0
+EXTRAS ?= dev
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed-$(EXTRAS)
+CONFIG ?= experiments/default.yaml
+PYTEST_ARGS ?=
+
+.PHONY: setup experiment test test-all lint format bench clean chromium
+
+setup: $(STAMP)
+
+$(STAMP): setup.cfg pyproject.toml
+	@test -x $(PY) || $(shell command -v $(PYTHON) || echo python3) -m venv $(VENV)
+	$(PY) -m pip install -q --upgrade pip setuptools wheel
+	$(PY) -m pip install -q "$(TORCH_REQ)"
+	$(PY) -m pip install -q -e ".[$(EXTRAS)]" "$(TORCH_REQ)"
+	@touch $@
+
+experiment: setup
+	$(VENV)/bin/gan-trader run $(CONFIG)
+
+chromium:
+	@bash scripts/ensure_chromium.sh
+
+test: setup chromium
+	$(PY) -m pytest -q -m "not slow" $(PYTEST_ARGS)
+
+test-all: setup chromium
+	$(PY) -m pytest -q $(PYTEST_ARGS)
+
+lint: setup
+	$(VENV)/bin/ruff check gan_trader tests experiments
+	$(VENV)/bin/ruff format --check gan_trader tests experiments
+	$(VENV)/bin/mypy gan_trader
+
+format: setup
+	$(VENV)/bin/ruff format gan_trader tests experiments
+	$(VENV)/bin/ruff check --fix gan_trader tests experiments
+
+bench: setup
+	$(VENV)/bin/gan-trader bench --json runs/bench.json
+
+clean:
+	rm -rf runs mlruns .pytest_cache .mypy_cache .ruff_cache build dist *.egg-info

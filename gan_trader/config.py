@@ -1,0 +1,385 @@
+"""Experiment configs: YAML validated by pydantic, `extends:` inheritance, `--set key.path=value` overrides.
+
+Relative paths in a config are resolved against the working directory (run commands from the repository
+root). Unknown keys are rejected; every error names the file and the key path.
+"""
+
+from __future__ import annotations
+
+import copy
+import datetime as dt
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+from gan_trader.errors import ConfigError
+
+
+class StrictModel(BaseModel):
+    model_config = ConfigDict(extra="forbid", validate_assignment=True)
+
+
+# ---------------------------------------------------------------- data
+
+
+class AssetFile(StrictModel):
+    """One price file. `name` defaults to the file stem; low-frequency series give a release lag."""
+
+    path: Path
+    name: str | None = None
+    release_lag_days: int = Field(0, ge=0, description="days after the stamped date when a value became known")
+
+
+class DataConfig(StrictModel):
+    target: str = "MSFT"
+    prices_dir: Path | None = Field(Path("data/prices"), description="every *.csv / *.parquet here is an asset")
+    files: list[AssetFile] = Field(default_factory=list, description="extra per-asset files")
+    long_file: Path | None = Field(None, description="one file with columns date, asset, field, value")
+    assets: list[str] | None = Field(None, description="correlated assets to keep (default: all loaded)")
+    news: Path | None = Field(None, description="CSV or JSONL headlines for the sentiment builder")
+    news_timezone: str = "America/New_York"
+    max_ffill_days: int = Field(5, ge=0, le=366)
+    max_nan_run: int = Field(5, ge=0, description="longest run of missing target cells that may be filled")
+    start: dt.date | None = None
+    end: dt.date | None = None
+
+    @model_validator(mode="after")
+    def _has_source(self) -> DataConfig:
+        if self.prices_dir is None and not self.files and self.long_file is None:
+            raise ValueError("no data source: set data.prices_dir, data.files or data.long_file")
+        if self.start and self.end and self.start >= self.end:
+            raise ValueError(f"data.start ({self.start}) must be before data.end ({self.end})")
+        return self
+
+
+# ---------------------------------------------------------------- split
+
+SplitPoint = float | dt.date
+
+
+class WalkForwardConfig(StrictModel):
+    folds: int = Field(0, ge=0, le=50, description="0 = a single chronological split")
+    test_days: int | None = Field(None, gt=0, description="days per test fold (default: equal folds)")
+
+
+class SplitConfig(StrictModel):
+    """Split points are fractions of the aligned rows or dates; train < val < (test end)."""
+
+    train_end: SplitPoint = 0.70
+    val_end: SplitPoint = 0.85
+    walk_forward: WalkForwardConfig = Field(default_factory=WalkForwardConfig)
+
+    @field_validator("train_end", "val_end")
+    @classmethod
+    def _fraction_range(cls, value: SplitPoint) -> SplitPoint:
+        if isinstance(value, float) and not 0.0 < value < 1.0:
+            raise ValueError(f"a fraction must lie strictly between 0 and 1, got {value}")
+        return value
+
+    @model_validator(mode="after")
+    def _ordered(self) -> SplitConfig:
+        a, b = self.train_end, self.val_end
+        if type(a) is not type(b):
+            raise ValueError("train_end and val_end must both be fractions or both be dates")
+        if a >= b:  # type: ignore[operator]
+            raise ValueError(f"train_end ({a}) must come before val_end ({b})")
+        return self
+
+
+# ---------------------------------------------------------------- features
+
+
+class FeaturesConfig(StrictModel):
+    """`builders` maps a registered builder name to its parameters (validated by the builder itself)."""
+
+    builders: dict[str, dict[str, Any] | None] = Field(default_factory=lambda: {"technical": {}})
+    cache_dir: Path | None = Path("runs/cache/features")
+    scaler: Literal["standard", "robust", "minmax", "none"] = "standard"
+
+
+# ---------------------------------------------------------------- GAN
+
+
+class GeneratorConfig(StrictModel):
+    hidden: int = Field(64, gt=0)
+    layers: int = Field(1, gt=0, le=8)
+    dropout: float = Field(0.0, ge=0.0, lt=1.0)
+    noise_dim: int = Field(8, ge=1)
+
+
+class CriticConfig(StrictModel):
+    filters: list[int] = Field(default_factory=lambda: [32, 64, 128])
+    kernel_size: int = Field(5, gt=0)
+    strides: int = Field(2, gt=0)
+    padding: int | Literal["same"] = 2
+    lrelu_alpha: float = Field(0.01, ge=0.0, lt=1.0)
+    dense: list[int] = Field(default_factory=lambda: [220, 220])
+    norm: Literal["none", "layer", "batch"] = "layer"
+    batchnorm_momentum: float = Field(0.9, gt=0.0, lt=1.0)
+    dropout: float = Field(0.0, ge=0.0, lt=1.0)
+    conditioning: bool = True
+
+
+class ScheduleConfig(StrictModel):
+    """Triangular cyclical multiplier of the base learning rate (the original: 0.5..2 over 500 iterations)."""
+
+    kind: Literal["none", "triangular"] = "triangular"
+    low: float = Field(0.5, gt=0.0)
+    high: float = Field(2.0, gt=0.0)
+    period: int = Field(500, gt=1)
+
+
+class MHConfig(StrictModel):
+    candidates: int = Field(50, ge=2)
+    quantiles: list[float] = Field(default_factory=lambda: [0.05, 0.25, 0.5, 0.75, 0.95])
+    enabled: bool = True
+
+
+class GanConfig(StrictModel):
+    target: Literal["log_return", "price"] = "log_return"
+    seq_len: int = Field(17, ge=2)
+    epochs: int = Field(30, ge=1)
+    batch_size: int = Field(64, ge=2)
+    generator: GeneratorConfig = Field(default_factory=GeneratorConfig)
+    critic: CriticConfig = Field(default_factory=CriticConfig)
+    loss: Literal["wgan-gp", "wgan-clip", "gan"] = "wgan-gp"
+    n_critic: int = Field(5, ge=1)
+    gp_weight: float = Field(10.0, ge=0.0)
+    clip_value: float = Field(0.01, gt=0.0)
+    l1_weight: float = Field(1.0, ge=0.0)
+    lr_g: float = Field(1e-3, gt=0.0)
+    lr_d: float = Field(1e-4, gt=0.0)
+    betas: tuple[float, float] = (0.5, 0.9)
+    weight_decay: float = Field(0.0, ge=0.0)
+    grad_clip: float | None = Field(1.0, gt=0.0)
+    schedule: ScheduleConfig = Field(default_factory=ScheduleConfig)
+    early_stopping_patience: int | None = Field(10, ge=1)
+    checkpoint_every: int = Field(0, ge=0, description="epochs between checkpoints (0: best only)")
+    mh: MHConfig = Field(default_factory=MHConfig)
+    device: str = "auto"
+    bf16: bool = False
+    plot_epochs: list[int] = Field(default_factory=lambda: [1, 50])
+
+    @field_validator("device")
+    @classmethod
+    def _device(cls, value: str) -> str:
+        if value in ("auto", "cpu", "cuda") or (value.startswith("cuda:") and value[5:].isdigit()):
+            return value
+        raise ValueError(f"device must be auto, cpu, cuda or cuda:N, got {value!r}")
+
+
+# ---------------------------------------------------------------- tuning
+
+
+class ParamSpec(StrictModel):
+    type: Literal["int", "float", "log_float", "categorical"]
+    low: float | None = None
+    high: float | None = None
+    choices: list[Any] | None = None
+
+    @model_validator(mode="after")
+    def _range(self) -> ParamSpec:
+        if self.type == "categorical":
+            if not self.choices:
+                raise ValueError("a categorical parameter needs a non-empty 'choices' list")
+            return self
+        if self.low is None or self.high is None:
+            raise ValueError(f"a {self.type} parameter needs 'low' and 'high'")
+        if self.low >= self.high:
+            raise ValueError(f"empty or inverted range: low ({self.low}) must be below high ({self.high})")
+        if self.type == "log_float" and self.low <= 0:
+            raise ValueError(f"a log_float range must be positive, got low={self.low}")
+        return self
+
+
+def _default_space() -> dict[str, ParamSpec]:
+    return {
+        "batch_size": ParamSpec(type="int", low=16, high=128),
+        "cnn_lr": ParamSpec(type="log_float", low=1e-5, high=1e-2),
+        "strides": ParamSpec(type="int", low=1, high=3),
+        "lrelu_alpha": ParamSpec(type="float", low=0.001, high=0.3),
+        "batchnorm_momentum": ParamSpec(type="float", low=0.5, high=0.99),
+        "padding": ParamSpec(type="int", low=1, high=3),
+        "kernel_size": ParamSpec(type="int", low=2, high=5),
+        "dropout": ParamSpec(type="float", low=0.0, high=0.5),
+        "filters": ParamSpec(type="int", low=16, high=64),
+    }
+
+
+class AgentConfig(StrictModel):
+    algo: Literal["ppo", "dqn", "qrdqn"] = "ppo"
+    policy_path: Path | None = Field(None, description="saved policy to reuse (and update)")
+    train_steps: int = Field(256, ge=0, description="proxy-mode steps to pre-train a missing policy")
+    proxy_epochs: int = Field(2, ge=1)
+
+
+class TuningConfig(StrictModel):
+    strategy: Literal["rl", "bo", "random", "pbt", "fixed"] = "fixed"
+    episodes: int = Field(1, ge=1)
+    epochs_per_episode: int | None = Field(None, ge=1, description="default: gan.epochs")
+    space: dict[str, ParamSpec] = Field(default_factory=_default_space)
+    kappa: float = Field(2.5, gt=0.0)
+    init_points: int = Field(2, ge=0)
+    warm_start: bool = True
+    reward: Literal["improvement", "original"] = "improvement"
+    agent: AgentConfig = Field(default_factory=AgentConfig)
+    objective: Literal["val/mae", "val/rmse", "val/mase"] = "val/mae"
+
+
+class ExecutorConfig(StrictModel):
+    kind: Literal["local", "ray"] = "local"
+    workers: int = Field(1, ge=1)
+    ray_address: str | None = None
+    gpus_per_episode: float | Literal["auto"] = "auto"
+
+
+class TrackingConfig(StrictModel):
+    uri: str = "sqlite:///runs/mlflow.db"
+    artifact_root: Path = Path("runs/artifacts")
+    experiment: str | None = Field(None, description="MLflow experiment name (default: the config name)")
+
+
+class BacktestConfig(StrictModel):
+    cost_bps: float = Field(5.0, ge=0.0)
+    hold_days: int = Field(1, ge=1)
+
+
+class EvaluationConfig(StrictModel):
+    baselines: list[str] = Field(default_factory=lambda: ["persistence", "drift", "arima", "xgboost"])
+    seeds: list[int] = Field(default_factory=lambda: [0])
+    backtest: BacktestConfig = Field(default_factory=BacktestConfig)
+    report: Path | None = Field(Path("runs/reports/{name}.html"), description="HTML report path")
+
+
+class ExperimentConfig(StrictModel):
+    name: str = "default"
+    description: str = ""
+    seed: int = 7
+    runs_dir: Path = Path("runs")
+    data: DataConfig = Field(default_factory=DataConfig)
+    split: SplitConfig = Field(default_factory=SplitConfig)
+    features: FeaturesConfig = Field(default_factory=FeaturesConfig)
+    gan: GanConfig = Field(default_factory=GanConfig)
+    tuning: TuningConfig = Field(default_factory=TuningConfig)
+    executor: ExecutorConfig = Field(default_factory=ExecutorConfig)
+    tracking: TrackingConfig = Field(default_factory=TrackingConfig)
+    evaluation: EvaluationConfig = Field(default_factory=EvaluationConfig)
+
+    @property
+    def experiment_name(self) -> str:
+        return self.tracking.experiment or self.name
+
+    def to_dict(self) -> dict[str, Any]:
+        return self.model_dump(mode="json")
+
+
+# ---------------------------------------------------------------- loading
+
+
+def _read_yaml(path: Path) -> dict[str, Any]:
+    if not path.exists():
+        raise ConfigError(f"{path}: config file not found")
+    if path.is_dir():
+        raise ConfigError(f"{path}: is a directory, expected a YAML config file")
+    try:
+        raw = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except UnicodeDecodeError:
+        raise ConfigError(f"{path}: not a text file") from None
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f" line {mark.line + 1}" if mark is not None else ""
+        raise ConfigError(f"{path}:{where}: invalid YAML ({getattr(exc, 'problem', exc)})") from None
+    if raw is None:
+        raise ConfigError(f"{path}: config file is empty")
+    if not isinstance(raw, dict):
+        raise ConfigError(f"{path}: the top level must be a mapping of keys, got {type(raw).__name__}")
+    return raw
+
+
+def deep_merge(base: dict[str, Any], override: dict[str, Any]) -> dict[str, Any]:
+    """Merge `override` into a copy of `base`; nested mappings merge, everything else replaces."""
+    merged = copy.deepcopy(base)
+    for key, value in override.items():
+        if isinstance(value, dict) and isinstance(merged.get(key), dict):
+            merged[key] = deep_merge(merged[key], value)
+        else:
+            merged[key] = copy.deepcopy(value)
+    return merged
+
+
+def _resolve_extends(path: Path, seen: tuple[Path, ...] = ()) -> dict[str, Any]:
+    path = path.resolve()
+    if path in seen:
+        chain = " -> ".join(str(p) for p in (*seen, path))
+        raise ConfigError(f"{path}: extends: circular inheritance ({chain})")
+    raw = _read_yaml(path)
+    parent = raw.pop("extends", None)
+    if parent is None:
+        return raw
+    if not isinstance(parent, str):
+        raise ConfigError(f"{path}: extends: expected a file path, got {parent!r}")
+    return deep_merge(_resolve_extends(path.parent / parent, (*seen, path)), raw)
+
+
+def parse_override(item: str) -> tuple[list[str], Any]:
+    """Parse `a.b.c=value`; the value is read as YAML (numbers, booleans, lists, null)."""
+    if "=" not in item:
+        raise ConfigError(f"--set {item!r}: expected key.path=value")
+    key, _, text = item.partition("=")
+    parts = key.strip().split(".")
+    if not key.strip() or any(not part for part in parts):
+        raise ConfigError(f"--set {item!r}: empty key path")
+    try:
+        value = yaml.safe_load(text) if text.strip() else ""
+    except yaml.YAMLError:
+        value = text
+    return parts, value
+
+
+def apply_overrides(raw: dict[str, Any], overrides: list[str]) -> dict[str, Any]:
+    result = copy.deepcopy(raw)
+    for item in overrides:
+        parts, value = parse_override(item)
+        node = result
+        for depth, part in enumerate(parts[:-1]):
+            child = node.get(part)
+            if child is None:
+                child = node[part] = {}
+            if not isinstance(child, dict):
+                where = ".".join(parts[: depth + 1])
+                raise ConfigError(f"--set {item!r}: {where} is not a mapping")
+            node = child
+        node[parts[-1]] = value
+    return result
+
+
+def _format_validation(source: str, exc: ValidationError) -> str:
+    first = exc.errors()[0]
+    where = ".".join(str(p) for p in first["loc"]) or "(top level)"
+    message = first["msg"].removeprefix("Value error, ")
+    if first["type"] == "extra_forbidden":
+        message = "unknown key"
+    more = f" (+{exc.error_count() - 1} more)" if exc.error_count() > 1 else ""
+    return f"{source}: {where}: {message}{more}"
+
+
+def validate_config(raw: dict[str, Any], source: str = "<config>") -> ExperimentConfig:
+    try:
+        return ExperimentConfig.model_validate(raw)
+    except ValidationError as exc:
+        raise ConfigError(_format_validation(source, exc)) from None
+
+
+def load_config(path: str | Path | None = None, overrides: list[str] | None = None) -> ExperimentConfig:
+    """Load a YAML config (following `extends:`), apply `--set` overrides and validate it."""
+    raw: dict[str, Any] = {} if path is None else _resolve_extends(Path(path))
+    raw = apply_overrides(raw, overrides or [])
+    if path is not None and "name" not in raw:
+        raw["name"] = Path(path).stem
+    return validate_config(raw, str(path) if path is not None else "<defaults>")
+
+
+def dump_config(config: ExperimentConfig) -> str:
+    return yaml.safe_dump(config.to_dict(), sort_keys=False)

@@ -1,0 +1,55 @@
+"""Point-forecast metrics. MASE is scaled by persistence's MAE on the same days, so persistence scores 1.
+
+Return space: persistence forecasts a zero log return. Price space: persistence forecasts close[t].
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from gan_trader.models.base import Forecast, ForecastTask
+
+
+def _mae(error: np.ndarray) -> float:
+    return float(np.mean(np.abs(error)))
+
+
+def point_metrics(actual: np.ndarray, predicted: np.ndarray, naive: np.ndarray, prefix: str = "") -> dict[str, float]:
+    """MAE, RMSE, MAPE and MASE of `predicted` against `actual`; `naive` is persistence on the same days."""
+    actual = np.asarray(actual, float)
+    predicted = np.asarray(predicted, float)
+    naive = np.asarray(naive, float)
+    error = predicted - actual
+    naive_mae = _mae(naive - actual)
+    metrics = {
+        "mae": _mae(error),
+        "rmse": float(np.sqrt(np.mean(error**2))),
+        "mase": _mae(error) / naive_mae if naive_mae > 0 else float("nan"),
+    }
+    nonzero = np.abs(actual) > 0
+    if nonzero.all():
+        metrics["mape"] = float(np.mean(np.abs(error / actual)) * 100.0)
+    return {f"{prefix}{k}": v for k, v in metrics.items()}
+
+
+def directional_accuracy(actual_return: np.ndarray, predicted_return: np.ndarray) -> float:
+    """Share of days whose forecast sign matches the realised move (days with a zero move are left out)."""
+    actual_return = np.asarray(actual_return, float)
+    predicted_return = np.asarray(predicted_return, float)
+    moved = actual_return != 0
+    if not moved.any():
+        return float("nan")
+    return float(np.mean(np.sign(predicted_return[moved]) == np.sign(actual_return[moved])))
+
+
+def forecast_metrics(task: ForecastTask, forecast: Forecast, prefix: str = "") -> dict[str, float]:
+    """Return-space and price-space metrics of a forecast against realised values on its target days."""
+    close = task.close
+    actual_price = close.loc[forecast.target_dates].to_numpy()
+    anchor = close.loc[forecast.origins].to_numpy()
+    actual_return = np.log(actual_price / anchor)
+    metrics = point_metrics(actual_return, forecast.log_return, np.zeros_like(actual_return), f"{prefix}")
+    metrics.pop(f"{prefix}mape", None)  # MAPE of returns near zero is meaningless
+    metrics.update(point_metrics(actual_price, forecast.price, anchor, f"{prefix}price_"))
+    metrics[f"{prefix}directional_accuracy"] = directional_accuracy(actual_return, forecast.log_return)
+    return metrics

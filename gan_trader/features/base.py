@@ -1,0 +1,140 @@
+"""The feature-builder protocol and its registry.
+
+A builder learns only from rows up to `train_end` in `fit`, and `transform` returns columns whose row t uses
+rows <= t only. Builders see the panel frame plus the columns produced by the builders listed before them
+(PCA reads the autoencoder's features, importance selects among all). The truncation test holds every
+registered builder to this.
+"""
+
+from __future__ import annotations
+
+import importlib
+from abc import ABC, abstractmethod
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, ClassVar, Literal
+
+import pandas as pd
+from pydantic import BaseModel, ConfigDict, ValidationError
+
+from gan_trader.errors import ConfigError, FeatureError
+
+BuilderKind = Literal["features", "selector", "report"]
+
+
+class BuilderParams(BaseModel):
+    """Base of every builder's parameter model: unknown keys are rejected."""
+
+    model_config = ConfigDict(extra="forbid")
+
+
+@dataclass(frozen=True)
+class BuildContext:
+    """What a builder may know besides its parameters; nothing here depends on rows after train_end."""
+
+    target: str
+    seed: int = 0
+    target_kind: Literal["log_return", "price"] = "log_return"
+    news: Path | None = None
+    news_timezone: str = "America/New_York"
+    cache_dir: Path | None = None
+    asset_columns: tuple[str, ...] = ()
+
+
+@dataclass
+class Artifact:
+    """A table or figure a builder produced while fitting (importance table, checks report...)."""
+
+    name: str
+    table: pd.DataFrame | None = None
+    figure: Any = None  # a matplotlib Figure
+    text: str | None = None
+    metrics: dict[str, float] = field(default_factory=dict)
+
+
+class FeatureBuilder(ABC):
+    """Fit on the training span, transform causally. Subclasses set `name`, `Params` and the two hooks.
+
+    kind: "features" builders add columns; a "selector" returns the subset of existing columns to keep
+    (its `transform` returns the frame restricted to them); a "report" adds nothing and only produces
+    artifacts.
+    """
+
+    name: ClassVar[str]
+    Params: ClassVar[type[BuilderParams]] = BuilderParams
+    kind: ClassVar[BuilderKind] = "features"
+
+    def __init__(self, params: BuilderParams, context: BuildContext) -> None:
+        self.params = params
+        self.context = context
+        self.artifacts: list[Artifact] = []
+        self.skipped: str | None = None  # set with a reason when the builder cannot apply (no news...)
+
+    @abstractmethod
+    def fit(self, frame: pd.DataFrame, train_end: pd.Timestamp) -> FeatureBuilder:
+        """Learn whatever the builder learns from `frame.loc[:train_end]` only; return self."""
+
+    @abstractmethod
+    def transform(self, frame: pd.DataFrame) -> pd.DataFrame:
+        """Return new columns indexed like `frame`; row t may only use rows <= t."""
+
+    def fit_transform(self, frame: pd.DataFrame, train_end: pd.Timestamp) -> pd.DataFrame:
+        return self.fit(frame, train_end).transform(frame)
+
+    # helpers shared by builders ---------------------------------------------------------------------
+
+    def column(self, suffix: str) -> str:
+        return f"{self.name}.{suffix}"
+
+    @staticmethod
+    def training_rows(frame: pd.DataFrame, train_end: pd.Timestamp) -> pd.DataFrame:
+        rows = frame.loc[:train_end]
+        if rows.empty:
+            raise FeatureError(f"no training rows up to {train_end.date()}")
+        return rows
+
+    def require(self, frame: pd.DataFrame, columns: list[str]) -> None:
+        missing = [c for c in columns if c not in frame.columns]
+        if missing:
+            raise FeatureError(
+                f"features.builders.{self.name}: needs column '{missing[0]}', which the data does not have"
+            )
+
+
+# Registry: builder name -> "module:Class". Adding a builder is one module plus one entry here.
+REGISTRY: dict[str, str] = {
+    "technical": "gan_trader.features.technical:TechnicalIndicators",
+    "assets": "gan_trader.features.assets:CorrelatedAssets",
+    "fourier": "gan_trader.features.fourier:FourierTrends",
+    "arima": "gan_trader.features.arima:ArimaForecast",
+    "autoencoder": "gan_trader.features.autoencoder:AutoencoderFeatures",
+    "pca": "gan_trader.features.pca:PrincipalComponents",
+    "anomaly": "gan_trader.features.anomaly:AnomalyScore",
+    "sentiment": "gan_trader.features.sentiment:NewsSentiment",
+    "importance": "gan_trader.features.importance:XGBoostImportance",
+    "checks": "gan_trader.features.checks:StatisticalChecks",
+}
+
+BUILDERS: tuple[str, ...] = tuple(REGISTRY)
+
+
+def builder_class(name: str) -> type[FeatureBuilder]:
+    if name not in REGISTRY:
+        raise ConfigError(f"features.builders.{name}: unknown builder (known: {', '.join(REGISTRY)})")
+    module_name, _, class_name = REGISTRY[name].partition(":")
+    cls = getattr(importlib.import_module(module_name), class_name)
+    return cls  # type: ignore[no-any-return]
+
+
+def create_builder(name: str, params: dict[str, Any] | None, context: BuildContext) -> FeatureBuilder:
+    """Instantiate a registered builder, validating its parameters; errors name features.builders.<name>.<key>."""
+    cls = builder_class(name)
+    try:
+        validated = cls.Params.model_validate(params or {})
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        where = ".".join(str(p) for p in first["loc"])
+        message = "unknown key" if first["type"] == "extra_forbidden" else first["msg"].removeprefix("Value error, ")
+        key = f"features.builders.{name}" + (f".{where}" if where else "")
+        raise ConfigError(f"{key}: {message}") from None
+    return cls(validated, context)

@@ -1,0 +1,160 @@
+"""Compose the configured builders in order, fitted on the training span, with an on-disk cache.
+
+The cache key is (hash of the panel frame, builder configs, train_end, seed, package version), so a changed
+file, parameter or split point never returns stale features.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from gan_trader import __version__
+from gan_trader.errors import FeatureError
+from gan_trader.features.base import Artifact, BuildContext, FeatureBuilder, create_builder
+from gan_trader.io import atomic_path
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class FeatureSet:
+    """The causal feature frame (panel columns + built columns, minus warm-up rows) and what builders made."""
+
+    frame: pd.DataFrame
+    columns: list[str]
+    artifacts: list[Artifact] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+    from_cache: bool = False
+
+    @property
+    def features(self) -> pd.DataFrame:
+        return self.frame[self.columns]
+
+
+def frame_digest(frame: pd.DataFrame) -> str:
+    hashed = pd.util.hash_pandas_object(frame, index=True).to_numpy()
+    digest = hashlib.sha256(hashed.tobytes())
+    digest.update(json.dumps([str(c) for c in frame.columns]).encode())
+    return digest.hexdigest()
+
+
+class FeaturePipeline:
+    """Runs builders in config order. Each builder sees the panel plus earlier builders' columns."""
+
+    def __init__(
+        self,
+        builders: dict[str, dict[str, Any] | None],
+        context: BuildContext,
+        cache_dir: Path | None = None,
+    ) -> None:
+        self.specs = {name: dict(params or {}) for name, params in builders.items()}
+        self.context = context
+        self.cache_dir = cache_dir
+        # Validate every builder's parameters up front, before any work is done.
+        self.builders: list[FeatureBuilder] = [
+            create_builder(name, params, context) for name, params in self.specs.items()
+        ]
+
+    def cache_key(self, frame: pd.DataFrame, train_end: pd.Timestamp) -> str:
+        payload = {
+            "data": frame_digest(frame),
+            "builders": {b.name: b.params.model_dump(mode="json") for b in self.builders},
+            "train_end": str(train_end),
+            "seed": self.context.seed,
+            "target": self.context.target,
+            "target_kind": self.context.target_kind,
+            "news": str(self.context.news) if self.context.news else None,
+            "version": __version__,
+        }
+        return hashlib.sha256(json.dumps(payload, sort_keys=True).encode()).hexdigest()[:24]
+
+    def fit_transform(self, frame: pd.DataFrame, train_end: pd.Timestamp, use_cache: bool = True) -> FeatureSet:
+        """Fit every builder on rows <= train_end and return the causal features for all rows."""
+        cached = self._load_cache(frame, train_end) if use_cache else None
+        if cached is not None:
+            return cached
+        current = frame.copy()
+        built: list[str] = ["close"]  # the target's own close is always a feature; other panel columns
+        # become features only through a builder (assets, technical...)
+        artifacts: list[Artifact] = []
+        notes: list[str] = []
+        selected: list[str] | None = None
+        for builder in self.builders:
+            # Selectors and reports judge the features built so far (the target close among them).
+            visible = current if builder.kind == "features" else current[built]
+            output = builder.fit_transform(visible, train_end)
+            artifacts += builder.artifacts
+            if builder.skipped:
+                notes.append(f"{builder.name}: skipped ({builder.skipped})")
+                log.info("feature builder %s skipped: %s", builder.name, builder.skipped)
+                continue
+            if builder.kind == "report":
+                continue
+            if builder.kind == "selector":
+                selected = list(output.columns)
+                continue
+            clash = [c for c in output.columns if c in current.columns]
+            if clash:
+                raise FeatureError(f"features.builders.{builder.name}: column '{clash[0]}' already exists")
+            current = pd.concat([current, output.reindex(current.index)], axis=1)
+            built += list(output.columns)
+        columns = selected if selected is not None else built
+        # Drop the warm-up rows where some feature is not yet defined (long moving windows, lags).
+        usable = current[columns].replace([np.inf, -np.inf], np.nan).notna().all(axis=1)
+        if not usable.any():
+            raise FeatureError("no row has every feature defined; the data is shorter than the longest window")
+        first = usable.to_numpy().argmax()
+        result = current.iloc[first:]
+        if result.loc[:, columns].isna().to_numpy().any():
+            bad_column = result.columns[result.loc[:, columns].isna().any()].tolist()[0]
+            bad_row = result.index[result[bad_column].isna()][0]
+            raise FeatureError(f"feature '{bad_column}' is missing at {bad_row.date()} after the warm-up")
+        feature_set = FeatureSet(frame=result, columns=columns, artifacts=artifacts, notes=notes)
+        if use_cache:
+            self._store_cache(frame, train_end, feature_set)
+        return feature_set
+
+    # cache ---------------------------------------------------------------------------------------
+
+    def _cache_path(self, frame: pd.DataFrame, train_end: pd.Timestamp) -> Path | None:
+        if self.cache_dir is None:
+            return None
+        return Path(self.cache_dir) / f"{self.cache_key(frame, train_end)}.parquet"
+
+    def _load_cache(self, frame: pd.DataFrame, train_end: pd.Timestamp) -> FeatureSet | None:
+        path = self._cache_path(frame, train_end)
+        if path is None or not path.exists():
+            return None
+        meta_path = path.with_suffix(".json")
+        try:
+            cached = pd.read_parquet(path)
+            meta = json.loads(meta_path.read_text())
+        except Exception:  # a corrupt cache entry is rebuilt, never trusted
+            return None
+        artifacts = [Artifact(name=name, table=pd.read_parquet(path.with_suffix(f".{name}.parquet")))
+                     for name in meta.get("tables", []) if path.with_suffix(f".{name}.parquet").exists()]
+        return FeatureSet(frame=cached, columns=meta["columns"], artifacts=artifacts, notes=meta["notes"],
+                          from_cache=True)
+
+    def _store_cache(self, frame: pd.DataFrame, train_end: pd.Timestamp, feature_set: FeatureSet) -> None:
+        path = self._cache_path(frame, train_end)
+        if path is None:
+            return
+        tables = [a for a in feature_set.artifacts if a.table is not None]
+        for artifact in tables:
+            with atomic_path(path.with_suffix(f".{artifact.name}.parquet")) as tmp:
+                artifact.table.to_parquet(tmp)  # type: ignore[union-attr]
+        with atomic_path(path.with_suffix(".json")) as tmp:
+            tmp.write_text(json.dumps({"columns": feature_set.columns, "notes": feature_set.notes,
+                                       "tables": [a.name for a in tables]}))
+        # The parquet file is written last: its presence marks a complete entry.
+        with atomic_path(path) as tmp:
+            feature_set.frame.to_parquet(tmp)

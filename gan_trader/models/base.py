@@ -1,0 +1,102 @@
+"""The forecaster interface every model and baseline implements, so evaluation is written once.
+
+A forecast made at the close of day t is for day t+1. Forecasts are kept in both spaces: the log return
+log(close[t+1] / close[t]) and the price close[t+1]; metrics are computed on the test days only.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from dataclasses import dataclass, field
+from typing import Any, ClassVar, Literal
+
+import numpy as np
+import pandas as pd
+
+from gan_trader.data.panel import Panel
+from gan_trader.evaluation.splits import Split
+
+TargetKind = Literal["log_return", "price"]
+
+
+@dataclass
+class ForecastTask:
+    """Everything a forecaster may read. Features are causal; fitting must use rows <= split.val_end only.
+
+    `features` holds the rows where every feature is defined (after warm-up), with the target close among
+    its columns; `panel` gives the raw aligned prices (OHLCV) for baselines that want them.
+    """
+
+    panel: Panel
+    features: pd.DataFrame
+    split: Split
+    seed: int = 0
+    target_kind: TargetKind = "log_return"
+    seq_len: int = 17
+
+    @property
+    def close(self) -> pd.Series:
+        return self.panel.close.loc[self.features.index]
+
+    def next_day_returns(self) -> pd.Series:
+        """r[t] = log(close[t+1] / close[t]), indexed by the forecast origin t (NaN on the last day)."""
+        close = self.close
+        return pd.Series(np.log(close.shift(-1) / close), index=close.index, name="next_return")
+
+    def origins(self, span: Literal["train", "val", "test"]) -> pd.DatetimeIndex:
+        """Forecast origins t whose target day t+1 falls in `span`."""
+        index = self.features.index
+        targets = pd.Series(index[1:], index=index[:-1])
+        split = self.split
+        if span == "train":
+            mask = targets <= split.train_end
+        elif span == "val":
+            mask = (targets > split.train_end) & (targets <= split.val_end)
+        else:
+            mask = (targets > split.val_end) & (targets <= split.test_end)
+        return pd.DatetimeIndex(targets.index[mask.to_numpy()])
+
+
+@dataclass
+class Forecast:
+    """Forecasts for the days after `origins`. `samples` (N x K log returns) when the model samples."""
+
+    model: str
+    origins: pd.DatetimeIndex
+    target_dates: pd.DatetimeIndex
+    log_return: np.ndarray
+    price: np.ndarray
+    samples: np.ndarray | None = None
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    @classmethod
+    def from_returns(cls, model: str, task: ForecastTask, origins: pd.DatetimeIndex, log_return: np.ndarray,
+                     samples: np.ndarray | None = None) -> Forecast:
+        close = task.close
+        anchor = close.loc[origins].to_numpy()
+        positions = close.index.get_indexer(origins)
+        targets = pd.DatetimeIndex(close.index[positions + 1])
+        return cls(model, origins, targets, np.asarray(log_return, float), anchor * np.exp(log_return),
+                   samples)
+
+    @classmethod
+    def from_prices(cls, model: str, task: ForecastTask, origins: pd.DatetimeIndex, price: np.ndarray,
+                    samples: np.ndarray | None = None) -> Forecast:
+        anchor = task.close.loc[origins].to_numpy()
+        price = np.asarray(price, float)
+        log_return = np.log(np.maximum(price, 1e-12) / anchor)
+        return cls.from_returns(model, task, origins, log_return, samples)
+
+
+class Forecaster(ABC):
+    """fit on the task's train/val rows, predict next-day values for given origins (causally)."""
+
+    name: ClassVar[str]
+
+    @abstractmethod
+    def fit(self, task: ForecastTask) -> Forecaster:
+        """Train on rows <= task.split.val_end (validation rows only for early stopping / calibration)."""
+
+    @abstractmethod
+    def predict(self, task: ForecastTask, origins: pd.DatetimeIndex) -> Forecast:
+        """Forecast day t+1 for each origin t, using rows <= t only."""

@@ -1,0 +1,195 @@
+"""A small recorder over MLflow: the rest of the code logs through it and never calls MLflow directly.
+
+Experiment = config name; session = parent run; episode = nested run. Runs are addressed by id through
+`MlflowClient` (no global active run), so several sessions or threads can log side by side. A crashed
+episode is ended FAILED with its reason in the tag `gan_trader.failure`.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import logging
+import math
+import os
+import tempfile
+import time
+from collections.abc import Iterator, Mapping
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from gan_trader.config import TrackingConfig
+from gan_trader.errors import EpisodeFailed, TrackingError
+
+log = logging.getLogger(__name__)
+
+KIND_TAG = "gan_trader.kind"
+SESSION_TAG = "gan_trader.session"
+EPISODE_TAG = "gan_trader.episode"
+FAILURE_TAG = "gan_trader.failure"
+CONFIG_TAG = "gan_trader.config"
+STRATEGY_TAG = "gan_trader.strategy"
+PARENT_TAG = "mlflow.parentRunId"
+NAME_TAG = "mlflow.runName"
+
+
+def _prepare_uri(uri: str) -> str:
+    """Create the folder of an embedded sqlite store; other URIs are passed through."""
+    if uri.startswith("sqlite:///"):
+        db_path = Path(uri.removeprefix("sqlite:///"))
+        db_path.parent.mkdir(parents=True, exist_ok=True)
+    return uri
+
+
+def _flatten(params: Mapping[str, Any], prefix: str = "") -> dict[str, str]:
+    flat: dict[str, str] = {}
+    for key, value in params.items():
+        name = f"{prefix}{key}"
+        if isinstance(value, Mapping):
+            flat.update(_flatten(value, f"{name}."))
+        else:
+            flat[name] = json.dumps(value) if isinstance(value, list | tuple) else str(value)
+    return flat
+
+
+class Recorder:
+    """Logs sessions, episodes, metrics and artifacts to one MLflow experiment."""
+
+    def __init__(self, tracking: TrackingConfig, experiment: str) -> None:
+        from mlflow.tracking import MlflowClient  # slow import: only when something is logged
+
+        self.uri = _prepare_uri(tracking.uri)
+        self.artifact_root = Path(tracking.artifact_root)
+        self.experiment_name = experiment
+        try:
+            self.client = MlflowClient(tracking_uri=self.uri)
+            existing = self.client.get_experiment_by_name(experiment)
+        except Exception as exc:
+            raise TrackingError(f"tracking.uri: cannot open the tracking store {self.uri!r} ({exc})") from None
+        if existing is None:
+            location = (self.artifact_root / experiment).resolve()
+            location.mkdir(parents=True, exist_ok=True)
+            self.experiment_id = self.client.create_experiment(experiment, artifact_location=location.as_uri())
+        else:
+            self.experiment_id = existing.experiment_id
+
+    # runs ------------------------------------------------------------------------------------------
+
+    def start_session(self, name: str, params: Mapping[str, Any] | None = None,
+                      tags: Mapping[str, str] | None = None) -> str:
+        run = self.client.create_run(
+            self.experiment_id, run_name=name, tags={KIND_TAG: "session", **(tags or {})}
+        )
+        if params:
+            self.log_params(run.info.run_id, params)
+        return str(run.info.run_id)
+
+    def start_episode(self, session_id: str, index: int, params: Mapping[str, Any] | None = None,
+                      tags: Mapping[str, str] | None = None) -> str:
+        run = self.client.create_run(
+            self.experiment_id,
+            run_name=f"episode-{index:03d}",
+            tags={
+                KIND_TAG: "episode",
+                PARENT_TAG: session_id,
+                SESSION_TAG: session_id,
+                EPISODE_TAG: str(index),
+                **(tags or {}),
+            },
+        )
+        if params:
+            self.log_params(run.info.run_id, params)
+        return str(run.info.run_id)
+
+    def finish(self, run_id: str, status: str = "FINISHED", reason: str | None = None) -> None:
+        if reason:
+            self.client.set_tag(run_id, FAILURE_TAG, reason[:5000])
+        self.client.set_terminated(run_id, status=status)
+
+    @contextlib.contextmanager
+    def episode(self, session_id: str, index: int, params: Mapping[str, Any] | None = None,
+                tags: Mapping[str, str] | None = None) -> Iterator[str]:
+        """Open an episode run; it ends FINISHED, or FAILED with the reason when the block raises."""
+        run_id = self.start_episode(session_id, index, params, tags)
+        try:
+            yield run_id
+        except EpisodeFailed as exc:
+            self.finish(run_id, "FAILED", exc.reason)
+            raise
+        except KeyboardInterrupt:
+            self.finish(run_id, "KILLED", "interrupted by the user")
+            raise
+        except BaseException as exc:
+            self.finish(run_id, "FAILED", f"{type(exc).__name__}: {exc}")
+            raise
+        else:
+            self.finish(run_id, "FINISHED")
+
+    # logging ---------------------------------------------------------------------------------------
+
+    def set_tags(self, run_id: str, tags: Mapping[str, Any]) -> None:
+        for key, value in tags.items():
+            self.client.set_tag(run_id, key, str(value))
+
+    def log_params(self, run_id: str, params: Mapping[str, Any]) -> None:
+        from mlflow.entities import Param
+
+        flat = _flatten(params)
+        items = [Param(k, v[:6000]) for k, v in flat.items()]
+        for start in range(0, len(items), 100):
+            self.client.log_batch(run_id, params=items[start : start + 100])
+
+    def log_metrics(self, run_id: str, metrics: Mapping[str, float], step: int | None = None) -> None:
+        """Log finite metrics; non-finite values are skipped (and reported) rather than stored as NaN."""
+        from mlflow.entities import Metric
+
+        stamp = int(time.time() * 1000)
+        items = []
+        for key, value in metrics.items():
+            if value is None:
+                continue
+            number = float(value)
+            if not math.isfinite(number):
+                log.warning("metric %s is not finite (%s) and was not logged", key, number)
+                continue
+            items.append(Metric(key, number, stamp, step or 0))
+        for start in range(0, len(items), 500):
+            self.client.log_batch(run_id, metrics=items[start : start + 500])
+
+    def log_artifact(self, run_id: str, path: str | Path, artifact_path: str | None = None) -> None:
+        self.client.log_artifact(run_id, str(path), artifact_path)
+
+    def log_text(self, run_id: str, text: str, name: str) -> None:
+        with tempfile.TemporaryDirectory() as tmp:
+            target = Path(tmp) / Path(name).name
+            target.write_text(text, encoding="utf-8")
+            parent = str(Path(name).parent) if str(Path(name).parent) != "." else None
+            self.log_artifact(run_id, target, parent)
+
+    def log_dict(self, run_id: str, payload: Any, name: str) -> None:
+        self.log_text(run_id, json.dumps(payload, indent=2, default=str), name)
+
+    def log_table(self, run_id: str, table: pd.DataFrame, name: str) -> None:
+        self.log_text(run_id, table.to_csv(), name if name.endswith(".csv") else f"{name}.csv")
+
+    def log_figure(self, run_id: str, figure: Any, name: str) -> None:
+        import matplotlib.pyplot as plt
+
+        with tempfile.TemporaryDirectory() as tmp:
+            target = Path(tmp) / Path(name).name
+            figure.savefig(target, dpi=110, bbox_inches="tight")
+            plt.close(figure)
+            parent = str(Path(name).parent) if str(Path(name).parent) != "." else None
+            self.log_artifact(run_id, target, parent)
+
+    def artifact_dir(self, run_id: str) -> Path:
+        """Local folder holding a run's artifacts (embedded stores only)."""
+        uri = self.client.get_run(run_id).info.artifact_uri
+        return Path(uri.removeprefix("file://"))
+
+
+def open_recorder(tracking: TrackingConfig, experiment: str) -> Recorder:
+    os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")
+    return Recorder(tracking, experiment)
