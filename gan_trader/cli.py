@@ -13,7 +13,12 @@ from rich.console import Console
 
 from gan_trader.errors import GanTraderError
 
-app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_show_locals=False, help="GAN-based stock forecasting, honestly.")
+app = typer.Typer(
+    add_completion=False,
+    no_args_is_help=True,
+    pretty_exceptions_show_locals=False,
+    help="GAN-based stock forecasting, honestly.",
+)
 data_app = typer.Typer(no_args_is_help=True, help="Validate price files; rebuild the bundled sample.")
 features_app = typer.Typer(no_args_is_help=True, help="Build the causal feature frame.")
 episodes_app = typer.Typer(no_args_is_help=True, help="Inspect logged sessions and episodes.")
@@ -23,7 +28,8 @@ app.add_typer(features_app, name="features")
 app.add_typer(episodes_app, name="episodes")
 app.add_typer(sentiment_app, name="sentiment")
 
-console = Console(stderr=False)
+# Tables (the leaderboard) are wide: keep them readable when stdout is a file or a pipe.
+console = Console(width=None if sys.stdout.isatty() else 160)
 err_console = Console(stderr=True)
 
 SetOption = Annotated[list[str] | None, typer.Option("--set", help="Override a config key: a.b=value")]
@@ -35,8 +41,12 @@ def _setup_logging(quiet: bool) -> None:
     from rich.logging import RichHandler
 
     level = logging.WARNING if quiet else logging.INFO
-    logging.basicConfig(level=level, format="%(message)s", handlers=[RichHandler(console=err_console,
-                        show_path=False, show_time=False)], force=True)
+    logging.basicConfig(
+        level=level,
+        format="%(message)s",
+        handlers=[RichHandler(console=err_console, show_path=False, show_time=False)],
+        force=True,
+    )
     for noisy in ("mlflow", "alembic", "urllib3", "ray", "filelock", "sentence_transformers", "transformers"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
     os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")
@@ -105,8 +115,14 @@ def tune(
             "executor.ray_address": ray_address,
         },
     )
-    run_experiment(cfg, resume=resume, quiet=quiet, console=console, baselines=["persistence"],  # type: ignore[arg-type]
-                   report=False)
+    run_experiment(
+        cfg,
+        resume=resume,
+        quiet=quiet,
+        console=console,
+        baselines=["persistence"],  # type: ignore[arg-type]
+        report=False,
+    )
 
 
 @app.command()
@@ -263,7 +279,9 @@ def sentiment_score(
     out: Annotated[Path, typer.Option(help="CSV of daily scores")],
     encoder: Annotated[Path | None, typer.Option(help="local BERT-family checkpoint")] = None,
     labelled: Annotated[Path | None, typer.Option(help="labelled headlines to train the head")] = None,
-    timezone: Annotated[str, typer.Option(help="exchange timezone for naive timestamps")] = "America/New_York",
+    timezone: Annotated[
+        str, typer.Option(help="exchange timezone for naive timestamps")
+    ] = "America/New_York",
 ) -> None:
     """Score headlines with the BERT encoder and head, and write daily scores."""
     from gan_trader.io import atomic_path

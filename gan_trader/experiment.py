@@ -94,7 +94,9 @@ class ExperimentResult:
 
 def _log_feature_artifacts(recorder: Recorder, run_id: str, prepared: Prepared) -> None:
     feature_set = prepared.features
-    recorder.log_params(run_id, {"features.columns": len(feature_set.columns), "split": prepared.split.describe()})
+    recorder.log_params(
+        run_id, {"features.columns": len(feature_set.columns), "split": prepared.split.describe()}
+    )
     for artifact in feature_set.artifacts:
         if artifact.table is not None:
             recorder.log_table(run_id, artifact.table, f"features/{artifact.name}.csv")
@@ -103,13 +105,23 @@ def _log_feature_artifacts(recorder: Recorder, run_id: str, prepared: Prepared) 
         if artifact.text:
             recorder.log_text(run_id, artifact.text, f"features/{artifact.name}.txt")
         if artifact.metrics:
-            recorder.log_metrics(run_id, {f"features/{artifact.name}/{k}": v for k, v in artifact.metrics.items()})
+            recorder.log_metrics(
+                run_id, {f"features/{artifact.name}/{k}": v for k, v in artifact.metrics.items()}
+            )
     if feature_set.notes:
         recorder.log_text(run_id, "\n".join(feature_set.notes) + "\n", "features/notes.txt")
 
 
 def _session_dir(config: ExperimentConfig, session_id: str) -> Path:
     return Path(config.runs_dir) / "sessions" / session_id
+
+
+def _episode_figures(recorder: Recorder, run_id: str | None) -> dict[str, Path]:
+    """The best episode's logged plots (predicted vs real at epochs 1, 50 and the last), by name."""
+    if run_id is None:
+        return {}
+    folder = recorder.artifact_dir(run_id) / "plots"
+    return {path.stem: path for path in sorted(folder.glob("*.png"))} if folder.exists() else {}
 
 
 def run_experiment(
@@ -159,18 +171,27 @@ def run_experiment(
         from gan_trader.evaluation.report import write_report
 
         report_path = Path(str(config.evaluation.report).format(name=config.name, session=session_id))
-        write_report(report_path, config=config, prepared=prepared, leaderboard=leaderboard,
-                     forecasts=forecasts, episodes=session.episode_metrics(), figures=session.figures())
+        write_report(
+            report_path,
+            config=config,
+            prepared=prepared,
+            leaderboard=leaderboard,
+            forecasts=forecasts,
+            episodes=session.table(),
+            figures=_episode_figures(recorder, session.best.run_id if session.best else None),
+        )
         recorder.log_artifact(session_id, report_path, "report")
     if not quiet:
-        leaderboard.render(console)
+        leaderboard.print(console)
         console.print(f"session: {session_id}  (gan-trader episodes list --session {session_id})")
         if report_path is not None:
             console.print(f"report: {report_path.resolve()}")
     return ExperimentResult(session_id, leaderboard, report_path, forecasts)
 
 
-def run_baselines_only(config: ExperimentConfig, *, console: Console | None = None, quiet: bool = False) -> Any:
+def run_baselines_only(
+    config: ExperimentConfig, *, console: Console | None = None, quiet: bool = False
+) -> Any:
     """Fit and score the configured baselines on the test days, without training the GAN."""
     from gan_trader.evaluation.leaderboard import evaluate
     from gan_trader.models.baselines import baseline_class, run_baselines
@@ -183,5 +204,5 @@ def run_baselines_only(config: ExperimentConfig, *, console: Console | None = No
     prepared = prepare(config)
     leaderboard = evaluate(prepared.task, run_baselines(names, prepared.task, config.seed), config.evaluation)
     if not quiet:
-        leaderboard.render(console or Console())
+        leaderboard.print(console or Console())
     return leaderboard

@@ -1,4 +1,4 @@
-"""Atomic file writes: a temporary file in the same folder, then a rename, so readers never see half a file."""
+"""Atomic file writes: a temporary file in the same folder, then a rename; readers never see half a file."""
 
 from __future__ import annotations
 

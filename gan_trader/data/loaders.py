@@ -158,7 +158,9 @@ def _check_order(index: pd.DatetimeIndex, path: Path | str) -> np.ndarray:
     duplicated = np.flatnonzero(ordered.duplicated())
     if len(duplicated):
         row = int(positions[duplicated[0]])
-        raise DataError(f"{path}: column 'date' line {_line(row)}: duplicate date {ordered[duplicated[0]].date()}")
+        raise DataError(
+            f"{path}: column 'date' line {_line(row)}: duplicate date {ordered[duplicated[0]].date()}"
+        )
     steps = np.flatnonzero(np.diff(ordered.asi8) < 0)
     if len(steps):
         row = int(positions[steps[0] + 1])
@@ -179,7 +181,9 @@ def _value_columns(table: pd.DataFrame, path: Path | str) -> dict[str, str]:
         if field in columns:
             mapping[field] = field
     if "close" not in mapping and "adj_close" not in mapping:
-        others = [c for c in columns if c not in mapping and c not in ("openint", "dividends", "stock_splits")]
+        others = [
+            c for c in columns if c not in mapping and c not in ("openint", "dividends", "stock_splits")
+        ]
         if len(others) == 1 and not mapping:
             mapping["close"] = others[0]
         else:
@@ -232,7 +236,9 @@ def load_asset_file(path: str | Path, name: str | None = None, release_lag_days:
     path = Path(path)
     table = read_table(path)
     frame = frame_from_table(table, path)
-    return AssetSeries(name=name or path.stem, frame=frame, source=str(path), release_lag_days=release_lag_days)
+    return AssetSeries(
+        name=name or path.stem, frame=frame, source=str(path), release_lag_days=release_lag_days
+    )
 
 
 def load_long_file(path: str | Path) -> list[AssetSeries]:
@@ -241,13 +247,19 @@ def load_long_file(path: str | Path) -> list[AssetSeries]:
     table = read_table(path)
     for column in LONG_COLUMNS:
         if column not in table.columns:
-            raise DataError(f"{path}: missing column '{column}' (a long file needs {', '.join(LONG_COLUMNS)})")
-    table = table.assign(field=table["field"].map(normalise_column), asset=table["asset"].astype(str).str.strip())
+            raise DataError(
+                f"{path}: missing column '{column}' (a long file needs {', '.join(LONG_COLUMNS)})"
+            )
+    table = table.assign(
+        field=table["field"].map(normalise_column), asset=table["asset"].astype(str).str.strip()
+    )
     known = {*PRICE_FIELDS, "adj_close"}
     unknown = np.flatnonzero(~table["field"].isin(known).to_numpy())
     if len(unknown):
         row = int(unknown[0])
-        raise DataError(f"{path}: column 'field' line {_line(row)}: unknown field {table['field'].iloc[row]!r}")
+        raise DataError(
+            f"{path}: column 'field' line {_line(row)}: unknown field {table['field'].iloc[row]!r}"
+        )
     dates = parse_dates(table, path)
     table = table.assign(date=dates, value=_numeric(table, "value", path))
     dup = np.flatnonzero(table.duplicated(["date", "asset", "field"]).to_numpy())

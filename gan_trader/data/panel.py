@@ -96,7 +96,9 @@ def _fill_target(frame: pd.DataFrame, source: str, max_nan_run: int) -> pd.DataF
                     f"exceed data.max_nan_run={max_nan_run}"
                 )
         if np.isnan(frame[column].to_numpy()[0]):
-            raise DataError(f"{source}: column '{column}': first row is missing and cannot be filled causally")
+            raise DataError(
+                f"{source}: column '{column}': first row is missing and cannot be filled causally"
+            )
         frame[column] = frame[column].ffill()
     return frame
 
@@ -121,13 +123,16 @@ def build_panel(config: DataConfig, min_rows: int = 1) -> Panel:
     series = {s.name: s for s in load_series(config)}
     if config.target not in series:
         raise DataError(
-            f"data.target: target '{config.target}' is not among the loaded assets ({', '.join(sorted(series))})"
+            f"data.target: target '{config.target}' is not among the loaded assets "
+            f"({', '.join(sorted(series))})"
         )
     target = series.pop(config.target)
     if config.assets is not None:
         unknown = [a for a in config.assets if a not in series]
         if unknown:
-            raise DataError(f"data.assets: unknown asset '{unknown[0]}' (loaded: {', '.join(sorted(series))})")
+            raise DataError(
+                f"data.assets: unknown asset '{unknown[0]}' (loaded: {', '.join(sorted(series))})"
+            )
         series = {a: series[a] for a in config.assets}
     frame = target.frame.copy()
     if config.start is not None:
@@ -153,7 +158,8 @@ def build_panel(config: DataConfig, min_rows: int = 1) -> Panel:
     panel.index.name = "date"
     if len(panel) < min_rows:
         raise DataError(
-            f"{target.source}: {len(panel)} aligned rows, fewer than the {min_rows} the split and windows need"
+            f"{target.source}: {len(panel)} aligned rows, fewer than the {min_rows} "
+            "the split and windows need"
         )
     sources = {config.target: target.source, **{n: a.source for n, (a, _c) in aligned.items()}}
     return Panel(target=config.target, frame=panel, assets=tuple(aligned), sources=sources)

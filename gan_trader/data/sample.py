@@ -72,7 +72,9 @@ SOURCES: dict[str, Callable[[], dict[str, pd.DataFrame]]] = {
 }
 
 
-def build_sample(out_dir: str | Path = "data/prices", start: dt.date = START, end: dt.date = END) -> list[Path]:
+def build_sample(
+    out_dir: str | Path = "data/prices", start: dt.date = START, end: dt.date = END
+) -> list[Path]:
     """Write one CSV per asset (Yahoo-style columns), clipped to the common span; returns the paths."""
     out = Path(out_dir)
     frames: dict[str, pd.DataFrame] = {}

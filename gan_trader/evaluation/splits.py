@@ -31,7 +31,8 @@ class Split:
         return "test" if date <= self.test_end else "after"
 
     def describe(self) -> str:
-        return f"train <= {self.train_end.date()} < val <= {self.val_end.date()} < test <= {self.test_end.date()}"
+        train, val, test = (d.date() for d in (self.train_end, self.val_end, self.test_end))
+        return f"train <= {train} < val <= {val} < test <= {test}"
 
 
 def _point(index: pd.DatetimeIndex, value: float | dt.date, key: str) -> int:
