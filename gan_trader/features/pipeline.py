@@ -76,7 +76,9 @@ class FeaturePipeline:
         }
         return hashlib.sha256(json.dumps(payload, sort_keys=True).encode()).hexdigest()[:24]
 
-    def fit_transform(self, frame: pd.DataFrame, train_end: pd.Timestamp, use_cache: bool = True) -> FeatureSet:
+    def fit_transform(
+        self, frame: pd.DataFrame, train_end: pd.Timestamp, use_cache: bool = True
+    ) -> FeatureSet:
         """Fit every builder on rows <= train_end and return the causal features for all rows."""
         cached = self._load_cache(frame, train_end) if use_cache else None
         if cached is not None:
@@ -110,7 +112,9 @@ class FeaturePipeline:
         # Drop the warm-up rows where some feature is not yet defined (long moving windows, lags).
         usable = current[columns].replace([np.inf, -np.inf], np.nan).notna().all(axis=1)
         if not usable.any():
-            raise FeatureError("no row has every feature defined; the data is shorter than the longest window")
+            raise FeatureError(
+                "no row has every feature defined; the data is shorter than the longest window"
+            )
         first = usable.to_numpy().argmax()
         result = current.iloc[first:]
         if result.loc[:, columns].isna().to_numpy().any():
@@ -139,10 +143,14 @@ class FeaturePipeline:
             meta = json.loads(meta_path.read_text())
         except Exception:  # a corrupt cache entry is rebuilt, never trusted
             return None
-        artifacts = [Artifact(name=name, table=pd.read_parquet(path.with_suffix(f".{name}.parquet")))
-                     for name in meta.get("tables", []) if path.with_suffix(f".{name}.parquet").exists()]
-        return FeatureSet(frame=cached, columns=meta["columns"], artifacts=artifacts, notes=meta["notes"],
-                          from_cache=True)
+        artifacts = [
+            Artifact(name=name, table=pd.read_parquet(path.with_suffix(f".{name}.parquet")))
+            for name in meta.get("tables", [])
+            if path.with_suffix(f".{name}.parquet").exists()
+        ]
+        return FeatureSet(
+            frame=cached, columns=meta["columns"], artifacts=artifacts, notes=meta["notes"], from_cache=True
+        )
 
     def _store_cache(self, frame: pd.DataFrame, train_end: pd.Timestamp, feature_set: FeatureSet) -> None:
         path = self._cache_path(frame, train_end)
@@ -153,8 +161,15 @@ class FeaturePipeline:
             with atomic_path(path.with_suffix(f".{artifact.name}.parquet")) as tmp:
                 artifact.table.to_parquet(tmp)  # type: ignore[union-attr]
         with atomic_path(path.with_suffix(".json")) as tmp:
-            tmp.write_text(json.dumps({"columns": feature_set.columns, "notes": feature_set.notes,
-                                       "tables": [a.name for a in tables]}))
+            tmp.write_text(
+                json.dumps(
+                    {
+                        "columns": feature_set.columns,
+                        "notes": feature_set.notes,
+                        "tables": [a.name for a in tables],
+                    }
+                )
+            )
         # The parquet file is written last: its presence marks a complete entry.
         with atomic_path(path) as tmp:
             feature_set.frame.to_parquet(tmp)
