@@ -221,53 +221,52 @@ DEFAULT_URI = "sqlite:///runs/mlflow.db"
 @episodes_app.command("list")
 def episodes_list(
     experiment: Annotated[str | None, typer.Option(help="experiment name (default: all)")] = None,
-    session: Annotated[str | None, typer.Option(help="list the episodes of this session")] = None,
+    session: Annotated[str | None, typer.Option(help="list the episodes of this session, in order")] = None,
     tracking_uri: TrackingOption = DEFAULT_URI,
 ) -> None:
-    """List sessions, or the episodes of one session in order."""
-    from gan_trader.tracking import episodes
+    """List sessions (newest first), or the episodes of one session in index order."""
+    from gan_trader.tracking.episodes import EpisodeBrowser, render_table
 
-    store = episodes.EpisodeStore(tracking_uri)
+    browser = EpisodeBrowser(tracking_uri)
     if session:
-        episodes.render_episodes(store.episodes(session), console)
+        console.print(render_table(browser.episodes(session), f"episodes of session {session}"))
     else:
-        episodes.render_sessions(store.sessions(experiment), console)
+        console.print(render_table(browser.sessions(experiment), "sessions"))
 
 
 @episodes_app.command("show")
 def episodes_show(
-    run_id: Annotated[str, typer.Argument(help="episode run id")],
+    episode: Annotated[str, typer.Argument(help="episode run id (a unique prefix will do) or SESSION:INDEX")],
     tracking_uri: TrackingOption = DEFAULT_URI,
 ) -> None:
     """Hyperparameters, final metrics, the controller's action and reward, and artifact paths."""
-    from gan_trader.tracking import episodes
+    from gan_trader.tracking.episodes import EpisodeBrowser, render_episode
 
-    episodes.render_episode(episodes.EpisodeStore(tracking_uri).episode(run_id), console)
+    console.print(render_episode(EpisodeBrowser(tracking_uri).episode(episode)))
 
 
 @episodes_app.command("compare")
 def episodes_compare(
-    run_ids: Annotated[list[str], typer.Argument(help="episode run ids")],
+    episodes: Annotated[list[str], typer.Argument(help="episode run ids or SESSION:INDEX")],
     tracking_uri: TrackingOption = DEFAULT_URI,
 ) -> None:
     """Put several episodes side by side."""
-    from gan_trader.tracking import episodes
+    from gan_trader.tracking.episodes import EpisodeBrowser, render_table
 
-    store = episodes.EpisodeStore(tracking_uri)
-    episodes.render_comparison(store.compare(run_ids), console)
+    frame = EpisodeBrowser(tracking_uri).compare(episodes)
+    console.print(render_table(frame, "episodes compared", max_columns=len(frame.columns) + 1))
 
 
 @episodes_app.command("plot")
 def episodes_plot(
-    run_ids: Annotated[list[str], typer.Argument(help="episode run ids")],
-    out: Annotated[Path, typer.Option(help="PNG file")] = Path("runs/episodes.png"),
+    episode: Annotated[str, typer.Argument(help="episode run id or SESSION:INDEX")],
+    out: Annotated[Path, typer.Option(help="PNG file")] = Path("runs/episode.png"),
     tracking_uri: TrackingOption = DEFAULT_URI,
 ) -> None:
-    """Plot loss and validation curves of episodes to a PNG."""
-    from gan_trader.tracking import episodes
+    """Plot an episode's loss and validation curves to a PNG."""
+    from gan_trader.tracking.episodes import EpisodeBrowser
 
-    path = episodes.EpisodeStore(tracking_uri).plot(run_ids, out)
-    console.print(f"wrote {path}")
+    console.print(f"wrote {EpisodeBrowser(tracking_uri).plot(episode, out)}")
 
 
 # ---------------------------------------------------------------- sentiment

@@ -84,6 +84,9 @@ def prepare(
 # ---------------------------------------------------------------- running an experiment
 
 
+BEST_EPISODE_TAG = "gan_trader.best_episode"
+
+
 @dataclass
 class ExperimentResult:
     session_id: str
@@ -156,7 +159,7 @@ def run_experiment(
     forecasts: list[Forecast] = []
     if session.best is not None and session.best.test_forecast is not None:
         forecasts.append(session.best.test_forecast)
-    forecasts += run_baselines(names, prepared.task, config.seed)
+    forecasts += run_baselines(names, prepared.task, config.seed, gan=config.gan, scaler=config.features.scaler)
     leaderboard = evaluate(prepared.task, forecasts, config.evaluation)
     folder = _session_dir(config, session_id)
     for forecast in forecasts:
@@ -166,6 +169,8 @@ def run_experiment(
     recorder.log_table(session_id, leaderboard.table, "leaderboard.csv")
     recorder.log_text(session_id, dump_config(config), "config.yaml")
     recorder.set_tags(session_id, {"gan_trader.verdict": leaderboard.verdict})
+    if session.best is not None and session.best.run_id:
+        recorder.set_tags(session_id, {BEST_EPISODE_TAG: session.best.run_id})
     report_path = None
     if report and config.evaluation.report is not None:
         from gan_trader.evaluation.report import write_report
@@ -202,7 +207,58 @@ def run_baselines_only(
     if "persistence" not in names:
         names.insert(0, "persistence")
     prepared = prepare(config)
-    leaderboard = evaluate(prepared.task, run_baselines(names, prepared.task, config.seed), config.evaluation)
+    forecasts = run_baselines(names, prepared.task, config.seed, gan=config.gan, scaler=config.features.scaler)
+    leaderboard = evaluate(prepared.task, forecasts, config.evaluation)
     if not quiet:
         leaderboard.print(console or Console())
     return leaderboard
+
+
+def report_session(session: str, out: Path, tracking_uri: str) -> Path:
+    """Rebuild the HTML report of a logged session from its stored config, forecasts and episodes."""
+    import tempfile
+
+    import yaml
+
+    from gan_trader.config import validate_config
+    from gan_trader.errors import TrackingError
+    from gan_trader.evaluation.leaderboard import evaluate
+    from gan_trader.evaluation.report import write_report
+    from gan_trader.models.base import load_forecast
+    from gan_trader.tracking.episodes import EpisodeBrowser
+
+    browser = EpisodeBrowser(tracking_uri)
+    run = browser.session_run(session)
+    run_id = run.info.run_id
+    client = browser.client
+    with tempfile.TemporaryDirectory() as tmp:
+        try:
+            config_path = Path(client.download_artifacts(run_id, "config.yaml", tmp))
+            forecast_dir = Path(client.download_artifacts(run_id, "forecasts", tmp))
+        except Exception:
+            raise TrackingError(
+                f"session {session}: no stored config or forecasts (did the session finish?)"
+            ) from None
+        config = validate_config(yaml.safe_load(config_path.read_text()), f"session {session} config.yaml")
+        forecasts = [load_forecast(path) for path in sorted(forecast_dir.glob("*.npz"))]
+        # The GAN's forecast leads the leaderboard, as in the run itself.
+        forecasts.sort(key=lambda f: f.model == "persistence")
+        prepared = prepare(config)
+        leaderboard = evaluate(prepared.task, forecasts, config.evaluation)
+        best = run.data.tags.get(BEST_EPISODE_TAG)
+        figures: dict[str, Path] = {}
+        if best:
+            try:
+                plots = Path(client.download_artifacts(best, "plots", tmp))
+                figures = {path.stem: path for path in sorted(plots.glob("*.png"))}
+            except Exception:
+                figures = {}
+        return write_report(
+            out,
+            config=config,
+            prepared=prepared,
+            leaderboard=leaderboard,
+            forecasts=forecasts,
+            episodes=browser.episodes(run_id),
+            figures=figures,
+        )

@@ -72,37 +72,59 @@ class Forecast:
     extra: dict[str, Any] = field(default_factory=dict)
 
     @classmethod
-    def from_returns(cls, model: str, task: ForecastTask, origins: pd.DatetimeIndex, log_return: np.ndarray,
-                     samples: np.ndarray | None = None) -> Forecast:
+    def from_returns(
+        cls,
+        model: str,
+        task: ForecastTask,
+        origins: pd.DatetimeIndex,
+        log_return: np.ndarray,
+        samples: np.ndarray | None = None,
+    ) -> Forecast:
         close = task.close
         anchor = close.loc[origins].to_numpy()
         positions = close.index.get_indexer(origins)
         targets = pd.DatetimeIndex(close.index[positions + 1])
-        return cls(model, origins, targets, np.asarray(log_return, float), anchor * np.exp(log_return),
-                   samples)
+        return cls(
+            model, origins, targets, np.asarray(log_return, float), anchor * np.exp(log_return), samples
+        )
 
     @classmethod
-    def from_prices(cls, model: str, task: ForecastTask, origins: pd.DatetimeIndex, price: np.ndarray,
-                    samples: np.ndarray | None = None) -> Forecast:
+    def from_prices(
+        cls,
+        model: str,
+        task: ForecastTask,
+        origins: pd.DatetimeIndex,
+        price: np.ndarray,
+        samples: np.ndarray | None = None,
+    ) -> Forecast:
         anchor = task.close.loc[origins].to_numpy()
         price = np.asarray(price, float)
         log_return = np.log(np.maximum(price, 1e-12) / anchor)
         return cls.from_returns(model, task, origins, log_return, samples)
 
 
+def _numeric_extra(extra: dict[str, Any]) -> dict[str, np.ndarray]:
+    """The numeric entries of `Forecast.extra` (hold_days, signals); nested records are not stored."""
+    stored = {}
+    for key, value in extra.items():
+        array = np.asarray(value) if isinstance(value, int | float | np.ndarray | np.number) else None
+        if array is not None and array.dtype.kind in "biuf":
+            stored[f"extra.{key}"] = array
+    return stored
+
+
 def save_forecast(forecast: Forecast, path: str | Path) -> None:
     """Write a forecast (and its samples) to one .npz file, atomically."""
-    with atomic_path(path) as tmp:
-        with open(tmp, "wb") as handle:
-            np.savez_compressed(
-                handle,
-                model=np.array(forecast.model),
-                origins=forecast.origins.to_numpy().astype("datetime64[ns]"),
-                target_dates=forecast.target_dates.to_numpy().astype("datetime64[ns]"),
-                log_return=forecast.log_return,
-                price=forecast.price,
-                samples=forecast.samples if forecast.samples is not None else np.empty((0, 0)),
-            )
+    with atomic_path(path) as tmp, open(tmp, "wb") as handle:
+        np.savez_compressed(
+            handle,
+            model=np.array(forecast.model),
+            origins=forecast.origins.to_numpy().astype("datetime64[ns]"),
+            target_dates=forecast.target_dates.to_numpy().astype("datetime64[ns]"),
+            log_return=forecast.log_return,
+            price=forecast.price,
+            samples=forecast.samples if forecast.samples is not None else np.empty((0, 0)),
+        )
 
 
 def load_forecast(path: str | Path) -> Forecast:
@@ -115,6 +137,11 @@ def load_forecast(path: str | Path) -> Forecast:
             log_return=data["log_return"],
             price=data["price"],
             samples=samples if samples.size else None,
+            extra={
+                key.removeprefix("extra."): (data[key].item() if data[key].ndim == 0 else data[key])
+                for key in data.files
+                if key.startswith("extra.")
+            },
         )
 
 

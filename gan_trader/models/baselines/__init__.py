@@ -1,0 +1,67 @@
+"""Baselines every forecast is judged against, registered by name like the feature builders.
+
+Adding a baseline is one module plus one entry in REGISTRY; `evaluation.baselines` in the config lists the
+names to run. Every baseline implements `Forecaster`: fitted on the task's training rows (validation rows
+only for early stopping) and scored on the same test days as the GAN.
+"""
+
+from __future__ import annotations
+
+import importlib
+
+import pandas as pd
+
+from gan_trader.config import GanConfig
+from gan_trader.errors import ConfigError
+from gan_trader.models.base import Forecast, Forecaster, ForecastTask
+
+# Registry: baseline name -> "module:Class".
+REGISTRY: dict[str, str] = {
+    "persistence": "gan_trader.models.baselines.persistence:Persistence",
+    "drift": "gan_trader.models.baselines.drift:Drift",
+    "arima": "gan_trader.models.baselines.arima:ArimaBaseline",
+    "xgboost": "gan_trader.models.baselines.xgboost_model:XGBoostBaseline",
+    "l1_generator": "gan_trader.models.baselines.l1_generator:L1Generator",
+    "price_lstm": "gan_trader.models.baselines.price_lstm:PriceLSTM",
+    "return_lstm": "gan_trader.models.baselines.return_lstm:ReturnLSTM",
+}
+
+BASELINES: tuple[str, ...] = tuple(REGISTRY)
+
+
+def baseline_class(name: str) -> type[Forecaster]:
+    """The class registered under `name`; an unknown name is a config error naming evaluation.baselines."""
+    if name not in REGISTRY:
+        raise ConfigError(f"evaluation.baselines: unknown baseline {name!r} (known: {', '.join(REGISTRY)})")
+    module_name, _, class_name = REGISTRY[name].partition(":")
+    cls = getattr(importlib.import_module(module_name), class_name)
+    return cls  # type: ignore[no-any-return]
+
+
+def create_baseline(
+    name: str, seed: int = 0, gan: GanConfig | None = None, scaler: str = "standard"
+) -> Forecaster:
+    """Instantiate a registered baseline; the GAN ablation also takes the experiment's `gan` section."""
+    cls = baseline_class(name)
+    if getattr(cls, "uses_gan_config", False):
+        return cls(seed=seed, gan=gan, scaler=scaler)  # type: ignore[call-arg]
+    return cls(seed=seed)  # type: ignore[call-arg]
+
+
+def run_baselines(
+    names: list[str],
+    task: ForecastTask,
+    seed: int,
+    origins: pd.DatetimeIndex | None = None,
+    gan: GanConfig | None = None,
+    scaler: str = "standard",
+) -> list[Forecast]:
+    """Fit each named baseline on the task and forecast the test days (or the given origins)."""
+    for name in names:  # every name is checked before any fitting
+        baseline_class(name)
+    origins = task.origins("test") if origins is None else origins
+    forecasts = []
+    for name in names:
+        model = create_baseline(name, seed, gan, scaler)
+        forecasts.append(model.fit(task).predict(task, origins))
+    return forecasts

@@ -1,0 +1,262 @@
+"""One self-contained HTML report: every figure is a base64 PNG inside the file, no external resource.
+
+Sections follow SPEC section 8. A section whose input this run did not produce says so ("not available in
+this run: <why>") instead of showing an empty or invented figure.
+"""
+
+from __future__ import annotations
+
+import base64
+import datetime as dt
+import html
+import io
+from collections.abc import Callable, Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+import matplotlib
+
+matplotlib.use("Agg")
+
+import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+import pandas as pd  # noqa: E402
+
+from gan_trader import __version__  # noqa: E402
+from gan_trader.config import ExperimentConfig  # noqa: E402
+from gan_trader.evaluation import plots  # noqa: E402
+from gan_trader.evaluation.leaderboard import Leaderboard  # noqa: E402
+from gan_trader.experiment import Prepared  # noqa: E402
+from gan_trader.io import write_text  # noqa: E402
+from gan_trader.models.base import Forecast  # noqa: E402
+
+FigureSource = Any  # a matplotlib Figure, or a path to a PNG / JPEG / SVG file
+IMAGE_TYPES = {".png": "image/png", ".jpg": "image/jpeg", ".jpeg": "image/jpeg", ".svg": "image/svg+xml"}
+
+STYLE = """
+body { font-family: Segoe UI, Helvetica, Arial, sans-serif; margin: 2em auto; max-width: 1100px;
+       color: #222; }
+h1 { margin-bottom: 0.2em; } h2 { border-bottom: 1px solid #ccc; padding-bottom: 0.2em; margin-top: 2em; }
+img { max-width: 100%; height: auto; display: block; margin: 0.8em 0; }
+table { border-collapse: collapse; font-size: 12px; margin: 0.8em 0; }
+th, td { border: 1px solid #ddd; padding: 3px 6px; text-align: right; } th { background: #f4f4f4; }
+td:first-child, th:first-child { text-align: left; }
+.missing { color: #8a5a00; background: #fff6e0; padding: 0.5em 0.8em; border-left: 3px solid #e0a000; }
+.verdict { font-weight: bold; } .meta { color: #666; font-size: 13px; } .scroll { overflow-x: auto; }
+"""
+
+
+def figure_png(figure: Any) -> bytes:
+    """Render a matplotlib figure to PNG bytes and close it."""
+    buffer = io.BytesIO()
+    figure.savefig(buffer, format="png", dpi=100, bbox_inches="tight")
+    plt.close(figure)
+    return buffer.getvalue()
+
+
+def image_tag(source: FigureSource, alt: str) -> str:
+    """An <img> with the figure embedded as a data URI (figures and image files alike)."""
+    if isinstance(source, str | Path):
+        path = Path(source)
+        mime = IMAGE_TYPES.get(path.suffix.lower())
+        if mime is None:
+            raise plots.Unavailable(f"{path.name} is not a PNG, JPEG or SVG image")
+        if not path.is_file():
+            raise plots.Unavailable(f"figure file {path} does not exist")
+        data = path.read_bytes()
+    else:
+        mime, data = "image/png", figure_png(source)
+    encoded = base64.b64encode(data).decode("ascii")
+    return f'<img alt="{html.escape(alt)}" src="data:{mime};base64,{encoded}">'
+
+
+def missing(reason: str) -> str:
+    return f'<p class="missing">not available in this run: {html.escape(reason)}</p>'
+
+
+def _section(title: str, body: str, note: str = "") -> str:
+    note_html = f'<p class="meta">{html.escape(note)}</p>' if note else ""
+    return f"<section><h2>{html.escape(title)}</h2>{note_html}{body}</section>"
+
+
+def _figure_section(title: str, make: Callable[[], Any], note: str = "") -> str:
+    try:
+        body = image_tag(make(), title)
+    except plots.Unavailable as reason:
+        body = missing(str(reason))
+    return _section(title, body, note)
+
+
+def _table_html(table: pd.DataFrame, digits: int = 4) -> str:
+    def cell(value: Any) -> str:
+        if value is None or value is pd.NA:
+            return "-"
+        if isinstance(value, bool | np.bool_):
+            return "yes" if value else "no"
+        if isinstance(value, float | np.floating):
+            return (
+                "-"
+                if not np.isfinite(value)
+                else f"{value:.{digits}g}"
+                if abs(float(value)) >= 1e4
+                else f"{value:.{digits}f}"
+            )
+        return html.escape(str(value))
+
+    head = "".join(f"<th>{html.escape(str(c))}</th>" for c in [table.index.name or "", *table.columns])
+    rows = "".join(
+        "<tr>" + f"<td>{html.escape(str(index))}</td>" + "".join(f"<td>{cell(v)}</td>" for v in row) + "</tr>"
+        for index, row in zip(table.index, table.itertuples(index=False), strict=True)
+    )
+    return f'<div class="scroll"><table><thead><tr>{head}</tr></thead><tbody>{rows}</tbody></table></div>'
+
+
+def _checks_section(prepared: Prepared | None) -> str:
+    title = "Statistical checks (training span)"
+    if prepared is None:
+        return _section(title, missing("no prepared data was given"))
+    checks = plots.find_artifact(prepared.features.artifacts, "checks")
+    if checks is None or checks.table is None:
+        return _section(title, missing("no checks builder in this run"))
+    body = _table_html(checks.table.set_index("test"))
+    vif = plots.find_artifact(prepared.features.artifacts, "checks_vif")
+    if vif is not None and vif.table is not None:
+        body += "<h3>Variance inflation factors (largest 15)</h3>" + _table_html(
+            vif.table.head(15).set_index("feature")
+        )
+    return _section(title, body)
+
+
+def _predicted_vs_real(figures: Mapping[str, FigureSource] | None) -> str:
+    title = "Predicted vs real (validation, by epoch)"
+    chosen = {name: source for name, source in (figures or {}).items() if "predicted" in name}
+    if not chosen:
+        return _section(
+            title, missing("no per-epoch prediction figures were given (no GAN episode in this run)")
+        )
+    parts = []
+    for name, source in sorted(chosen.items()):
+        try:
+            parts.append(f"<h3>{html.escape(name)}</h3>" + image_tag(source, name))
+        except plots.Unavailable as reason:
+            parts.append(f"<h3>{html.escape(name)}</h3>" + missing(str(reason)))
+    return _section(title, "".join(parts))
+
+
+def _fan_section(prepared: Prepared, forecast: Forecast) -> str:
+    return _figure_section(
+        f"MH fan chart: {forecast.model}", lambda: plots.fan_chart(prepared.task, forecast)
+    )
+
+
+def _episodes_frame(episodes: pd.DataFrame | Sequence[Mapping[str, Any]] | None) -> pd.DataFrame | None:
+    if episodes is None:
+        return None
+    return episodes if isinstance(episodes, pd.DataFrame) else pd.DataFrame(list(episodes))
+
+
+def render_report(
+    *,
+    config: ExperimentConfig,
+    prepared: Prepared | None,
+    leaderboard: Leaderboard,
+    forecasts: Sequence[Forecast],
+    episodes: pd.DataFrame | Sequence[Mapping[str, Any]] | None = None,
+    figures: Mapping[str, FigureSource] | None = None,
+) -> str:
+    """The report as one HTML string (see `write_report`)."""
+    sections = []
+    if prepared is not None:
+        split = prepared.split
+        dates = [split.train_end, split.val_end]
+        sections.append(
+            _figure_section(
+                "Data overview", lambda: plots.data_overview(prepared.panel, dates), split.describe()
+            )
+        )
+        frame = prepared.features.frame
+        sections.append(_figure_section("Technical indicators", lambda: plots.indicators(frame)))
+        sections.append(_figure_section("Fourier components", lambda: plots.fourier_components(frame)))
+        sections.append(
+            _figure_section(
+                "Feature importance", lambda: plots.feature_importance(prepared.features.artifacts)
+            )
+        )
+    else:
+        for title in ("Data overview", "Technical indicators", "Fourier components", "Feature importance"):
+            sections.append(_section(title, missing("no prepared data was given")))
+    sections.append(_checks_section(prepared))
+    sections.append(_predicted_vs_real(figures))
+    sampling = [f for f in forecasts if f.samples is not None and np.size(f.samples)]
+    if prepared is not None and sampling:
+        for forecast in sampling:
+            sections.append(_fan_section(prepared, forecast))
+    else:
+        why = "no prepared data was given" if prepared is None else "no forecast carries MH samples"
+        sections.append(_section("MH fan chart", missing(why)))
+    verdicts = "".join(
+        f'<p class="verdict">{html.escape(line)}</p>' for line in leaderboard.verdicts.values()
+    )
+    note = (
+        "MASE < 1 beats persistence (tomorrow = today). PT: Pesaran-Timmermann one-sided p-value of the "
+        "direction; DM: Diebold-Mariano vs persistence (absolute loss, Harvey correction), negative = better."
+    )
+    sections.append(_section("Leaderboard (test days)", verdicts + _table_html(leaderboard.table), note))
+    sections.append(
+        _figure_section(
+            "Lag diagnostic",
+            lambda: plots.lag_profiles(leaderboard.lags),
+            "a peak at +1 means the forecast only repeats yesterday's close. In price space any forecast "
+            "of a small return sits next to yesterday's close, so return models peak at +1 too: the flag "
+            "matters for models that claim to track the price level.",
+        )
+    )
+    costs = f"{config.evaluation.backtest.cost_bps:g} bps per unit of position change"
+    sections.append(
+        _figure_section("Equity curves", lambda: plots.equity_curves(leaderboard.backtests), costs)
+    )
+    episodes_frame = _episodes_frame(episodes)
+    objective = config.tuning.objective
+    sections.append(
+        _figure_section("Tuning progress", lambda: plots.tuning_progress(episodes_frame, objective))
+    )  # type: ignore[arg-type]
+    stamp = dt.datetime.now(dt.UTC).strftime("%Y-%m-%d %H:%M UTC")
+    header = (
+        f"<h1>gan-trader report: {html.escape(config.name)}</h1>"
+        f'<p class="meta">target {html.escape(config.data.target)}, seed {config.seed}, '
+        f"gan-trader {__version__}, {stamp}</p>"
+        f'<p class="verdict">{html.escape(leaderboard.verdict)}</p>'
+    )
+    return (
+        f'<!DOCTYPE html><html lang="en"><head><meta charset="utf-8">'
+        f"<title>gan-trader report: {html.escape(config.name)}</title><style>{STYLE}</style></head>"
+        f"<body>{header}{''.join(sections)}</body></html>\n"
+    )
+
+
+def write_report(
+    path: str | Path,
+    *,
+    config: ExperimentConfig,
+    prepared: Prepared | None,
+    leaderboard: Leaderboard,
+    forecasts: Sequence[Forecast],
+    episodes: pd.DataFrame | Sequence[Mapping[str, Any]] | None = None,
+    figures: Mapping[str, FigureSource] | None = None,
+) -> Path:
+    """Write the self-contained HTML report atomically and return its path.
+
+    :param episodes: one row (or mapping) of final metrics per tuning episode, in index order.
+    :param figures: per-epoch "predicted vs real" figures (matplotlib Figures or image paths) by name.
+    """
+    text = render_report(
+        config=config,
+        prepared=prepared,
+        leaderboard=leaderboard,
+        forecasts=forecasts,
+        episodes=episodes,
+        figures=figures,
+    )
+    target = Path(path)
+    write_text(target, text)
+    return target

@@ -1,0 +1,92 @@
+"""Significance tests for forecasts: Pesaran-Timmermann (direction) and Diebold-Mariano (accuracy).
+
+Neither is in scipy or statsmodels as a function; both are built here from their distributions (scipy.stats)
+and, for DM, the HAC long-run variance of the loss differential (statsmodels' autocovariance estimator).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Literal
+
+import numpy as np
+from scipy import stats
+
+
+@dataclass(frozen=True)
+class StatResult:
+    """A test statistic, its p-value and the number of observations it used."""
+
+    statistic: float
+    pvalue: float
+    n: int
+
+
+def pesaran_timmermann(actual: np.ndarray, predicted: np.ndarray) -> StatResult:
+    """Pesaran & Timmermann (1992): are forecast signs independent of realised signs? One-sided p-value.
+
+    Days where the realised move is zero are left out. A forecast with a constant sign carries no directional
+    information; the statistic is then undefined (NaN).
+    """
+    actual = np.asarray(actual, float)
+    predicted = np.asarray(predicted, float)
+    keep = actual != 0
+    up_actual = actual[keep] > 0
+    up_predicted = predicted[keep] > 0
+    n = int(keep.sum())
+    if n < 2:
+        return StatResult(float("nan"), float("nan"), n)
+    p_hat = float(np.mean(up_actual == up_predicted))
+    py, px = float(up_actual.mean()), float(up_predicted.mean())
+    p_star = py * px + (1 - py) * (1 - px)
+    var_p_hat = p_star * (1 - p_star) / n
+    var_p_star = (
+        (2 * py - 1) ** 2 * px * (1 - px) / n
+        + (2 * px - 1) ** 2 * py * (1 - py) / n
+        + 4 * py * px * (1 - py) * (1 - px) / n**2
+    )
+    denominator = var_p_hat - var_p_star
+    if denominator <= 0:
+        return StatResult(float("nan"), float("nan"), n)
+    statistic = (p_hat - p_star) / math.sqrt(denominator)
+    return StatResult(float(statistic), float(stats.norm.sf(statistic)), n)
+
+
+def diebold_mariano(
+    actual: np.ndarray,
+    forecast: np.ndarray,
+    benchmark: np.ndarray,
+    horizon: int = 1,
+    loss: Literal["squared", "absolute"] = "squared",
+) -> StatResult:
+    """Diebold & Mariano (1995) with the Harvey, Leybourne & Newbold (1997) small-sample correction.
+
+    d_t = L(forecast error) - L(benchmark error); a negative statistic means `forecast` is more accurate.
+    The variance of mean(d) is the long-run (HAC) variance with `horizon - 1` lags: the truncated uniform
+    kernel of the original test, or the Bartlett (Newey-West) kernel when that estimate is not positive. The
+    p-value is two-sided from Student's t with n - 1 df. For horizon 1 the statistic equals the one-sample
+    t statistic of d.
+    """
+    from statsmodels.tsa.stattools import acovf
+
+    actual = np.asarray(actual, float)
+    error_f = np.asarray(forecast, float) - actual
+    error_b = np.asarray(benchmark, float) - actual
+    differential = error_f**2 - error_b**2 if loss == "squared" else np.abs(error_f) - np.abs(error_b)
+    n = len(differential)
+    if n < 3 or not np.isfinite(differential).all():
+        return StatResult(float("nan"), float("nan"), n)
+    lags = horizon - 1
+    autocov = acovf(differential, demean=True, fft=False, nlag=lags)
+    long_run = autocov[0] + 2 * float(np.sum(autocov[1:]))
+    if long_run <= 0:
+        weights = 1 - np.arange(1, lags + 1) / (lags + 1)
+        long_run = autocov[0] + 2 * float(np.sum(weights * autocov[1:]))
+    if long_run <= 0:  # identical losses every day: no difference to test
+        return StatResult(float("nan"), float("nan"), n)
+    dm = float(np.mean(differential)) / math.sqrt(long_run / n)
+    correction = math.sqrt((n + 1 - 2 * horizon + horizon * (horizon - 1) / n) / n)
+    statistic = dm * correction
+    pvalue = 2 * float(stats.t.sf(abs(statistic), df=n - 1))
+    return StatResult(float(statistic), pvalue, n)

@@ -1,0 +1,316 @@
+"""Query and inspect logged sessions and episodes (read only) through MlflowClient.
+
+Sessions are parent runs tagged `gan_trader.kind = session`; episodes are nested runs tagged
+`gan_trader.kind = episode` with `gan_trader.session` and `gan_trader.episode` (their index). The
+controller's action is the tag `gan_trader.action` (or `tune/action`), its reward the metric `tune/reward`,
+the optimiser's suggestion the parameters `suggestion.*` (or `tune/suggestion`). Functions return plain
+data (dicts, DataFrames); the `render_*` functions turn them into rich tables for the CLI.
+
+An episode is addressed by its run id (a unique prefix is enough) or as `SESSION:INDEX`; a session by its
+run id, a unique prefix of it, or its run name.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from gan_trader.errors import TrackingError
+from gan_trader.io import atomic_path
+from gan_trader.tracking.store import EPISODE_TAG, FAILURE_TAG, KIND_TAG, NAME_TAG, SESSION_TAG, STRATEGY_TAG
+
+ACTION_TAGS = ("gan_trader.action", "tune/action")
+REWARD_METRIC = "tune/reward"
+SUGGESTION_PREFIXES = ("suggestion.", "tune/suggestion.")
+MAX_RUNS = 50_000
+
+
+def _status(run: Any) -> str:
+    return str(run.info.status)
+
+
+class EpisodeBrowser:
+    """Read-only view of one tracking store (an MLflow tracking URI)."""
+
+    def __init__(self, uri: str) -> None:
+        from mlflow.tracking import MlflowClient
+
+        self.uri = uri
+        if uri.startswith("sqlite:///") and not Path(uri.removeprefix("sqlite:///")).exists():
+            # Opening a missing sqlite store would create an empty one: a read-only view must not.
+            raise TrackingError(f"tracking.uri: no tracking store at {uri.removeprefix('sqlite:///')}")
+        try:
+            self.client = MlflowClient(tracking_uri=uri)
+        except Exception as exc:
+            raise TrackingError(f"tracking.uri: cannot open the tracking store {uri!r} ({exc})") from None
+
+    # lookup --------------------------------------------------------------------------------------
+
+    def _experiment_ids(self, experiment: str | None) -> list[str]:
+        if experiment is None:
+            return [e.experiment_id for e in self.client.search_experiments()]
+        found = self.client.get_experiment_by_name(experiment)
+        if found is None:
+            raise TrackingError(f"experiment {experiment!r} not found in {self.uri}")
+        return [found.experiment_id]
+
+    def _search(self, filter_string: str, experiment: str | None = None) -> list[Any]:
+        ids = self._experiment_ids(experiment)
+        if not ids:
+            return []
+        return list(self.client.search_runs(ids, filter_string=filter_string, max_results=MAX_RUNS))
+
+    def session_run(self, session: str) -> Any:
+        """The MLflow run of a session, by run id, unique prefix or run name."""
+        return self._session_run(session)
+
+    def _session_run(self, session: str) -> Any:
+        runs = self._search(f"tags.`{KIND_TAG}` = 'session'")
+        exact = [r for r in runs if r.info.run_id == session or r.data.tags.get(NAME_TAG) == session]
+        matches = exact or [r for r in runs if r.info.run_id.startswith(session)]
+        if not matches:
+            raise TrackingError(f"session {session!r} not found in {self.uri}")
+        if len(matches) > 1:
+            raise TrackingError(
+                f"session {session!r} is ambiguous ({len(matches)} sessions match); give the run id"
+            )
+        return matches[0]
+
+    def _episode_run(self, ref: str) -> Any:
+        if ":" in ref:
+            session, _, index = ref.rpartition(":")
+            session_id = self._session_run(session).info.run_id
+            runs = [r for r in self._episode_runs(session_id) if r.data.tags.get(EPISODE_TAG) == index]
+            if not runs:
+                raise TrackingError(f"episode {ref!r}: session {session} has no episode {index}")
+            # A re-run after an interruption: the FINISHED run is the episode, the FAILED one its history.
+            runs.sort(key=lambda r: (r.info.status != "FINISHED", -(r.info.start_time or 0)))
+            return runs[0]
+        runs = self._search(f"tags.`{KIND_TAG}` = 'episode'")
+        matches = [r for r in runs if r.info.run_id == ref] or [
+            r for r in runs if r.info.run_id.startswith(ref)
+        ]
+        if not matches:
+            raise TrackingError(f"episode {ref!r} not found in {self.uri}")
+        if len(matches) > 1:
+            raise TrackingError(
+                f"episode {ref!r} is ambiguous ({len(matches)} runs match); give more of the id"
+            )
+        return matches[0]
+
+    def _episode_runs(self, session_id: str) -> list[Any]:
+        return self._search(f"tags.`{KIND_TAG}` = 'episode' and tags.`{SESSION_TAG}` = '{session_id}'")
+
+    # queries -------------------------------------------------------------------------------------
+
+    def sessions(self, experiment: str | None = None) -> pd.DataFrame:
+        """One row per session (newest first): id, name, experiment, strategy, status, episodes, times."""
+        rows = []
+        for run in self._search(f"tags.`{KIND_TAG}` = 'session'", experiment):
+            episodes = self._episode_runs(run.info.run_id)
+            rows.append(
+                {
+                    "session": run.info.run_id,
+                    "name": run.data.tags.get(NAME_TAG, ""),
+                    "experiment": self.client.get_experiment(run.info.experiment_id).name,
+                    "strategy": run.data.tags.get(STRATEGY_TAG, ""),
+                    "status": _status(run),
+                    "episodes": len({r.data.tags.get(EPISODE_TAG) for r in episodes}),
+                    "failed": sum(r.info.status == "FAILED" for r in episodes),
+                    "start": pd.to_datetime(run.info.start_time, unit="ms", utc=True),
+                    "end": pd.to_datetime(run.info.end_time, unit="ms", utc=True)
+                    if run.info.end_time
+                    else pd.NaT,
+                }
+            )
+        columns = [
+            "session",
+            "name",
+            "experiment",
+            "strategy",
+            "status",
+            "episodes",
+            "failed",
+            "start",
+            "end",
+        ]
+        frame = pd.DataFrame(rows, columns=columns)
+        return frame.sort_values("start", ascending=False, kind="stable").reset_index(drop=True)
+
+    def episodes(self, session: str) -> pd.DataFrame:
+        """Episodes of a session in index order: status, failure, action, reward and final metrics."""
+        session_id = self._session_run(session).info.run_id
+        rows = []
+        for run in self._episode_runs(session_id):
+            summary = _episode_summary(run)
+            row = {key: summary[key] for key in ("index", "run_id", "status", "action", "reward", "failure")}
+            row.update(summary["metrics"])
+            rows.append(row)
+        if not rows:
+            return pd.DataFrame(columns=["index", "run_id", "status", "action", "reward", "failure"])
+        frame = pd.DataFrame(rows)
+        return frame.sort_values(["index", "status"], kind="stable").reset_index(drop=True)
+
+    def episode(self, ref: str) -> dict[str, Any]:
+        """One episode: hyperparameters, final metrics, action, reward, suggestion, status, artifacts."""
+        run = self._episode_run(ref)
+        summary = _episode_summary(run)
+        summary["artifacts"] = self.artifacts(run.info.run_id)
+        summary["artifact_uri"] = run.info.artifact_uri
+        return summary
+
+    def artifacts(self, run_id: str, path: str | None = None) -> list[str]:
+        """Every artifact path of a run (recursively)."""
+        found: list[str] = []
+        for item in self.client.list_artifacts(run_id, path):
+            if item.is_dir:
+                found += self.artifacts(run_id, item.path)
+            else:
+                found.append(item.path)
+        return found
+
+    def compare(self, refs: Sequence[str]) -> pd.DataFrame:
+        """Episodes side by side: rows are status / action / reward, `param:` and `metric:` keys."""
+        columns = {}
+        for ref in refs:
+            summary = _episode_summary(self._episode_run(ref))
+            label = f"{summary['session'][:8]}:{summary['index']}"
+            values: dict[str, Any] = {
+                "status": summary["status"],
+                "action": summary["action"],
+                "reward": summary["reward"],
+            }
+            values.update({f"param:{k}": v for k, v in summary["params"].items()})
+            values.update({f"metric:{k}": v for k, v in summary["metrics"].items()})
+            columns[label] = values
+        return pd.DataFrame(columns)
+
+    def history(self, ref: str, keys: Sequence[str] | None = None) -> pd.DataFrame:
+        """Metric histories of an episode (index: step, i.e. epoch; columns: metric keys)."""
+        run = self._episode_run(ref)
+        keys = list(keys) if keys is not None else [k for k in run.data.metrics if not k.startswith("tune/")]
+        series = {}
+        for key in keys:
+            points = self.client.get_metric_history(run.info.run_id, key)
+            if len(points) > 1:  # per-epoch curves, not final values logged once
+                series[key] = pd.Series({p.step: p.value for p in points}, dtype=float)
+        return pd.DataFrame(series).sort_index().rename_axis("step")
+
+    def plot(self, ref: str, out: str | Path, keys: Sequence[str] | None = None) -> Path:
+        """Loss and validation curves of an episode to a PNG, written atomically."""
+        from gan_trader.evaluation.plots import Unavailable, metric_curves
+
+        history = self.history(ref, keys)
+        try:
+            figure = metric_curves(history, f"episode {ref}")
+        except Unavailable:
+            raise TrackingError(f"episode {ref!r} has no per-epoch metric history to plot") from None
+        import matplotlib.pyplot as plt
+
+        target = Path(out)
+        with atomic_path(target) as tmp:
+            figure.savefig(tmp, format="png", dpi=110, bbox_inches="tight")
+        plt.close(figure)
+        return target
+
+
+def _episode_summary(run: Any) -> dict[str, Any]:
+    tags, params = run.data.tags, run.data.params
+    action = next((tags[t] for t in ACTION_TAGS if t in tags), params.get("tune/action"))
+    suggestion = {
+        key.removeprefix(prefix): _decode(value)
+        for key, value in params.items()
+        for prefix in SUGGESTION_PREFIXES
+        if key.startswith(prefix)
+    }
+    if not suggestion and "tune/suggestion" in params:
+        suggestion = _decode(params["tune/suggestion"])
+    hyper = {k: _decode(v) for k, v in params.items() if not k.startswith(SUGGESTION_PREFIXES)}
+    index = tags.get(EPISODE_TAG)
+    return {
+        "run_id": run.info.run_id,
+        "session": tags.get(SESSION_TAG, ""),
+        "index": int(index) if index is not None and index.lstrip("-").isdigit() else None,
+        "name": tags.get(NAME_TAG, ""),
+        "status": _status(run),
+        "failure": tags.get(FAILURE_TAG),
+        "action": action,
+        "reward": run.data.metrics.get(REWARD_METRIC),
+        "suggestion": suggestion or None,
+        "params": hyper,
+        "metrics": dict(sorted(run.data.metrics.items())),
+        "start": pd.to_datetime(run.info.start_time, unit="ms", utc=True),
+        "end": pd.to_datetime(run.info.end_time, unit="ms", utc=True) if run.info.end_time else None,
+    }
+
+
+def _decode(value: str) -> Any:
+    """Parameters are stored as text; numbers and JSON lists come back as such."""
+    try:
+        return json.loads(value)
+    except (TypeError, ValueError):
+        return value
+
+
+# rich renderers ----------------------------------------------------------------------------------------
+
+
+def _cell(value: Any) -> str:
+    if value is None or (isinstance(value, float) and pd.isna(value)):
+        return "-"
+    if isinstance(value, float):
+        return f"{value:.5g}"
+    if isinstance(value, pd.Timestamp):
+        return value.strftime("%Y-%m-%d %H:%M")
+    return str(value)
+
+
+def render_table(frame: pd.DataFrame, title: str, max_columns: int = 14) -> Any:
+    """Any of the frames above as a rich Table (the first `max_columns` columns)."""
+    from rich.table import Table
+
+    table = Table(title=title)
+    shown = list(frame.columns[:max_columns])
+    if frame.index.name or not isinstance(frame.index, pd.RangeIndex):
+        table.add_column(str(frame.index.name or ""), style="bold")
+    for column in shown:
+        table.add_column(str(column), overflow="fold")
+    for label, row in frame[shown].iterrows():
+        cells = [_cell(row[c]) for c in shown]
+        if frame.index.name or not isinstance(frame.index, pd.RangeIndex):
+            cells.insert(0, str(label))
+        table.add_row(*cells)
+    return table
+
+
+def render_episode(summary: dict[str, Any]) -> Any:
+    """One episode as a rich group: header, hyperparameters, metrics, artifacts."""
+    from rich.console import Group
+    from rich.table import Table
+    from rich.text import Text
+
+    status = summary["status"] + (f" ({summary['failure']})" if summary.get("failure") else "")
+    header = Text(
+        f"episode {summary['index']} of session {summary['session']}  run {summary['run_id']}\n"
+        f"status: {status}   action: {summary['action'] or '-'}   reward: {_cell(summary['reward'])}"
+    )
+    parts: list[Any] = [header]
+    for title, mapping in (
+        ("hyperparameters", summary["params"]),
+        ("suggestion", summary.get("suggestion") or {}),
+        ("final metrics", summary["metrics"]),
+    ):
+        if mapping:
+            table = Table(title=title)
+            table.add_column("key", style="bold")
+            table.add_column("value")
+            for key, value in mapping.items():
+                table.add_row(str(key), _cell(value))
+            parts.append(table)
+    if summary.get("artifacts"):
+        parts.append(Text("artifacts:\n  " + "\n  ".join(summary["artifacts"])))
+    return Group(*parts)

@@ -1,0 +1,125 @@
+"""MASE / MAPE, Pesaran-Timmermann and Diebold-Mariano on constructed cases with known answers."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+from scipy import stats
+
+from gan_trader.evaluation.leaderboard import evaluate
+from gan_trader.evaluation.metrics import mape, mase
+from gan_trader.evaluation.stats_tests import diebold_mariano, pesaran_timmermann
+from gan_trader.models.baselines import run_baselines
+
+
+def test_persistence_has_mase_one_by_construction(small_task):
+    (persistence,) = run_baselines(["persistence"], small_task, seed=0)
+    close = small_task.close
+    actual = close.loc[persistence.target_dates].to_numpy()
+    anchor = close.loc[persistence.origins].to_numpy()
+    assert mase(actual, persistence.price, anchor) == pytest.approx(1.0)
+    board = evaluate(small_task, [persistence], small_task_config())
+    assert board.table.loc["persistence", "mase"] == pytest.approx(1.0)
+    assert board.table.loc["persistence", "price_mase"] == pytest.approx(1.0)
+
+
+def small_task_config():
+    from gan_trader.config import EvaluationConfig
+
+    return EvaluationConfig()
+
+
+def test_mase_and_mape_by_hand():
+    actual = np.array([10.0, 11.0, 12.0, 10.0])
+    predicted = np.array([10.5, 11.0, 11.0, 10.0])
+    naive = np.array([9.0, 10.0, 11.0, 12.0])
+    # MAE: (0.5 + 0 + 1 + 0) / 4 = 0.375; naive MAE: (1 + 1 + 1 + 2) / 4 = 1.25.
+    assert mase(actual, predicted, naive) == pytest.approx(0.375 / 1.25)
+    assert mape(actual, predicted) == pytest.approx(100 * (0.05 + 0 + 1 / 12 + 0) / 4)
+    assert math.isnan(mape(np.array([0.0, 1.0]), np.array([1.0, 1.0])))
+
+
+def test_pesaran_timmermann_by_hand():
+    actual = np.array([1, 1, 1, -1, -1, -1, 1, -1, 1, -1], float)
+    predicted = np.array([1, 1, -1, -1, -1, 1, 1, -1, 1, -1], float)
+    n = 10
+    p_hat = 8 / 10
+    py, px = 5 / 10, 5 / 10
+    p_star = py * px + (1 - py) * (1 - px)  # 0.5
+    var_hat = p_star * (1 - p_star) / n
+    var_star = 4 * py * px * (1 - py) * (1 - px) / n**2  # the other two terms vanish at 0.5
+    expected = (p_hat - p_star) / math.sqrt(var_hat - var_star)
+    result = pesaran_timmermann(actual, predicted)
+    assert result.statistic == pytest.approx(expected)
+    assert result.pvalue == pytest.approx(stats.norm.sf(expected))
+
+
+def test_pesaran_timmermann_matches_the_independence_chi_square_asymptotically():
+    """PT^2 and the 2x2 chi-square statistic of independence (no continuity correction) agree for large n."""
+    rng = np.random.default_rng(0)
+    actual = rng.normal(size=5000)
+    predicted = 0.15 * actual + rng.normal(size=5000)
+    result = pesaran_timmermann(actual, predicted)
+    table = np.array(
+        [
+            [np.sum((actual > 0) & (predicted > 0)), np.sum((actual > 0) & (predicted <= 0))],
+            [np.sum((actual <= 0) & (predicted > 0)), np.sum((actual <= 0) & (predicted <= 0))],
+        ]
+    )
+    chi2 = stats.chi2_contingency(table, correction=False)[0]
+    assert result.statistic > 3
+    assert result.statistic**2 == pytest.approx(chi2, rel=0.02)
+
+
+def test_pesaran_timmermann_without_skill_is_not_significant():
+    rng = np.random.default_rng(1)
+    result = pesaran_timmermann(rng.normal(size=2000), rng.normal(size=2000))
+    assert result.pvalue > 0.05
+    constant = pesaran_timmermann(rng.normal(size=50), np.ones(50))
+    assert math.isnan(constant.statistic)
+
+
+def test_diebold_mariano_horizon_one_is_the_t_test_of_the_loss_differential():
+    rng = np.random.default_rng(2)
+    actual = rng.normal(size=200)
+    good = actual + rng.normal(scale=0.8, size=200)
+    bad = actual + rng.normal(scale=1.0, size=200)
+    result = diebold_mariano(actual, good, bad, loss="squared")
+    differential = (good - actual) ** 2 - (bad - actual) ** 2
+    reference = stats.ttest_1samp(differential, 0.0)
+    assert result.statistic == pytest.approx(reference.statistic)
+    assert result.pvalue == pytest.approx(reference.pvalue)
+    assert result.statistic < 0  # the first forecast is the better one
+
+
+@pytest.mark.parametrize(
+    ("forecast", "weight"),
+    [
+        ([1.0, 0.5, 2.0, 1.5, 0.0, 0.5, 1.0, 1.5], 1.0),  # positive lag-1 autocovariance: uniform kernel
+        ([1.0, -2.0, 1.0, 0.5, -1.0, 2.0, 0.0, 1.0], 0.5),  # uniform estimate negative: Bartlett weight 1/2
+    ],
+)
+def test_diebold_mariano_horizon_two_by_hand(forecast, weight):
+    actual = np.zeros(8)
+    forecast = np.array(forecast)
+    benchmark = np.array([1.5, 1.0, -1.0, 1.0, 1.5, -1.0, 1.0, 0.5])
+    d = np.abs(forecast) - np.abs(benchmark)
+    n, h = 8, 2
+    mean = d.mean()
+    gamma0 = np.mean((d - mean) ** 2)
+    gamma1 = np.sum((d[1:] - mean) * (d[:-1] - mean)) / n
+    assert (gamma0 + 2 * gamma1 > 0) == (weight == 1.0)
+    variance = (gamma0 + 2 * weight * gamma1) / n
+    correction = math.sqrt((n + 1 - 2 * h + h * (h - 1) / n) / n)
+    expected = mean / math.sqrt(variance) * correction
+    result = diebold_mariano(actual, forecast, benchmark, horizon=h, loss="absolute")
+    assert result.statistic == pytest.approx(expected)
+    assert result.pvalue == pytest.approx(2 * stats.t.sf(abs(expected), df=n - 1))
+
+
+def test_diebold_mariano_of_identical_forecasts_is_undefined():
+    actual = np.arange(10.0)
+    result = diebold_mariano(actual, actual + 1, actual + 1)
+    assert math.isnan(result.statistic) and math.isnan(result.pvalue)

@@ -1,0 +1,132 @@
+"""Every registered baseline fits on a tiny real slice, forecasts the test days, and is causal."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+from conftest import task_from_panel
+
+from gan_trader.config import GanConfig
+from gan_trader.errors import ConfigError
+from gan_trader.evaluation.metrics import forecast_metrics
+from gan_trader.models.base import Forecaster
+from gan_trader.models.baselines import BASELINES, create_baseline, run_baselines
+
+# Small enough for the fast path; the defaults are exercised by the experiments.
+TINY_GAN = GanConfig(
+    epochs=2,
+    seq_len=8,
+    batch_size=32,
+    generator={"hidden": 8},
+    early_stopping_patience=None,
+    device="cpu",
+    plot_epochs=[],
+    mh={"enabled": False},
+)
+
+
+def small(name: str, seed: int = 0) -> Forecaster:
+    model = create_baseline(name, seed, gan=TINY_GAN)
+    if hasattr(model, "epochs"):
+        model.epochs = 2  # type: ignore[attr-defined]
+    return model
+
+
+@pytest.mark.parametrize("name", BASELINES)
+def test_baseline_forecasts_the_test_days(name, small_task, one_thread):
+    origins = small_task.origins("test")
+    forecast = small(name).fit(small_task).predict(small_task, origins)
+    assert forecast.model == name
+    assert len(forecast.log_return) == len(origins) and np.isfinite(forecast.log_return).all()
+    assert np.isfinite(forecast.price).all() and (forecast.price > 0).all()
+    assert (forecast.target_dates > small_task.split.val_end).all()
+    metrics = forecast_metrics(small_task, forecast)
+    assert np.isfinite(metrics["mase"]) and np.isfinite(metrics["price_mase"])
+
+
+@pytest.mark.parametrize("name", BASELINES)
+def test_baseline_is_causal(name, small_panel, perturb_after, one_thread):
+    """Forecasts made at origins <= t are unchanged when every row after t is scrambled."""
+    task = task_from_panel(small_panel)
+    test_origins = task.origins("test")
+    cut = test_origins[len(test_origins) // 2]
+    early = test_origins[test_origins <= cut]
+    before = small(name).fit(task).predict(task, early)
+    scrambled = task_from_panel(perturb_after(small_panel, cut))
+    after = small(name).fit(scrambled).predict(scrambled, early)
+    np.testing.assert_allclose(after.log_return, before.log_return, rtol=1e-6, atol=1e-9)
+    np.testing.assert_allclose(after.price, before.price, rtol=1e-6)
+    # The scrambling did reach the later origins (so the check above could have failed).
+    late = test_origins[test_origins > cut][:5]
+    assert not np.allclose(scrambled.close.loc[late], task.close.loc[late])
+
+
+@pytest.mark.parametrize("name", ["price_lstm", "return_lstm", "xgboost"])
+def test_fitted_baselines_are_deterministic_per_seed(name, small_task, one_thread):
+    origins = small_task.origins("test")[:30]
+    first = small(name, seed=3).fit(small_task).predict(small_task, origins)
+    second = small(name, seed=3).fit(small_task).predict(small_task, origins)
+    np.testing.assert_array_equal(first.log_return, second.log_return)
+
+
+def test_persistence_and_drift_values(small_task):
+    origins = small_task.origins("test")
+    persistence, drift = run_baselines(["persistence", "drift"], small_task, seed=0)
+    np.testing.assert_array_equal(persistence.log_return, 0.0)
+    np.testing.assert_allclose(persistence.price, small_task.close.loc[origins].to_numpy())
+    train_mean = small_task.next_day_returns().loc[small_task.origins("train")].mean()
+    np.testing.assert_allclose(drift.log_return, train_mean)
+
+
+def test_arima_uses_training_parameters_only(small_panel, perturb_after):
+    """ARIMA's parameters come from the training span: scrambling validation and test rows leaves them."""
+    task = task_from_panel(small_panel)
+    fitted = small("arima").fit(task)
+    scrambled = task_from_panel(perturb_after(small_panel, task.split.train_end))
+    refitted = small("arima").fit(scrambled)
+    np.testing.assert_allclose(fitted.result.params, refitted.result.params)  # type: ignore[attr-defined]
+
+
+def test_return_lstm_targets_and_signal(small_task, one_thread):
+    model = small("return_lstm").fit(small_task)
+    origins = small_task.origins("train")[40:45]
+    close = small_task.close
+    positions = close.index.get_indexer(origins)
+    expected = np.clip(close.to_numpy()[positions + 5] / close.to_numpy()[positions] - 1, -0.2, 0.2) * 10
+    np.testing.assert_allclose(model._targets(small_task, origins), expected)
+    windows = model._windows(small_task, origins)
+    assert windows.shape == (5, 30, 6)
+    np.testing.assert_allclose(windows.mean(axis=1), 0.0, atol=1e-5)  # each window z-scored on its own
+    # No training target reaches past train_end.
+    train = model._fit_origins(small_task, small_task.split.train_end, None)
+    last = close.index.get_indexer(train).max() + 5
+    assert close.index[last] <= small_task.split.train_end
+    forecast = model.predict(small_task, small_task.origins("test"))
+    assert forecast.extra["hold_days"] == 5
+    np.testing.assert_allclose(forecast.log_return, np.log1p(forecast.extra["signal_5d"]) / 5)
+
+
+def test_recurrent_dropout_is_active_in_training_only():
+    import torch
+
+    from gan_trader.models.baselines.return_lstm import RecurrentDropoutLSTM
+
+    torch.manual_seed(0)
+    cell = RecurrentDropoutLSTM(6, 16, dropout=0.0, recurrent_dropout=0.5)
+    x = torch.randn(4, 10, 6)
+    cell.eval()
+    assert torch.equal(cell(x), cell(x))
+    cell.train()
+    assert not torch.equal(cell(x), cell(x))
+
+
+def test_unknown_baseline_names_the_config_key(small_task):
+    with pytest.raises(ConfigError, match=r"evaluation\.baselines: unknown baseline 'naive'"):
+        run_baselines(["persistence", "naive"], small_task, seed=0)
+
+
+def test_run_baselines_accepts_given_origins(small_task):
+    origins = pd.DatetimeIndex(small_task.origins("val")[:10])
+    (forecast,) = run_baselines(["drift"], small_task, seed=0, origins=origins)
+    assert forecast.origins.equals(origins)
