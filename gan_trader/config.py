@@ -29,12 +29,16 @@ class AssetFile(StrictModel):
 
     path: Path
     name: str | None = None
-    release_lag_days: int = Field(0, ge=0, description="days after the stamped date when a value became known")
+    release_lag_days: int = Field(
+        0, ge=0, description="days after the stamped date when a value became known"
+    )
 
 
 class DataConfig(StrictModel):
     target: str = "MSFT"
-    prices_dir: Path | None = Field(Path("data/prices"), description="every *.csv / *.parquet here is an asset")
+    prices_dir: Path | None = Field(
+        Path("data/prices"), description="every *.csv / *.parquet here is an asset"
+    )
     files: list[AssetFile] = Field(default_factory=list, description="extra per-asset files")
     long_file: Path | None = Field(None, description="one file with columns date, asset, field, value")
     assets: list[str] | None = Field(None, description="correlated assets to keep (default: all loaded)")
@@ -103,23 +107,69 @@ class FeaturesConfig(StrictModel):
 
 
 class GeneratorConfig(StrictModel):
+    """LSTM generator G(window, z); the original: 1 layer of 500 units, Xavier init, no noise."""
+
     hidden: int = Field(64, gt=0)
     layers: int = Field(1, gt=0, le=8)
     dropout: float = Field(0.0, ge=0.0, lt=1.0)
-    noise_dim: int = Field(8, ge=1)
+    noise_dim: int = Field(8, ge=1, description="noise vector z, concatenated to every time step's input")
 
 
 class CriticConfig(StrictModel):
-    filters: list[int] = Field(default_factory=lambda: [32, 64, 128])
+    """1-D CNN critic over the target history plus the next value (seq_len + 1 steps)."""
+
+    filters: list[int] = Field(default_factory=lambda: [32, 64, 128], min_length=1)
     kernel_size: int = Field(5, gt=0)
     strides: int = Field(2, gt=0)
-    padding: int | Literal["same"] = 2
+    padding: int | Literal["same"] = Field(2, description="zeros on each side of every conv layer, or 'same'")
+    grow_padding: bool = Field(
+        True, description="pad a layer further when its input is shorter than the kernel (else: an error)"
+    )
     lrelu_alpha: float = Field(0.01, ge=0.0, lt=1.0)
     dense: list[int] = Field(default_factory=lambda: [220, 220])
     norm: Literal["none", "layer", "batch"] = "layer"
-    batchnorm_momentum: float = Field(0.9, gt=0.0, lt=1.0)
+    batchnorm_momentum: float = Field(
+        0.9, gt=0.0, lt=1.0, description="Keras/MXNet convention: weight of the running average"
+    )
     dropout: float = Field(0.0, ge=0.0, lt=1.0)
-    conditioning: bool = True
+    conditioning: bool = Field(True, description="feed the window's features as extra channels")
+
+    @field_validator("padding")
+    @classmethod
+    def _padding(cls, value: int | str) -> int | str:
+        if isinstance(value, int) and value < 0:
+            raise ValueError(f"padding must be >= 0 or 'same', got {value}")
+        return value
+
+    def layer_geometry(self, steps: int) -> list[tuple[int, int, int]]:
+        """(left pad, right pad, output length) of each conv layer on an input of `steps` steps.
+
+        Raises ValueError naming gan.critic.* when a layer cannot produce one output step.
+        """
+        geometry = []
+        length = steps
+        for layer in range(1, len(self.filters) + 1):
+            k, s = self.kernel_size, self.strides
+            if self.padding == "same":
+                out = -(-length // s)
+                total = max((out - 1) * s + k - length, 0)
+                left, right = total // 2, total - total // 2
+            else:
+                left = right = int(self.padding)
+                short = k - (length + left + right)
+                if short > 0:
+                    if not self.grow_padding:
+                        raise ValueError(
+                            f"gan.critic: conv layer {layer} of {len(self.filters)} gets {length} steps "
+                            f"(from seq_len + 1 = {steps}), fewer than kernel_size {k} with padding "
+                            f"{self.padding}; raise gan.critic.padding, lower gan.critic.kernel_size or "
+                            "gan.critic.strides, use fewer gan.critic.filters, or set gan.critic.grow_padding"
+                        )
+                    left, right = left + short // 2, right + short - short // 2
+                out = (length + left + right - k) // s + 1
+            geometry.append((left, right, out))
+            length = out
+        return geometry
 
 
 class ScheduleConfig(StrictModel):
@@ -132,9 +182,19 @@ class ScheduleConfig(StrictModel):
 
 
 class MHConfig(StrictModel):
+    """Metropolis-Hastings selection among K generator samples, scored by the calibrated critic."""
+
     candidates: int = Field(50, ge=2)
     quantiles: list[float] = Field(default_factory=lambda: [0.05, 0.25, 0.5, 0.75, 0.95])
     enabled: bool = True
+
+    @field_validator("quantiles")
+    @classmethod
+    def _quantiles(cls, value: list[float]) -> list[float]:
+        bad = [q for q in value if not 0.0 < q < 1.0]
+        if bad:
+            raise ValueError(f"quantiles must lie strictly between 0 and 1, got {bad[0]}")
+        return sorted(value)
 
 
 class GanConfig(StrictModel):
@@ -144,7 +204,9 @@ class GanConfig(StrictModel):
     batch_size: int = Field(64, ge=2)
     generator: GeneratorConfig = Field(default_factory=GeneratorConfig)
     critic: CriticConfig = Field(default_factory=CriticConfig)
-    loss: Literal["wgan-gp", "wgan-clip", "gan"] = "wgan-gp"
+    loss: Literal["wgan-gp", "wgan-clip", "gan", "l1"] = Field(
+        "wgan-gp", description="gan = BCE; l1 = the generator trained on L1 alone, no critic (an ablation)"
+    )
     n_critic: int = Field(5, ge=1)
     gp_weight: float = Field(10.0, ge=0.0)
     clip_value: float = Field(0.01, gt=0.0)
@@ -161,6 +223,9 @@ class GanConfig(StrictModel):
     device: str = "auto"
     bf16: bool = False
     plot_epochs: list[int] = Field(default_factory=lambda: [1, 50])
+    val_samples: int = Field(
+        8, ge=1, description="generator samples averaged for the per-epoch validation forecast"
+    )
 
     @field_validator("device")
     @classmethod
@@ -168,6 +233,17 @@ class GanConfig(StrictModel):
         if value in ("auto", "cpu", "cuda") or (value.startswith("cuda:") and value[5:].isdigit()):
             return value
         raise ValueError(f"device must be auto, cpu, cuda or cuda:N, got {value!r}")
+
+    @model_validator(mode="after")
+    def _critic_fits(self) -> GanConfig:
+        if self.critic.norm == "batch" and self.loss == "wgan-gp":
+            raise ValueError(
+                "gan.critic.norm: batch norm cannot be used with gan.loss 'wgan-gp' (the gradient penalty is "
+                "per sample and batch statistics mix samples); use norm 'layer' or 'none', or loss 'gan' or "
+                "'wgan-clip'"
+            )
+        self.critic.layer_geometry(self.seq_len + 1)
+        return self
 
 
 # ---------------------------------------------------------------- tuning
@@ -213,6 +289,18 @@ class AgentConfig(StrictModel):
     policy_path: Path | None = Field(None, description="saved policy to reuse (and update)")
     train_steps: int = Field(256, ge=0, description="proxy-mode steps to pre-train a missing policy")
     proxy_epochs: int = Field(2, ge=1)
+    proxy_rows: int = Field(400, ge=60, description="rows of the task's recent history the proxy trains on")
+    proxy_episodes: int = Field(6, ge=2, description="episodes (env steps) per proxy session")
+    proxy_hidden: int = Field(16, ge=1, description="generator LSTM width in proxy mode")
+
+
+class PBTConfig(StrictModel):
+    """Ray Tune PopulationBasedTraining: `population` trials exploit/explore every `interval` epochs."""
+
+    population: int = Field(2, ge=2)
+    interval: int = Field(2, ge=1, description="GAN epochs between PBT decisions (one logged episode each)")
+    quantile_fraction: float = Field(0.5, gt=0.0, le=0.5)
+    resample_probability: float = Field(0.25, ge=0.0, le=1.0)
 
 
 class TuningConfig(StrictModel):
@@ -226,6 +314,12 @@ class TuningConfig(StrictModel):
     reward: Literal["improvement", "original"] = "improvement"
     agent: AgentConfig = Field(default_factory=AgentConfig)
     objective: Literal["val/mae", "val/rmse", "val/mase"] = "val/mae"
+    budget_epochs: int | None = Field(None, ge=1, description="stop once this many GAN epochs are spent")
+    allow_stop: bool = Field(True, description="the rl controller may end the session early")
+    pbt: PBTConfig = Field(default_factory=PBTConfig)
+    sessions_dir: Path | None = Field(
+        None, description="session state for --resume (default runs_dir/sessions)"
+    )
 
 
 class ExecutorConfig(StrictModel):
@@ -233,6 +327,8 @@ class ExecutorConfig(StrictModel):
     workers: int = Field(1, ge=1)
     ray_address: str | None = None
     gpus_per_episode: float | Literal["auto"] = "auto"
+    torch_threads: int | None = Field(None, ge=1, description="per worker (default: cores / workers)")
+    connect_timeout_s: float = Field(5.0, gt=0.0, description="how long a ray_address may take to answer")
 
 
 class TrackingConfig(StrictModel):

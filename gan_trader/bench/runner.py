@@ -113,5 +113,7 @@ def _print_table(results: list[dict[str, Any]], console: Console) -> None:
     for row in results:
         passed = row.get("passed")
         verdict = "-" if passed is None else ("[green]yes[/green]" if passed else "[red]no[/red]")
-        table.add_row(row["name"], _fmt(row["value"]), row["unit"], row["target"], _fmt(row.get("ratio")), verdict)
+        table.add_row(
+            row["name"], _fmt(row["value"]), row["unit"], row["target"], _fmt(row.get("ratio")), verdict
+        )
     console.print(table)

@@ -67,18 +67,23 @@ class Recorder:
             self.client = MlflowClient(tracking_uri=self.uri)
             existing = self.client.get_experiment_by_name(experiment)
         except Exception as exc:
-            raise TrackingError(f"tracking.uri: cannot open the tracking store {self.uri!r} ({exc})") from None
+            raise TrackingError(
+                f"tracking.uri: cannot open the tracking store {self.uri!r} ({exc})"
+            ) from None
         if existing is None:
             location = (self.artifact_root / experiment).resolve()
             location.mkdir(parents=True, exist_ok=True)
-            self.experiment_id = self.client.create_experiment(experiment, artifact_location=location.as_uri())
+            self.experiment_id = self.client.create_experiment(
+                experiment, artifact_location=location.as_uri()
+            )
         else:
             self.experiment_id = existing.experiment_id
 
     # runs ------------------------------------------------------------------------------------------
 
-    def start_session(self, name: str, params: Mapping[str, Any] | None = None,
-                      tags: Mapping[str, str] | None = None) -> str:
+    def start_session(
+        self, name: str, params: Mapping[str, Any] | None = None, tags: Mapping[str, str] | None = None
+    ) -> str:
         run = self.client.create_run(
             self.experiment_id, run_name=name, tags={KIND_TAG: "session", **(tags or {})}
         )
@@ -86,8 +91,13 @@ class Recorder:
             self.log_params(run.info.run_id, params)
         return str(run.info.run_id)
 
-    def start_episode(self, session_id: str, index: int, params: Mapping[str, Any] | None = None,
-                      tags: Mapping[str, str] | None = None) -> str:
+    def start_episode(
+        self,
+        session_id: str,
+        index: int,
+        params: Mapping[str, Any] | None = None,
+        tags: Mapping[str, str] | None = None,
+    ) -> str:
         run = self.client.create_run(
             self.experiment_id,
             run_name=f"episode-{index:03d}",
@@ -109,8 +119,13 @@ class Recorder:
         self.client.set_terminated(run_id, status=status)
 
     @contextlib.contextmanager
-    def episode(self, session_id: str, index: int, params: Mapping[str, Any] | None = None,
-                tags: Mapping[str, str] | None = None) -> Iterator[str]:
+    def episode(
+        self,
+        session_id: str,
+        index: int,
+        params: Mapping[str, Any] | None = None,
+        tags: Mapping[str, str] | None = None,
+    ) -> Iterator[str]:
         """Open an episode run; it ends FINISHED, or FAILED with the reason when the block raises."""
         run_id = self.start_episode(session_id, index, params, tags)
         try:

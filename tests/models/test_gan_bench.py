@@ -1,0 +1,37 @@
+"""The training-step benchmark's FLOP count (the timing itself is a benchmark, never a test)."""
+
+from __future__ import annotations
+
+import pytest
+
+from gan_trader.bench import BenchResult
+from gan_trader.bench.gan import bench_gan_step, critic_forward_flops, original_config, step_flops
+from gan_trader.config import CriticConfig
+
+
+def test_critic_flops_follow_the_layer_sizes() -> None:
+    config = CriticConfig.model_validate(
+        {"filters": [2, 4], "kernel_size": 3, "strides": 2, "padding": 1, "dense": [5], "conditioning": False}
+    )
+    # 18 steps -> 9 -> 5; conv1 2*9*2*1*3, conv2 2*5*4*2*3, dense 2*20*5, output 2*5*1
+    assert critic_forward_flops(config, 17, 0) == (108 + 240 + 200 + 10, 0)
+    conditioned = config.model_copy(update={"conditioning": True})
+    assert critic_forward_flops(conditioned, 17, 6) == (108 + 240 + 200 + 10, 2 * 9 * 2 * 6 * 3)
+
+
+def test_step_flops_at_the_original_size() -> None:
+    flops = step_flops(original_config(), n_features=112, batch=64)
+    projection = 2 * 64 * 17 * 120 * 2000
+    recurrent = 2 * 64 * 16 * 500 * 2000
+    assert flops["lstm_forward"] == projection + recurrent + 2 * 64 * 500
+    assert flops["lstm_backward"] == projection + 2 * recurrent + 4 * 64 * 500
+    series, features = critic_forward_flops(CriticConfig.model_validate({}), 17, 112)
+    assert flops["critic_update"] == 64 * (12 * series + 2 * features)
+    assert flops["generator_through_critic"] == 64 * (2 * series + features)
+
+
+@pytest.mark.slow
+def test_benchmark_runs_and_reports_its_ratio() -> None:
+    (result,) = bench_gan_step(quick=True)
+    assert isinstance(result, BenchResult) and result.ratio is not None and result.ratio > 0
+    assert result.details["windows_per_s"] > 0 and result.details["gemm_gflops"] > 0

@@ -1,0 +1,150 @@
+"""Generator, critic and device tests: shapes, the fused LSTM's gradients, critic layouts on 18 steps."""
+
+from __future__ import annotations
+
+import itertools
+
+import pytest
+import torch
+
+from gan_trader.config import CriticConfig, GanConfig, load_config
+from gan_trader.errors import ConfigError
+from gan_trader.models.critic import Critic, series_with_next
+from gan_trader.models.devices import autocast, resolve_device, seeded
+from gan_trader.models.generator import Generator
+
+pytestmark = pytest.mark.usefixtures("single_thread")
+
+
+def test_generator_samples_one_value_per_window_and_depends_on_noise() -> None:
+    generator = Generator(n_features=5, hidden=8, layers=2, noise_dim=3, dropout=0.1).eval()
+    window = torch.randn(4, 17, 5)
+    first = generator(window, torch.randn(4, 3))
+    second = generator(window, torch.randn(4, 3))
+    assert first.shape == (4,)
+    assert not torch.allclose(first, second), "G(window, z) must change with z, or MH has nothing to choose"
+
+
+def test_generator_uses_xavier_init() -> None:
+    generator = Generator(n_features=112, hidden=500, noise_dim=8)
+    weight = generator.lstm.get_parameter("weight_ih_l0")
+    bound = (6.0 / (120 + 2000)) ** 0.5  # xavier_uniform on the (4H, In) matrix
+    assert weight.abs().max() <= bound
+    assert weight.abs().max() > 0.9 * bound
+    assert torch.count_nonzero(generator.lstm.get_parameter("bias_ih_l0")) == 0
+
+
+def test_generator_gradients_reach_every_parameter() -> None:
+    generator = Generator(n_features=3, hidden=6, layers=2, noise_dim=2, dropout=0.2)
+    generator(torch.randn(5, 17, 3), torch.randn(5, 2)).sum().backward()
+    assert all(p.grad is not None and p.grad.abs().sum() > 0 for p in generator.parameters())
+
+
+def test_critic_runs_on_18_steps_in_the_original_layout() -> None:
+    config = CriticConfig.model_validate({})  # Conv1D 32/64/128, kernel 5, stride 2, dense 220, 220, 1
+    critic = Critic(config, seq_len=17, n_features=112)
+    convs = [m for m in critic.modules() if isinstance(m, torch.nn.Conv1d)]
+    assert [c.out_channels for c in convs] == [32, 64, 128]
+    assert {c.kernel_size[0] for c in convs} == {5} and {c.stride[0] for c in convs} == {2}
+    assert [m.out_features for m in critic.modules() if isinstance(m, torch.nn.Linear)] == [220, 220, 1]
+    assert convs[0].in_channels == 113  # target series + 112 feature channels
+    history, window = torch.randn(6, 17), torch.randn(6, 17, 112)
+    scores = critic(series_with_next(history, torch.randn(6)), critic.conditioning_channels(window))
+    assert scores.shape == (6,)
+    assert critic.output_steps == 3
+
+
+@pytest.mark.parametrize("strides", [1, 2, 3])
+def test_every_tuned_critic_layout_runs_on_18_steps(strides: int) -> None:
+    # The tuner's ranges: kernel 2..5, padding 1..3, filters f / 2f / 4f with f in 16..64.
+    for kernel, padding, filters in itertools.product(range(2, 6), range(1, 4), (16, 64)):
+        config = load_config(
+            None,
+            [
+                f"gan.critic.kernel_size={kernel}",
+                f"gan.critic.strides={strides}",
+                f"gan.critic.padding={padding}",
+                f"gan.critic.filters=[{filters}, {2 * filters}, {4 * filters}]",
+            ],
+        ).gan.critic
+        critic = Critic(config, seq_len=17, n_features=3)
+        out = critic(torch.randn(2, 18), critic.conditioning_channels(torch.randn(2, 17, 3)))
+        assert out.shape == (2,), (kernel, strides, padding)
+
+
+def test_critic_without_conditioning_reads_only_the_target() -> None:
+    critic = Critic(CriticConfig.model_validate({"conditioning": False}), seq_len=17, n_features=10)
+    assert critic.conditioning_channels(torch.randn(2, 17, 10)) is None
+    assert critic(torch.randn(2, 18)).shape == (2,)
+
+
+def test_layout_that_cannot_fit_names_the_critic_keys() -> None:
+    overrides = ["gan.critic.grow_padding=false", "gan.critic.strides=3", "gan.critic.padding=1"]
+    with pytest.raises(ConfigError, match=r"gan\.critic.*kernel_size"):
+        load_config(None, overrides)
+
+
+def test_batchnorm_with_gradient_penalty_is_rejected() -> None:
+    with pytest.raises(ConfigError, match=r"gan\.critic\.norm.*wgan-gp"):
+        load_config(None, ["gan.critic.norm=batch"])
+    for loss in ("gan", "wgan-clip"):
+        config = load_config(None, ["gan.critic.norm=batch", f"gan.loss={loss}"]).gan
+        critic = Critic(config.critic, seq_len=17, n_features=2)
+        norms = [m for m in critic.modules() if isinstance(m, torch.nn.BatchNorm1d)]
+        assert len(norms) == 3
+        assert norms[0].momentum == pytest.approx(1 - config.critic.batchnorm_momentum)
+
+
+def test_default_critic_has_no_batch_statistics() -> None:
+    critic = Critic(GanConfig.model_validate({}).critic, seq_len=17)
+    assert not any(isinstance(m, torch.nn.modules.batchnorm._BatchNorm) for m in critic.modules())
+
+
+def test_l1_loss_is_a_config_choice() -> None:
+    assert load_config(None, ["gan.loss=l1"]).gan.loss == "l1"
+
+
+def test_devices_resolve_and_guard_cuda() -> None:
+    assert resolve_device("cpu").type == "cpu"
+    if torch.cuda.is_available():
+        assert resolve_device("auto").type == "cuda"
+    else:
+        assert resolve_device("auto").type == "cpu"
+        with pytest.raises(ConfigError, match="gan.device"):
+            resolve_device("cuda:0")
+    with autocast(torch.device("cpu"), bf16=True):
+        assert torch.mm(torch.ones(2, 2), torch.ones(2, 2)).dtype == torch.float32
+
+
+def test_seeded_scope_restores_the_callers_random_state() -> None:
+    torch.manual_seed(123)
+    expected = torch.rand(3)
+    torch.manual_seed(123)
+    with seeded(7, torch.device("cpu")):
+        inside = torch.rand(3)
+    with seeded(7, torch.device("cpu")):
+        assert torch.equal(torch.rand(3), inside)
+    assert torch.equal(torch.rand(3), expected)
+
+
+def test_critic_equals_a_plain_convolution_over_target_and_feature_channels() -> None:
+    torch.manual_seed(1)
+    config = CriticConfig.model_validate({"filters": [3, 4], "dense": [5], "norm": "none"})
+    critic = Critic(config, seq_len=17, n_features=2).double()
+    series, window = torch.randn(4, 18, dtype=torch.double), torch.randn(4, 17, 2, dtype=torch.double)
+    channels = torch.cat(
+        [series.unsqueeze(1), torch.nn.functional.pad(window.transpose(1, 2), (0, 1))], dim=1
+    )
+    x = channels
+    for layer in critic.features:
+        if isinstance(layer, torch.nn.Conv1d):
+            x = torch.nn.functional.conv1d(
+                torch.nn.functional.pad(x, (2, 2)), layer.weight, layer.bias, stride=2
+            )
+        else:
+            x = layer(x)
+    expected = critic.head(x.transpose(1, 2)).squeeze(1)
+    torch.testing.assert_close(critic(series, critic.conditioning_channels(window)), expected)
+    # Two groups (e.g. real and generated) share one conditioning term.
+    both = critic(torch.cat([series, series + 1]), critic.conditioning_channels(window))
+    torch.testing.assert_close(both[:4], expected)

@@ -1,0 +1,245 @@
+"""WGAN training: losses, the gradient penalty, the fitting loop, determinism, failures, checkpoints."""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+import torch
+from gan_fixtures import make_task, tiny_gan
+
+from gan_trader.config import ScheduleConfig
+from gan_trader.errors import EpisodeFailed
+from gan_trader.evaluation.metrics import forecast_metrics
+from gan_trader.models.base import Forecast
+from gan_trader.models.mh import CriticCalibrator
+from gan_trader.models.wgan import (
+    CALIBRATION_SAMPLES,
+    Batch,
+    GanForecaster,
+    GanTrainer,
+    triangular_multiplier,
+)
+
+pytestmark = pytest.mark.usefixtures("single_thread")
+
+EPOCH_KEYS = {
+    "train/loss_d",
+    "train/loss_g",
+    "train/wasserstein",
+    "train/gp",
+    "train/l1",
+    "train/lr",
+    "val/mae",
+    "val/rmse",
+    "val/mase",
+    "val/directional_accuracy",
+}
+
+
+class Recorder:
+    def __init__(self) -> None:
+        self.epochs: list[tuple[int, dict[str, float]]] = []
+        self.figures: list[str] = []
+        self.checkpoints: list[Path] = []
+
+    def on_epoch(self, epoch: int, metrics: dict[str, float]) -> None:
+        self.epochs.append((epoch, metrics))
+
+    def on_figure(self, name: str, figure: Any) -> None:
+        assert figure.axes, "an empty figure"
+        self.figures.append(name)
+
+    def on_checkpoint(self, path: Path) -> None:
+        self.checkpoints.append(path)
+
+
+def random_batch(size: int = 16, features: int = 3) -> Batch:
+    generator = torch.Generator().manual_seed(0)
+    return Batch(
+        torch.randn(size, 17, features, generator=generator),
+        torch.randn(size, 17, generator=generator),
+        torch.randn(size, generator=generator),
+    )
+
+
+@pytest.mark.parametrize(
+    "loss,norm",
+    [("wgan-gp", "layer"), ("wgan-clip", "batch"), ("gan", "batch"), ("gan", "none"), ("l1", "layer")],
+)
+def test_every_loss_trains_with_finite_values(loss: str, norm: str) -> None:
+    config = tiny_gan(loss=loss, n_critic=1, critic={"norm": norm})
+    trainer = GanTrainer(config, n_features=3, seq_len=17, device=torch.device("cpu"))
+    before = [p.detach().clone() for p in trainer.generator.parameters()]
+    for _ in range(3):
+        stats = trainer.step(random_batch())
+    assert all(math.isfinite(float(v)) for v in stats.values())
+    expected = {"train/loss_g", "train/l1"} | (
+        {"train/loss_d", "train/wasserstein"} if loss != "l1" else set()
+    )
+    assert expected <= set(stats)
+    assert ("train/gp" in stats) == (loss == "wgan-gp")
+    assert any(not torch.equal(a, b) for a, b in zip(before, trainer.generator.parameters(), strict=True))
+    if loss == "wgan-clip":
+        assert max(p.abs().max().item() for p in trainer.critic.parameters()) <= config.clip_value + 1e-7
+
+
+def test_critic_updates_n_critic_times_per_generator_update() -> None:
+    trainer = GanTrainer(tiny_gan(n_critic=3), n_features=3, seq_len=17, device=torch.device("cpu"))
+    updates = ["train/loss_g" in trainer.step(random_batch()) for _ in range(6)]
+    assert updates == [False, False, True, False, False, True]
+
+
+def test_gradient_penalty_interpolates_with_one_uniform_weight_per_sample() -> None:
+    trainer = GanTrainer(tiny_gan(n_critic=5), n_features=3, seq_len=17, device=torch.device("cpu"))
+    seen: list[torch.Tensor] = []
+    trainer.critic.register_forward_pre_hook(lambda module, args: seen.append(args[0].detach().clone()))
+    batch = random_batch(size=64)
+    trainer.step(batch)  # a critic-only step: one critic call on real, fake and interpolated series
+    assert len(seen) == 1
+    real, fake, hat = seen[0].split(64)
+    torch.testing.assert_close(real[:, -1], batch.target)
+    torch.testing.assert_close(hat[:, :-1], batch.history)  # the history is shared, only the next value moves
+    weight = (hat[:, -1] - fake[:, -1]) / (real[:, -1] - fake[:, -1])
+    assert ((weight >= 0) & (weight <= 1)).all()
+    assert weight.std() > 0.15, "one U(0,1) draw per sample, not one per batch"
+
+
+def test_schedule_multiplies_the_base_rate_triangularly() -> None:
+    schedule = ScheduleConfig.model_validate({"kind": "triangular", "low": 0.5, "high": 2.0, "period": 500})
+    values = [triangular_multiplier(i, schedule) for i in (0, 125, 250, 375, 500, 750)]
+    assert values == pytest.approx([0.5, 1.25, 2.0, 1.25, 0.5, 2.0])
+    assert triangular_multiplier(250, ScheduleConfig.model_validate({"kind": "none"})) == 1.0
+    trainer = GanTrainer(
+        tiny_gan(schedule={"period": 4}), n_features=3, seq_len=17, device=torch.device("cpu")
+    )
+    rates = []
+    for _ in range(3):
+        trainer.step(random_batch())
+        rates.append(trainer.opt_d.param_groups[0]["lr"] / trainer.config.lr_d)
+    assert rates == pytest.approx([0.5, 1.25, 2.0])
+
+
+def test_fit_runs_end_to_end_on_real_data_and_forecasts_with_samples(tiny_task, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    recorder = Recorder()
+    model = GanForecaster(tiny_gan(epochs=3, plot_epochs=[1]), callback=recorder, checkpoint_dir=tmp_path)
+    model.fit(tiny_task)
+    assert [epoch for epoch, _ in recorder.epochs] == [1, 2, 3]
+    assert set(recorder.epochs[0][1]) >= EPOCH_KEYS
+    assert all(math.isfinite(v) for _, metrics in recorder.epochs for v in metrics.values())
+    assert recorder.figures == ["val_predicted_epoch_001", "val_predicted_epoch_003_last"]
+    assert model.best_epoch in (1, 2, 3) and model.best_score == min(h["val/mae"] for h in model.history)
+    assert {p.name for p in recorder.checkpoints} >= {"best.pt", "last.pt", "model.pt"}
+    origins = tiny_task.origins("test")
+    forecast = model.predict(tiny_task, origins)
+    assert isinstance(forecast, Forecast) and len(forecast.origins) == len(origins)
+    assert forecast.samples is not None and forecast.samples.shape == (len(origins), 8)
+    # The point forecast is the MH chain's final state: one of the K samples.
+    assert np.isclose(forecast.samples, forecast.log_return[:, None]).any(axis=1).all()
+    assert set(forecast.extra["quantiles"]) == {0.05, 0.25, 0.5, 0.75, 0.95}
+    metrics = forecast_metrics(tiny_task, forecast)
+    assert math.isfinite(metrics["mase"]) and math.isfinite(metrics["price_mae"])
+    reloaded = GanForecaster.load(tmp_path / "model.pt", tiny_task)
+    np.testing.assert_allclose(
+        reloaded.predict(tiny_task, origins).log_return, forecast.log_return, rtol=1e-6
+    )
+
+
+def test_price_target_and_l1_ablation_forecast(gan_panel) -> None:  # type: ignore[no-untyped-def]
+    task = make_task(gan_panel, target_kind="price")
+    forecast = GanForecaster(tiny_gan(epochs=1)).fit(task).predict(task, task.origins("test"))
+    assert forecast.samples is not None and np.isfinite(forecast.samples).all()
+    assert np.allclose(
+        task.close.loc[forecast.origins].to_numpy() * np.exp(forecast.log_return), forecast.price
+    )
+    ablation = GanForecaster(tiny_gan(epochs=1, loss="l1")).fit(task)
+    assert ablation.calibrator is None
+    plain = ablation.predict(task, task.origins("test"))
+    assert plain.samples is None and plain.model == "gan_l1"
+
+
+def test_calibration_is_fitted_on_validation_windows_only(tiny_task, monkeypatch: pytest.MonkeyPatch) -> None:  # type: ignore[no-untyped-def]
+    histories: list[np.ndarray] = []
+    original_score = GanTrainer.score
+    fitted: list[tuple[int, int]] = []
+    original_fit = CriticCalibrator.fit
+
+    def spy_score(self, window, history, values):  # type: ignore[no-untyped-def]
+        histories.append(history.numpy().copy())
+        return original_score(self, window, history, values)
+
+    def spy_fit(self, real_scores, fake_scores):  # type: ignore[no-untyped-def]
+        fitted.append((np.size(real_scores), np.size(fake_scores)))
+        return original_fit(self, real_scores, fake_scores)
+
+    monkeypatch.setattr(GanTrainer, "score", spy_score)
+    monkeypatch.setattr(CriticCalibrator, "fit", spy_fit)
+    model = GanForecaster(tiny_gan(epochs=1)).fit(tiny_task)
+    assert model.maker is not None
+    val = model.maker.windows(tiny_task.origins("val"))
+    assert len(histories) == 2 and all(np.array_equal(h, val.history) for h in histories)
+    assert fitted == [(len(val), CALIBRATION_SAMPLES * len(val))]
+
+
+def test_same_seed_same_metrics_and_different_seeds_differ(tiny_task) -> None:  # type: ignore[no-untyped-def]
+    runs = [
+        GanForecaster(tiny_gan(generator={"dropout": 0.2}), seed=seed).fit(tiny_task) for seed in (5, 5, 6)
+    ]
+    assert runs[0].history == runs[1].history
+    assert runs[0].history != runs[2].history
+    origins = tiny_task.origins("test")
+    first, second = runs[0].predict(tiny_task, origins), runs[1].predict(tiny_task, origins)
+    np.testing.assert_array_equal(first.samples, second.samples)
+    np.testing.assert_array_equal(first.log_return, second.log_return)
+
+
+def test_non_finite_loss_ends_the_episode_with_its_reason(tiny_task) -> None:  # type: ignore[no-untyped-def]
+    class Poison(Recorder):
+        model: GanForecaster
+
+        def on_epoch(self, epoch: int, metrics: dict[str, float]) -> None:
+            assert self.model.trainer is not None
+            with torch.no_grad():
+                last = self.model.trainer.critic.head[-1]
+                assert isinstance(last, torch.nn.Linear)
+                last.weight.fill_(float("nan"))
+
+    poison = Poison()
+    poison.model = GanForecaster(tiny_gan(epochs=3), callback=poison)
+    with pytest.raises(EpisodeFailed, match=r"epoch 2: train/\w+ is not finite") as failure:
+        poison.model.fit(tiny_task)
+    assert "epoch 2" in failure.value.reason
+
+
+def test_non_finite_inputs_end_the_episode(tiny_task) -> None:  # type: ignore[no-untyped-def]
+    model = GanForecaster(tiny_gan())
+    model._setup(tiny_task)
+    assert model.maker is not None
+    model.maker.target_next[50] = np.nan  # a training origin
+    with pytest.raises(EpisodeFailed, match="non-finite training inputs"):
+        model._train(tiny_task, 1)
+
+
+def test_resume_continues_exactly_where_training_stopped(tiny_task, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    config = tiny_gan(epochs=4, early_stopping_patience=None, generator={"dropout": 0.1})
+    straight = GanForecaster(config).fit(tiny_task)
+    first = GanForecaster(config, checkpoint_dir=tmp_path).fit(tiny_task, epochs=2)
+    assert first.last_checkpoint == tmp_path / "last.pt" and first.epoch == 2
+    resumed = GanForecaster(config).fit(tiny_task, resume_from=tmp_path / "last.pt", epochs=2)
+    assert resumed.epoch == 4
+    assert resumed.history == straight.history
+    assert resumed.best_epoch == straight.best_epoch
+    origins = tiny_task.origins("test")
+    np.testing.assert_array_equal(
+        resumed.predict(tiny_task, origins).log_return, straight.predict(tiny_task, origins).log_return
+    )
+
+
+def test_early_stopping_stops_after_patience_epochs_without_improvement(tiny_task) -> None:  # type: ignore[no-untyped-def]
+    model = GanForecaster(tiny_gan(epochs=30, early_stopping_patience=1, lr_g=1e-9, lr_d=1e-9))
+    model.fit(tiny_task)
+    assert model.epoch < 30
+    assert model.epoch - (model.best_epoch or 0) == 1
