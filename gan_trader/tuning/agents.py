@@ -1,0 +1,255 @@
+"""RL controllers (stable-baselines3 PPO and DQN, sb3-contrib QR-DQN for `qrdqn`) and their proxy training.
+
+A policy is trained in proxy mode when none is saved: the same environment, but each step trains a small GAN
+(`tuning.agent.proxy_hidden` LSTM units) for `tuning.agent.proxy_epochs` epochs on the last
+`tuning.agent.proxy_rows` rows before the task's validation end, re-split 70/15/15 inside that slice; the
+task's test days are never seen. The policy is saved to `tuning.agent.policy_path` (default
+`<runs_dir>/policies/<algo>.zip`) and reused by every later session with the same search space.
+"""
+
+from __future__ import annotations
+
+import io
+import logging
+import tempfile
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from gan_trader.config import ExperimentConfig, SplitConfig
+from gan_trader.errors import EpisodeFailed, TuningError
+from gan_trader.evaluation.splits import make_split
+from gan_trader.io import atomic_open
+from gan_trader.models.base import ForecastTask
+from gan_trader.tuning.env import TuningEnv
+from gan_trader.tuning.episode import (
+    FAILED,
+    FINISHED,
+    EpisodeResult,
+    EpisodeSpec,
+    _EpisodeCallback,
+    train_gan,
+)
+from gan_trader.tuning.space import SearchSpace
+
+log = logging.getLogger(__name__)
+
+
+def _algorithm(algo: str) -> Any:
+    if algo == "ppo":
+        from stable_baselines3 import PPO
+
+        return PPO
+    if algo == "dqn":
+        from stable_baselines3 import DQN
+
+        return DQN
+    if algo == "qrdqn":
+        from sb3_contrib import QRDQN
+
+        return QRDQN
+    raise TuningError(f"tuning.agent.algo: unknown algorithm {algo!r} (ppo, dqn or qrdqn)")
+
+
+def make_agent(algo: str, env: TuningEnv, seed: int, steps: int) -> Any:
+    """A fresh agent sized for short proxy runs (a few hundred steps)."""
+    cls = _algorithm(algo)
+    if algo == "ppo":
+        n_steps = int(np.clip(steps, 4, 32))
+        return cls(
+            "MlpPolicy",
+            env,
+            n_steps=n_steps,
+            batch_size=n_steps,
+            n_epochs=4,
+            learning_rate=3e-4,
+            gamma=0.9,
+            seed=seed,
+            verbose=0,
+            device="cpu",
+        )
+    learning_starts = int(np.clip(steps // 4, 1, 32))
+    return cls(
+        "MlpPolicy",
+        env,
+        learning_starts=learning_starts,
+        buffer_size=10_000,
+        batch_size=16,
+        train_freq=1,
+        target_update_interval=32,
+        exploration_fraction=0.5,
+        gamma=0.9,
+        seed=seed,
+        verbose=0,
+        device="cpu",
+    )
+
+
+class Policy:
+    """A trained agent used for inference: observation -> action (deterministic)."""
+
+    def __init__(self, model: Any, algo: str, path: Path | None = None) -> None:
+        self.model = model
+        self.algo = algo
+        self.path = path
+
+    def act(self, observation: np.ndarray) -> int:
+        action, _ = self.model.predict(observation, deterministic=True)
+        return int(np.asarray(action).item())
+
+    def save(self, path: str | Path) -> None:
+        buffer = io.BytesIO()
+        self.model.save(buffer)
+        with atomic_open(path, "wb") as handle:
+            handle.write(buffer.getvalue())
+        self.path = Path(path)
+
+    @classmethod
+    def load(cls, algo: str, path: str | Path, expected_obs: int) -> Policy:
+        model = _algorithm(algo).load(str(path), device="cpu")
+        shape = model.observation_space.shape
+        if shape != (expected_obs,):
+            raise TuningError(
+                f"tuning.agent.policy_path: {path} was trained on observations of shape {shape}, "
+                f"this search space gives ({expected_obs},); delete it or point to another file"
+            )
+        return cls(model, algo, Path(path))
+
+
+def policy_path(config: ExperimentConfig) -> Path:
+    agent = config.tuning.agent
+    return Path(agent.policy_path or config.runs_dir / "policies" / f"{agent.algo}.zip")
+
+
+def proxy_task(task: ForecastTask, rows: int) -> ForecastTask:
+    """The last `rows` rows up to the task's validation end, re-split 70/15/15 (test days never included)."""
+    features = task.features.loc[: task.split.val_end].iloc[-rows:]
+    split = make_split(pd.DatetimeIndex(features.index), SplitConfig(), min_rows=task.seq_len + 2)
+    return ForecastTask(task.panel, features, split, task.seed, task.target_kind, task.seq_len)
+
+
+def proxy_config(config: ExperimentConfig) -> ExperimentConfig:
+    """A small GAN for proxy episodes: narrow LSTM, few MH candidates, no plots."""
+    agent = config.tuning.agent
+    gan = config.gan.model_copy(
+        update={
+            "epochs": agent.proxy_epochs,
+            "generator": config.gan.generator.model_copy(update={"hidden": agent.proxy_hidden}),
+            "mh": config.gan.mh.model_copy(update={"candidates": min(config.gan.mh.candidates, 8)}),
+            "plot_epochs": [],
+            "early_stopping_patience": None,
+        }
+    )
+    return config.model_copy(update={"gan": gan})
+
+
+def untracked_runner(
+    config: ExperimentConfig, task: ForecastTask, forecaster_factory: Callable[..., Any] | None = None
+) -> Callable[[EpisodeSpec], EpisodeResult]:
+    """Episodes trained for real but not logged (proxy training of an agent)."""
+
+    def run(spec: EpisodeSpec) -> EpisodeResult:
+        callback = _EpisodeCallback(None, None, spec.prior_epochs)
+        kwargs = {"forecaster_factory": forecaster_factory} if forecaster_factory else {}
+        try:
+            trained = train_gan(config, task, spec, callback, **kwargs)
+        except EpisodeFailed as exc:
+            return EpisodeResult(
+                spec.index,
+                FAILED,
+                None,
+                spec.hyperparameters,
+                epochs=len(callback.history),
+                reason=exc.reason,
+                action=spec.action,
+                history=callback.history,
+            )
+        except Exception as exc:  # a set the GAN cannot run is a failed step, as in a real session
+            return EpisodeResult(
+                spec.index,
+                FAILED,
+                None,
+                spec.hyperparameters,
+                epochs=len(callback.history),
+                reason=f"{type(exc).__name__}: {exc}",
+                action=spec.action,
+            )
+        return EpisodeResult(
+            spec.index,
+            FINISHED,
+            None,
+            spec.hyperparameters,
+            trained.metrics,
+            trained.epochs,
+            spec.prior_epochs + trained.epochs,
+            trained.checkpoint,
+            action=spec.action,
+            history=trained.history,
+        )
+
+    return run
+
+
+def make_proxy_env(
+    config: ExperimentConfig,
+    task: ForecastTask,
+    space: SearchSpace,
+    workdir: Path,
+    runner: Callable[[EpisodeSpec], EpisodeResult] | None = None,
+) -> TuningEnv:
+    agent = config.tuning.agent
+    small = proxy_config(config)
+    tuning = config.tuning
+    return TuningEnv(
+        space,
+        runner or untracked_runner(small, proxy_task(task, agent.proxy_rows)),
+        budget_epochs=agent.proxy_episodes * agent.proxy_epochs,
+        epochs_per_episode=agent.proxy_epochs,
+        workdir=workdir,
+        objective=tuning.objective,
+        reward_mode=tuning.reward,
+        allow_stop=tuning.allow_stop,
+        kappa=tuning.kappa,
+        init_points=tuning.init_points,
+        seed=config.seed,
+    )
+
+
+def train_policy(config: ExperimentConfig, env: TuningEnv, steps: int | None = None) -> Policy:
+    """Train the configured agent on `env` for `steps` env steps (default tuning.agent.train_steps)."""
+    agent = config.tuning.agent
+    steps = agent.train_steps if steps is None else steps
+    model = make_agent(agent.algo, env, config.seed, max(steps, 1))
+    if steps > 0:
+        model.learn(total_timesteps=steps)
+    return Policy(model, agent.algo)
+
+
+def load_or_train_policy(
+    config: ExperimentConfig,
+    task: ForecastTask,
+    space: SearchSpace,
+    *,
+    quiet: bool = True,
+    runner: Callable[[EpisodeSpec], EpisodeResult] | None = None,
+) -> Policy:
+    """The saved policy for this config, or one trained now in proxy mode and saved for later sessions."""
+    agent = config.tuning.agent
+    path = policy_path(config)
+    from gan_trader.tuning.env import observation_size
+
+    if path.exists():
+        return Policy.load(agent.algo, path, observation_size(space))
+    if not quiet:
+        print(
+            f"no saved {agent.algo} policy at {path}: training one in proxy mode ({agent.train_steps} steps)"
+        )
+    with tempfile.TemporaryDirectory(prefix="gan-trader-proxy-") as workdir:
+        env = make_proxy_env(config, task, space, Path(workdir), runner)
+        policy = train_policy(config, env)
+    policy.save(path)
+    log.info("saved the %s policy to %s", agent.algo, path)
+    return policy

@@ -1,0 +1,330 @@
+"""One episode: a complete GAN training with one hyperparameter set, logged as a nested run of the session.
+
+The run holds the hyperparameters (`hp.<name>`), per-epoch metrics (step = epoch), final validation and test
+metrics beside persistence on the same days, the controller's action and the optimiser's suggestion (tags and
+params), the reward (logged by the session once known), and artifacts: plots, predictions CSV, checkpoint and
+the resolved config. A crash or a non-finite loss ends the run FAILED with its reason; the session goes on.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from gan_trader.config import ExperimentConfig, GanConfig, dump_config
+from gan_trader.errors import EpisodeFailed
+from gan_trader.evaluation.metrics import forecast_metrics
+from gan_trader.models.base import Forecast, ForecastTask
+from gan_trader.tuning.space import apply_hyperparameters
+
+log = logging.getLogger(__name__)
+
+ACTION_TAG = "gan_trader.action"
+FINISHED, FAILED = "FINISHED", "FAILED"
+
+
+@dataclass
+class EpisodeSpec:
+    """What to run: picklable, so an executor can ship it to another process or a Ray worker."""
+
+    index: int
+    hyperparameters: dict[str, Any]
+    epochs: int
+    seed: int
+    checkpoint_dir: Path
+    action: str = "new"  # new | keep | fixed | random | bo | pbt
+    resume_from: Path | None = None  # checkpoint to continue training from ("keep")
+    prior_epochs: int = 0  # epochs already trained on this hyperparameter set before `resume_from`
+    suggestion: dict[str, Any] | None = None
+    parent_index: int | None = None  # the episode whose checkpoint is continued
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "index": self.index,
+            "hyperparameters": self.hyperparameters,
+            "epochs": self.epochs,
+            "seed": self.seed,
+            "checkpoint_dir": str(self.checkpoint_dir),
+            "action": self.action,
+            "resume_from": str(self.resume_from) if self.resume_from else None,
+            "prior_epochs": self.prior_epochs,
+            "suggestion": self.suggestion,
+            "parent_index": self.parent_index,
+        }
+
+    @classmethod
+    def from_dict(cls, payload: dict[str, Any]) -> EpisodeSpec:
+        data = dict(payload)
+        data["checkpoint_dir"] = Path(data["checkpoint_dir"])
+        data["resume_from"] = Path(data["resume_from"]) if data.get("resume_from") else None
+        return cls(**data)
+
+
+@dataclass
+class EpisodeResult:
+    """The outcome of one episode. `epochs` counts the epochs trained in this episode (the compute spent)."""
+
+    index: int
+    status: str
+    run_id: str | None
+    hyperparameters: dict[str, Any]
+    metrics: dict[str, float] = field(default_factory=dict)
+    epochs: int = 0
+    total_epochs: int = 0
+    checkpoint: Path | None = None
+    reason: str | None = None
+    action: str = "new"
+    val_forecast: Forecast | None = None
+    test_forecast: Forecast | None = None
+    history: list[dict[str, float]] = field(default_factory=list)
+    suggestion: dict[str, Any] | None = None
+    reward: float | None = None  # set by the session once the controller's reward is known
+
+    @property
+    def ok(self) -> bool:
+        return self.status == FINISHED
+
+    def objective(self, key: str) -> float:
+        """The tuning objective (lower is better); inf for a failed episode."""
+        value = self.metrics.get(key, math.inf) if self.ok else math.inf
+        return float(value) if math.isfinite(value) else math.inf
+
+    def summary(self) -> dict[str, Any]:
+        """A JSON-friendly record (no forecasts) for session state files."""
+        return {
+            "index": self.index,
+            "status": self.status,
+            "run_id": self.run_id,
+            "hyperparameters": self.hyperparameters,
+            "metrics": self.metrics,
+            "epochs": self.epochs,
+            "total_epochs": self.total_epochs,
+            "checkpoint": str(self.checkpoint) if self.checkpoint else None,
+            "reason": self.reason,
+            "action": self.action,
+            "suggestion": self.suggestion,
+            "reward": self.reward,
+            "history": self.history[-1:],  # the last epoch is what the controller observes
+        }
+
+    @classmethod
+    def from_summary(cls, payload: dict[str, Any]) -> EpisodeResult:
+        data = dict(payload)
+        data["checkpoint"] = Path(data["checkpoint"]) if data.get("checkpoint") else None
+        return cls(**data)
+
+
+@dataclass
+class TrainedGan:
+    """What `train_gan` returns: metrics, forecasts, the last checkpoint and the per-epoch history."""
+
+    metrics: dict[str, float]
+    val_forecast: Forecast
+    test_forecast: Forecast
+    checkpoint: Path | None
+    epochs: int
+    history: list[dict[str, float]]
+    predictions: pd.DataFrame
+
+
+class _EpisodeCallback:
+    """Forwards the GAN's per-epoch metrics, figures and checkpoints to the recorder (when there is one)."""
+
+    def __init__(self, recorder: Any | None, run_id: str | None, epoch_offset: int) -> None:
+        self.recorder = recorder
+        self.run_id = run_id
+        self.epoch_offset = epoch_offset
+        self.history: list[dict[str, float]] = []
+        self.checkpoint: Path | None = None
+
+    def on_epoch(self, epoch: int, metrics: dict[str, float]) -> None:
+        values = {key: float(value) for key, value in metrics.items() if value is not None}
+        for key, value in values.items():
+            if key.startswith("train/loss") and not math.isfinite(value):
+                raise EpisodeFailed(f"non-finite {key} ({value}) at epoch {epoch}")
+        self.history.append(values)
+        if self.recorder is not None and self.run_id is not None:
+            self.recorder.log_metrics(self.run_id, values, step=self.epoch_offset + len(self.history))
+
+    def on_figure(self, name: str, figure: Any) -> None:
+        if self.recorder is not None and self.run_id is not None:
+            self.recorder.log_figure(self.run_id, figure, f"plots/{name}.png")
+        else:
+            import matplotlib.pyplot as plt
+
+            plt.close(figure)
+
+    def on_checkpoint(self, path: str | Path) -> None:
+        self.checkpoint = Path(path)
+
+
+def persistence_forecast(task: ForecastTask, origins: pd.DatetimeIndex) -> Forecast:
+    """Tomorrow = today: a zero log return."""
+    return Forecast.from_returns("persistence", task, origins, np.zeros(len(origins)))
+
+
+def episode_metrics(task: ForecastTask, val: Forecast, test: Forecast) -> dict[str, float]:
+    """val/* and test/* of the GAN, and persistence on exactly the same days beside them."""
+    metrics = forecast_metrics(task, val, "val/")
+    metrics.update(forecast_metrics(task, test, "test/"))
+    for span, forecast in (("val", val), ("test", test)):
+        naive = forecast_metrics(task, persistence_forecast(task, forecast.origins), "")
+        metrics.update({f"{span}/persistence_{key}": value for key, value in naive.items()})
+    return metrics
+
+
+def predictions_table(task: ForecastTask, val: Forecast, test: Forecast) -> pd.DataFrame:
+    close = task.close
+    frames = []
+    for span, forecast in (("val", val), ("test", test)):
+        frames.append(
+            pd.DataFrame(
+                {
+                    "span": span,
+                    "origin": forecast.origins,
+                    "target_date": forecast.target_dates,
+                    "close_origin": close.loc[forecast.origins].to_numpy(),
+                    "actual_price": close.loc[forecast.target_dates].to_numpy(),
+                    "predicted_price": forecast.price,
+                    "predicted_log_return": forecast.log_return,
+                }
+            )
+        )
+    return pd.concat(frames, ignore_index=True)
+
+
+def make_forecaster(
+    gan: GanConfig, seed: int, callback: Any, checkpoint_dir: Path, scaler: str = "standard"
+) -> Any:
+    """The real GAN (imported lazily: torch is heavy and only episodes need it)."""
+    from gan_trader.models.wgan import GanForecaster
+
+    return GanForecaster(gan, scaler=scaler, callback=callback, checkpoint_dir=checkpoint_dir, seed=seed)
+
+
+def train_gan(
+    config: ExperimentConfig,
+    task: ForecastTask,
+    spec: EpisodeSpec,
+    callback: _EpisodeCallback,
+    forecaster_factory: Callable[..., Any] = make_forecaster,
+) -> TrainedGan:
+    """Train (or continue training) the GAN for `spec.epochs` and score it on validation and test days."""
+    gan = apply_hyperparameters(config.gan, spec.hyperparameters).model_copy(update={"epochs": spec.epochs})
+    spec.checkpoint_dir.mkdir(parents=True, exist_ok=True)
+    forecaster = forecaster_factory(
+        gan, spec.seed, callback, spec.checkpoint_dir, scaler=config.features.scaler
+    )
+    try:
+        # Continuing ("keep") restores weights, optimisers, RNG and history from the checkpoint.
+        forecaster.fit(task, resume_from=spec.resume_from, epochs=spec.epochs)
+        val = forecaster.predict(task, task.origins("val"))
+        test = forecaster.predict(task, task.origins("test"))
+    except EpisodeFailed:
+        raise
+    except (FloatingPointError, OverflowError) as exc:
+        raise EpisodeFailed(f"{type(exc).__name__}: {exc}") from exc
+    if not (np.isfinite(val.log_return).all() and np.isfinite(test.log_return).all()):
+        raise EpisodeFailed("the GAN produced non-finite forecasts")
+    # last.pt holds the state at the last epoch trained (what "keep" continues); model.pt the selected model.
+    last = spec.checkpoint_dir / "last.pt"
+    checkpoint = last if last.exists() else callback.checkpoint
+    metrics = episode_metrics(task, val, test)
+    return TrainedGan(
+        metrics,
+        val,
+        test,
+        checkpoint,
+        len(callback.history),
+        callback.history,
+        predictions_table(task, val, test),
+    )
+
+
+def _latest_checkpoint(folder: Path) -> Path | None:
+    found = sorted(folder.glob("*.pt"), key=lambda p: p.stat().st_mtime)
+    return found[-1] if found else None
+
+
+def run_episode(
+    config: ExperimentConfig,
+    task: ForecastTask,
+    recorder: Any,
+    session_id: str,
+    spec: EpisodeSpec,
+    forecaster_factory: Callable[..., Any] = make_forecaster,
+) -> EpisodeResult:
+    """Run one episode as a nested run of `session_id`; never raises for a failed episode (status FAILED)."""
+    params = {
+        "hp": spec.hyperparameters,
+        "episode": {
+            "epochs": spec.epochs,
+            "seed": spec.seed,
+            "action": spec.action,
+            "prior_epochs": spec.prior_epochs,
+            "parent_index": spec.parent_index,
+        },
+    }
+    if spec.suggestion:
+        params["suggestion"] = spec.suggestion
+    tags = {ACTION_TAG: spec.action}
+    callback = _EpisodeCallback(recorder, None, spec.prior_epochs)
+    result = EpisodeResult(
+        spec.index, FAILED, None, dict(spec.hyperparameters), action=spec.action, suggestion=spec.suggestion
+    )
+    try:
+        with recorder.episode(session_id, spec.index, params, tags) as run_id:
+            result.run_id = callback.run_id = run_id
+            try:
+                trained = train_gan(config, task, spec, callback, forecaster_factory)
+            except EpisodeFailed:
+                result.history = callback.history
+                result.epochs = len(callback.history)
+                raise
+            except Exception as exc:
+                # A hyperparameter set the GAN cannot run (a critic that does not fit the window...) is a
+                # failed episode, not a failed session; the traceback goes to the log.
+                log.warning("episode %d failed", spec.index, exc_info=True)
+                result.history = callback.history
+                result.epochs = len(callback.history)
+                raise EpisodeFailed(f"{type(exc).__name__}: {exc}") from exc
+            resolved = config.model_copy(
+                update={
+                    "gan": apply_hyperparameters(config.gan, spec.hyperparameters).model_copy(
+                        update={"epochs": spec.epochs}
+                    )
+                }
+            )
+            recorder.log_metrics(
+                run_id,
+                {
+                    **trained.metrics,
+                    "tune/epochs": trained.epochs,
+                    "tune/total_epochs": spec.prior_epochs + trained.epochs,
+                },
+            )
+            recorder.log_text(run_id, dump_config(resolved), "config.yaml")
+            recorder.log_table(run_id, trained.predictions, "predictions.csv")
+            for name in sorted(
+                {"model.pt", "last.pt"} | ({trained.checkpoint.name} if trained.checkpoint else set())
+            ):
+                if (spec.checkpoint_dir / name).exists():
+                    recorder.log_artifact(run_id, spec.checkpoint_dir / name, "checkpoint")
+            result.status = FINISHED
+            result.metrics = trained.metrics
+            result.epochs = trained.epochs
+            result.checkpoint = trained.checkpoint
+            result.val_forecast, result.test_forecast = trained.val_forecast, trained.test_forecast
+            result.history = trained.history
+    except EpisodeFailed as exc:
+        result.status = FAILED
+        result.reason = exc.reason
+    result.total_epochs = spec.prior_epochs + result.epochs
+    return result

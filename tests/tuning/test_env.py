@@ -1,0 +1,87 @@
+"""The tuning environment: gymnasium's checker, keep/new/stop semantics, and the two reward definitions."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+from gymnasium.utils.env_checker import check_env
+from tuning_doubles import fake_result, tiny_config
+
+from gan_trader.tuning.env import KEEP, NEW, STOP, TuningEnv, observation_size, reward
+from gan_trader.tuning.episode import EpisodeResult
+from gan_trader.tuning.space import SearchSpace
+
+
+def make_env(tmp_path: Path, **kwargs) -> TuningEnv:
+    space = SearchSpace(tiny_config(tmp_path).tuning.space)
+    return TuningEnv(space, fake_result, budget_epochs=3, epochs_per_episode=1, workdir=tmp_path, **kwargs)
+
+
+def test_passes_gymnasium_env_checker(tmp_path: Path) -> None:
+    env = make_env(tmp_path)
+    check_env(env, skip_render_check=True)
+    assert env.observation_space.shape == (observation_size(env.search_space),)
+
+
+def test_keep_continues_the_last_checkpoint_and_budget_ends_the_episode(tmp_path: Path) -> None:
+    env = make_env(tmp_path)
+    obs, _ = env.reset(seed=0)
+    assert obs[13] == 0.0  # nothing to continue yet
+    obs, gain, terminated, _, info = env.step(KEEP)  # falls back to a new set
+    assert info["action"] == "new" and not terminated and gain >= 0
+    assert obs[13] == 1.0
+    obs, _, terminated, _, info = env.step(KEEP)
+    assert info["action"] == "keep" and env.history[-1].total_epochs == 2
+    assert env.history[-1].hyperparameters == env.history[0].hyperparameters
+    obs, _, terminated, _, info = env.step(NEW)
+    assert terminated and env.spent == 3
+    assert obs[11] == 0.0  # no budget left
+    assert env.optimizer.observations == 3
+
+
+def test_stop_ends_without_spending(tmp_path: Path) -> None:
+    env = make_env(tmp_path)
+    env.reset(seed=0)
+    _, gain, terminated, _, info = env.step(STOP)
+    assert terminated and gain == 0.0 and env.spent == 0 and info["action"] == "stop"
+    assert make_env(tmp_path, allow_stop=False).action_space.n == 2
+
+
+def _result(error: float, epochs: int = 2, ok: bool = True, loss_g: float = 0.3, loss_d: float = -0.5):
+    return EpisodeResult(
+        0,
+        "FINISHED" if ok else "FAILED",
+        None,
+        {},
+        {"val/mae": error, "val/persistence_mae": 0.01, "val/directional_accuracy": 0.6},
+        epochs,
+        epochs,
+        history=[{"train/loss_g": loss_g, "train/loss_d": loss_d}],
+    )
+
+
+def test_improvement_reward_is_per_epoch_and_never_rewards_worse_errors() -> None:
+    assert reward("improvement", _result(0.008, epochs=2), 1.0, 0.8) == pytest.approx(10.0)
+    assert reward("improvement", _result(0.008, epochs=4), 1.0, 0.8) == pytest.approx(5.0)
+    assert reward("improvement", _result(0.02), 0.8, 0.8) == 0.0
+
+
+def test_original_reward_has_its_sign_corrected() -> None:
+    low_loss = reward("original", _result(0.01, loss_g=0.1, loss_d=0.1), 1.0, 1.0)
+    high_loss = reward("original", _result(0.01, loss_g=2.0, loss_d=1.0), 1.0, 1.0)
+    assert low_loss > high_loss  # the original rewarded the larger losses
+    assert reward("original", _result(0.01, ok=False), 1.0, 1.0) < high_loss
+
+
+def test_failed_episode_is_observed_as_failed(tmp_path: Path) -> None:
+    def failing(spec):
+        return EpisodeResult(spec.index, "FAILED", None, spec.hyperparameters, epochs=1, reason="nan")
+
+    space = SearchSpace(tiny_config(tmp_path).tuning.space)
+    env = TuningEnv(space, failing, budget_epochs=2, epochs_per_episode=1, workdir=tmp_path)
+    env.reset(seed=0)
+    obs, gain, *_ = env.step(NEW)
+    assert obs[12] == 1.0 and obs[0] == 10.0 and gain == 0.0
+    assert np.isfinite(obs).all()

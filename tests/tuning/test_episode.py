@@ -1,0 +1,83 @@
+"""One real (tiny) GAN episode: what it logs, continuing from its checkpoint, and a crash ending FAILED."""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+
+import yaml
+from tuning_doubles import tiny_config
+
+from gan_trader.tracking.store import open_recorder
+from gan_trader.tuning.episode import EpisodeSpec, run_episode
+
+HP = {
+    "batch_size": 32,
+    "cnn_lr": 1e-3,
+    "strides": 2,
+    "lrelu_alpha": 0.2,
+    "batchnorm_momentum": 0.9,
+    "padding": 2,
+    "kernel_size": 3,
+    "dropout": 0.1,
+    "filters": 4,
+}
+
+
+def test_real_episode_logs_everything_and_continues(
+    tmp_path: Path, tiny_task, store: Path, experiment: str
+) -> None:
+    config = tiny_config(tmp_path, "gan.epochs=2", store=store)
+    recorder = open_recorder(config.tracking, experiment)
+    session = recorder.start_session("s")
+    spec = EpisodeSpec(0, HP, 1, 7, tmp_path / "ep0", "new", suggestion={"source": "ucb", "params": HP})
+    result = run_episode(config, tiny_task, recorder, session, spec)
+    assert result.status == "FINISHED", result.reason
+    assert result.epochs == 1 and result.checkpoint is not None and result.checkpoint.exists()
+    for key in (
+        "val/mae",
+        "val/mase",
+        "test/mae",
+        "test/price_mae",
+        "test/persistence_mae",
+        "test/persistence_price_mae",
+        "val/persistence_mae",
+    ):
+        assert math.isfinite(result.metrics[key]), key
+    assert result.metrics["test/persistence_mase"] == 1.0
+    assert len(result.test_forecast.origins) == len(tiny_task.origins("test"))
+
+    run = recorder.client.get_run(result.run_id)
+    assert run.info.status == "FINISHED"
+    assert run.data.params["hp.filters"] == "4" and run.data.params["episode.action"] == "new"
+    assert run.data.params["suggestion.source"] == "ucb"
+    assert run.data.tags["gan_trader.action"] == "new"
+    history = recorder.client.get_metric_history(result.run_id, "train/loss_d")
+    assert [m.step for m in history] == [1]
+    artifacts = recorder.artifact_dir(result.run_id)
+    assert (artifacts / "predictions.csv").exists() and (artifacts / "checkpoint" / "model.pt").exists()
+    resolved = yaml.safe_load((artifacts / "config.yaml").read_text())
+    assert resolved["gan"]["critic"]["filters"] == [4, 8, 16] and resolved["gan"]["lr_d"] == 1e-3
+    assert list((artifacts / "plots").glob("*.png"))
+
+    keep = EpisodeSpec(1, HP, 1, 7, tmp_path / "ep1", "keep", result.checkpoint, result.total_epochs, None, 0)
+    continued = run_episode(config, tiny_task, recorder, session, keep)
+    assert continued.status == "FINISHED", continued.reason
+    assert continued.epochs == 1 and continued.total_epochs == 2
+    steps = [m.step for m in recorder.client.get_metric_history(continued.run_id, "train/loss_d")]
+    assert steps == [2]  # epochs numbered across the continuation
+
+
+def test_a_crashing_episode_fails_alone(tmp_path: Path, tiny_task, store: Path, experiment: str) -> None:
+    config = tiny_config(tmp_path, store=store)
+    recorder = open_recorder(config.tracking, experiment)
+    session = recorder.start_session("s")
+
+    def crashing(*args, **kwargs):
+        raise RuntimeError("CUDA out of memory (simulated)")
+
+    spec = EpisodeSpec(0, HP, 1, 7, tmp_path / "e", "new")
+    result = run_episode(config, tiny_task, recorder, session, spec, forecaster_factory=crashing)
+    assert result.status == "FAILED" and result.reason == "RuntimeError: CUDA out of memory (simulated)"
+    run = recorder.client.get_run(result.run_id)
+    assert run.info.status == "FAILED" and run.data.tags["gan_trader.failure"] == result.reason

@@ -1,0 +1,103 @@
+"""Kill a session with SIGKILL in the middle of an episode, resume it, and check the store: every planned
+episode index is FINISHED exactly once, the interrupted run is FAILED with the documented reason, nothing is
+left RUNNING."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections import Counter
+from pathlib import Path
+
+from tuning_doubles import fake_episode, tiny_config
+
+from gan_trader.tracking.store import open_recorder
+from gan_trader.tuning.executor import LocalExecutor
+from gan_trader.tuning.session import INTERRUPTED, run_session, sessions_dir
+
+ENTRY = Path(__file__).with_name("resume_entry.py")
+
+
+def _wait_for_second_episode(
+    state_root: Path, recorder, process: subprocess.Popen, limit: float = 240.0
+) -> str:
+    """Return the session id once episode 0 is recorded and episode 1 is running in the store."""
+    deadline = time.monotonic() + limit
+    while time.monotonic() < deadline:
+        assert process.poll() is None, "the session ended before it could be killed"
+        for state_file in state_root.glob("*/state.json"):
+            try:
+                state = json.loads(state_file.read_text())
+            except json.JSONDecodeError:  # never happens with atomic writes; kept so a failure is clear
+                raise AssertionError(f"{state_file} is half-written") from None
+            if "0" in state["episodes"] and "1" in state["pending"]:
+                running = recorder.client.search_runs(
+                    [recorder.experiment_id],
+                    "attributes.status = 'RUNNING' and tags.`gan_trader.episode` = '1'",
+                )
+                if running:
+                    return state["session_id"]
+        time.sleep(0.2)
+    raise AssertionError("episode 1 never started")
+
+
+def test_resume_after_sigkill_logs_every_episode_once(
+    tmp_path: Path, tiny_task, store: Path, experiment: str
+) -> None:
+    config = tiny_config(tmp_path, "tuning.strategy=bo", store=store)
+    recorder = open_recorder(config.tracking, experiment)
+    env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[2])}
+    process = subprocess.Popen(
+        [sys.executable, str(ENTRY), str(tmp_path), str(store), experiment],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+    )
+    try:
+        session_id = _wait_for_second_episode(sessions_dir(config), recorder, process)
+        os.kill(process.pid, signal.SIGKILL)
+        process.wait(timeout=30)
+    finally:
+        if process.poll() is None:
+            process.kill()
+    assert process.returncode == -signal.SIGKILL
+
+    result = run_session(
+        config, tiny_task, recorder, resume=session_id, executor=LocalExecutor(1, fake_episode), quiet=True
+    )
+    assert [e.index for e in result.episodes] == [0, 1, 2, 3]
+    runs = recorder.client.search_runs(
+        [recorder.experiment_id], f"tags.`gan_trader.session` = '{session_id}'"
+    )
+    finished = Counter(int(r.data.tags["gan_trader.episode"]) for r in runs if r.info.status == "FINISHED")
+    assert finished == {0: 1, 1: 1, 2: 1, 3: 1}
+    failed = [r for r in runs if r.info.status == "FAILED"]
+    assert [(r.data.tags["gan_trader.episode"], r.data.tags["gan_trader.failure"]) for r in failed] == [
+        ("1", INTERRUPTED)
+    ]
+    everything = recorder.client.search_runs([recorder.experiment_id], "")
+    assert not [r for r in everything if r.info.status == "RUNNING"]
+    assert recorder.client.get_run(session_id).info.status == "FINISHED"
+    # The re-run used the hyperparameters decided before the kill.
+    interrupted = failed[0].data.params
+    rerun = next(r for r in runs if r.data.tags["gan_trader.episode"] == "1" and r.info.status == "FINISHED")
+    assert {k: v for k, v in rerun.data.params.items() if k.startswith("hp.")} == {
+        k: v for k, v in interrupted.items() if k.startswith("hp.")
+    }
+    # Resuming a finished session runs nothing more.
+    again = run_session(
+        config, tiny_task, recorder, resume=session_id, executor=LocalExecutor(1, fake_episode), quiet=True
+    )
+    assert len(again.episodes) == 4
+    assert (
+        len(
+            recorder.client.search_runs(
+                [recorder.experiment_id], f"tags.`gan_trader.session` = '{session_id}'"
+            )
+        )
+        == 5
+    )

@@ -1,0 +1,147 @@
+"""Strategies and sessions with a cheap deterministic GAN stand-in (the real GAN: test_episode.py)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pandas as pd
+import pytest
+from tuning_doubles import fake_episode, fake_result, tiny_config
+
+from gan_trader.errors import TrackingError, TuningError
+from gan_trader.tracking.store import open_recorder
+from gan_trader.tuning.agents import Policy, load_or_train_policy, policy_path
+from gan_trader.tuning.executor import LocalExecutor
+from gan_trader.tuning.session import run_session
+from gan_trader.tuning.space import SearchSpace
+from gan_trader.tuning.strategies import compare_strategies, config_hyperparameters
+
+
+def _session(tmp_path: Path, task, strategy: str, *extra: str, episodes: int = 3, store: Path, name: str):
+    config = tiny_config(tmp_path, *extra, store=store)
+    recorder = open_recorder(config.tracking, name)
+    result = run_session(
+        config,
+        task,
+        recorder,
+        strategy=strategy,
+        episodes=episodes,
+        executor=LocalExecutor(1, fake_episode),
+        quiet=True,
+    )
+    return config, recorder, result
+
+
+@pytest.mark.parametrize("strategy", ["fixed", "random", "bo"])
+def test_strategy_runs_logged_episodes(tmp_path: Path, tiny_task, strategy: str, store, experiment) -> None:
+    config, recorder, result = _session(tmp_path, tiny_task, strategy, store=store, name=experiment)
+    assert [e.index for e in result.episodes] == [0, 1, 2]
+    assert all(e.ok for e in result.episodes) and result.epochs_spent == 3
+    table = result.table()
+    assert table["best_val"].is_monotonic_decreasing
+    runs = recorder.client.search_runs([recorder.experiment_id], "tags.`gan_trader.kind` = 'episode'")
+    assert len(runs) == 3 and all(r.info.status == "FINISHED" for r in runs)
+    assert all("tune/reward" in r.data.metrics and "test/persistence_mae" in r.data.metrics for r in runs)
+    session = recorder.client.get_run(result.session_id)
+    assert (
+        session.info.status == "FINISHED" and session.data.tags["gan_trader.best_run"] == result.best.run_id
+    )
+    if strategy == "fixed":
+        expected = config_hyperparameters(config, SearchSpace(config.tuning.space).names)
+        assert all(e.hyperparameters == expected for e in result.episodes)
+        assert expected["filters"] == config.gan.critic.filters[0]
+    else:
+        assert len({e.hyperparameters["lrelu_alpha"] for e in result.episodes}) == 3
+
+
+def test_non_finite_episode_fails_and_the_session_goes_on(
+    tmp_path: Path, tiny_task, store, experiment
+) -> None:
+    # The stand-in's losses turn NaN when lr_g > 0.1: every fixed episode fails, the session finishes.
+    _, recorder, result = _session(
+        tmp_path, tiny_task, "fixed", "gan.lr_g=0.5", episodes=2, store=store, name=experiment
+    )
+    assert [e.status for e in result.episodes] == ["FAILED", "FAILED"]
+    assert "non-finite train/loss" in result.episodes[0].reason and result.best is None
+    runs = recorder.client.search_runs([recorder.experiment_id], "tags.`gan_trader.kind` = 'episode'")
+    assert {r.info.status for r in runs} == {"FAILED"}
+    assert all("non-finite" in r.data.tags["gan_trader.failure"] for r in runs)
+
+
+def test_epoch_budget_caps_the_session(tmp_path: Path, tiny_task, store, experiment) -> None:
+    _, _, result = _session(
+        tmp_path, tiny_task, "random", "tuning.budget_epochs=2", episodes=10, store=store, name=experiment
+    )
+    assert len(result.episodes) == 2 and result.epochs_spent == 2
+
+
+def test_rl_trains_a_proxy_policy_saves_and_reuses_it(tmp_path: Path, tiny_task, store, experiment) -> None:
+    config = tiny_config(tmp_path, "tuning.agent.train_steps=6", "tuning.agent.proxy_episodes=3", store=store)
+    space = SearchSpace(config.tuning.space)
+    policy = load_or_train_policy(config, tiny_task, space, runner=fake_result)
+    path = policy_path(config)
+    assert path.exists() and path.parent == config.runs_dir / "policies"
+    reused = Policy.load("ppo", path, policy.model.observation_space.shape[0])
+    obs = policy.model.observation_space.sample()
+    assert reused.act(obs) == policy.act(obs)
+    recorder = open_recorder(config.tracking, experiment)
+    result = run_session(
+        config,
+        tiny_task,
+        recorder,
+        strategy="rl",
+        episodes=3,
+        executor=LocalExecutor(1, fake_episode),
+        quiet=True,
+    )  # loads the saved policy
+    assert 1 <= len(result.episodes) <= 3
+    assert {e.action for e in result.episodes} <= {"new", "keep"}
+
+
+@pytest.mark.parametrize("algo", ["dqn", "qrdqn"])
+def test_value_based_agents_train_in_proxy_mode(tmp_path: Path, tiny_task, algo: str) -> None:
+    config = tiny_config(
+        tmp_path, f"tuning.agent.algo={algo}", "tuning.agent.train_steps=4", "tuning.agent.proxy_episodes=2"
+    )
+    policy = load_or_train_policy(config, tiny_task, SearchSpace(config.tuning.space), runner=fake_result)
+    assert policy_path(config).name == f"{algo}.zip"
+    assert policy.act(policy.model.observation_space.sample()) in (0, 1, 2)
+
+
+def test_saved_policy_for_another_space_is_a_clear_error(tmp_path: Path, tiny_task) -> None:
+    config = tiny_config(tmp_path, "tuning.agent.train_steps=4", "tuning.agent.proxy_episodes=2")
+    load_or_train_policy(config, tiny_task, SearchSpace(config.tuning.space), runner=fake_result)
+    smaller = tiny_config(tmp_path, "tuning.space={dropout: {type: float, low: 0, high: 0.3}}")
+    with pytest.raises(TuningError, match="tuning.agent.policy_path: .* observations of shape"):
+        load_or_train_policy(smaller, tiny_task, SearchSpace(smaller.tuning.space))
+
+
+def test_unknown_strategy_and_unknown_session(tmp_path: Path, tiny_task, store, experiment) -> None:
+    config = tiny_config(tmp_path, store=store)
+    recorder = open_recorder(config.tracking, experiment)
+    with pytest.raises(TuningError, match="tuning.strategy: unknown strategy 'grid'"):
+        run_session(config, tiny_task, recorder, strategy="grid", quiet=True)
+    with pytest.raises(TrackingError, match="--resume nope: no saved session state"):
+        run_session(config, tiny_task, recorder, resume="nope", quiet=True)
+    with pytest.raises(TuningError, match="unknown strategy 'grid'"):
+        compare_strategies(config, ["bo", "grid"], [0], 2, task=tiny_task)
+
+
+def test_compare_strategies_at_equal_budget(tmp_path: Path, tiny_task, store, experiment) -> None:
+    config = tiny_config(tmp_path, store=store)
+    recorder = open_recorder(config.tracking, experiment)
+    frame = compare_strategies(
+        config,
+        ["fixed", "random"],
+        [0, 1],
+        2,
+        task=tiny_task,
+        recorder=recorder,
+        executor=LocalExecutor(1, fake_episode),
+    )
+    assert isinstance(frame, pd.DataFrame)
+    assert set(frame["strategy"]) == {"fixed", "random"} and set(frame["seed"]) == {0, 1}
+    assert (frame.groupby(["strategy", "seed"])["epochs_spent"].max() == 2).all()
+    assert {"best_val", "test_at_best", "test_persistence"} <= set(frame.columns)
+    artifacts = recorder.artifact_dir(frame.attrs["run_id"])
+    assert (artifacts / "plots" / "best_vs_epochs.png").exists() and (artifacts / "comparison.csv").exists()
