@@ -95,34 +95,27 @@ def tune(
     config: ConfigArg,
     strategy: Annotated[str, typer.Option(help="rl, bo, random, pbt or fixed")] = "rl",
     episodes: Annotated[int, typer.Option(min=1, help="episodes in the session")] = 4,
+    compare: Annotated[
+        str | None,
+        typer.Option(help="compare strategies at an equal epoch budget instead, e.g. rl,bo,random,pbt,fixed"),
+    ] = None,
     set_: SetOption = None,
     executor: Annotated[str | None, typer.Option(help="local or ray")] = None,
     ray_address: Annotated[str | None, typer.Option(help="join an existing Ray cluster")] = None,
     resume: Annotated[str | None, typer.Option(help="session id to resume")] = None,
     quiet: QuietOption = False,
 ) -> None:
-    """Tune the GAN's hyperparameters with a strategy; every episode is logged."""
-    from gan_trader.experiment import run_experiment
+    """Tune the GAN's hyperparameters with a strategy (every episode is logged), or compare strategies."""
+    from gan_trader.experiment import compare_tuning, run_experiment
 
     _setup_logging(quiet)
-    cfg = _load(
-        config,
-        set_,
-        **{
-            "tuning.strategy": strategy,
-            "tuning.episodes": str(episodes),
-            "executor.kind": executor,
-            "executor.ray_address": ray_address,
-        },
-    )
-    run_experiment(
-        cfg,
-        resume=resume,
-        quiet=quiet,
-        console=console,
-        baselines=["persistence"],  # type: ignore[arg-type]
-        report=False,
-    )
+    overrides = {"executor.kind": executor, "executor.ray_address": ray_address}
+    if compare is not None:
+        cfg = _load(config, set_, **overrides)
+        compare_tuning(cfg, [s.strip() for s in compare.split(",") if s.strip()], console=console)  # type: ignore[arg-type]
+        return
+    cfg = _load(config, set_, **{"tuning.strategy": strategy, "tuning.episodes": str(episodes), **overrides})
+    run_experiment(cfg, resume=resume, quiet=quiet, console=console, baselines=["persistence"], report=False)  # type: ignore[arg-type]
 
 
 @app.command()

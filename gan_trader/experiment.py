@@ -159,7 +159,9 @@ def run_experiment(
     forecasts: list[Forecast] = []
     if session.best is not None and session.best.test_forecast is not None:
         forecasts.append(session.best.test_forecast)
-    forecasts += run_baselines(names, prepared.task, config.seed, gan=config.gan, scaler=config.features.scaler)
+    forecasts += run_baselines(
+        names, prepared.task, config.seed, gan=config.gan, scaler=config.features.scaler
+    )
     leaderboard = evaluate(prepared.task, forecasts, config.evaluation)
     folder = _session_dir(config, session_id)
     for forecast in forecasts:
@@ -207,7 +209,9 @@ def run_baselines_only(
     if "persistence" not in names:
         names.insert(0, "persistence")
     prepared = prepare(config)
-    forecasts = run_baselines(names, prepared.task, config.seed, gan=config.gan, scaler=config.features.scaler)
+    forecasts = run_baselines(
+        names, prepared.task, config.seed, gan=config.gan, scaler=config.features.scaler
+    )
     leaderboard = evaluate(prepared.task, forecasts, config.evaluation)
     if not quiet:
         leaderboard.print(console or Console())
@@ -262,3 +266,33 @@ def report_session(session: str, out: Path, tracking_uri: str) -> Path:
             episodes=browser.episodes(run_id),
             figures=figures,
         )
+
+
+def compare_tuning(config: ExperimentConfig, strategies: list[str], *, console: Console | None = None) -> Any:
+    """Run each strategy over `evaluation.seeds` at an equal budget of GAN epochs and print the outcome.
+
+    The budget is `tuning.budget_epochs` (default: episodes x epochs per episode). Per strategy: mean and
+    standard deviation over seeds of the best validation error and the test error of the episode it selects.
+    """
+    from gan_trader.errors import ConfigError
+    from gan_trader.tracking.store import open_recorder
+    from gan_trader.tuning.strategies import ALL_STRATEGIES, compare_strategies
+
+    unknown = [name for name in strategies if name not in ALL_STRATEGIES] or (
+        [] if strategies else ["(none)"]
+    )
+    if unknown:
+        choices = ", ".join(ALL_STRATEGIES)
+        raise ConfigError(f"--compare: unknown strategy {unknown[0]!r} (choose from {choices})")
+    budget = config.tuning.budget_epochs or config.tuning.episodes * (
+        config.tuning.epochs_per_episode or config.gan.epochs
+    )
+    prepared = prepare(config)
+    recorder = open_recorder(config.tracking, config.experiment_name)
+    table = compare_strategies(
+        config, strategies, list(config.evaluation.seeds), budget, task=prepared.task, recorder=recorder
+    )
+    final = table.sort_values("epochs_spent").groupby(["strategy", "seed"]).last()
+    summary = final.groupby("strategy")[["best_val", "test_at_best", "test_persistence"]].agg(["mean", "std"])
+    (console or Console()).print(f"budget: {budget} GAN epochs per strategy and seed\n{summary.to_string()}")
+    return table
