@@ -268,22 +268,54 @@ def episodes_plot(
 @sentiment_app.command("score")
 def sentiment_score(
     news: Annotated[Path, typer.Argument(help="CSV or JSONL headlines")],
-    out: Annotated[Path, typer.Option(help="CSV of daily scores")],
+    out: Annotated[Path, typer.Option(help="CSV to write (one row per headline, or per day with --daily)")],
+    daily: Annotated[bool, typer.Option(help="write daily scores and counts instead of headlines")] = False,
     encoder: Annotated[Path | None, typer.Option(help="local BERT-family checkpoint")] = None,
     labelled: Annotated[Path | None, typer.Option(help="labelled headlines to train the head")] = None,
+    train_end: Annotated[str | None, typer.Option(help="train the head on headlines up to this date")] = None,
+    prices: Annotated[
+        Path | None, typer.Option(help="price file whose dates are the trading calendar")
+    ] = None,
+    ticker: Annotated[str | None, typer.Option(help="keep only headlines for this ticker")] = None,
     timezone: Annotated[
         str, typer.Option(help="exchange timezone for naive timestamps")
     ] = "America/New_York",
+    cache_dir: Annotated[Path | None, typer.Option(help="embedding cache folder")] = None,
+    seed: Annotated[int, typer.Option(help="seed of the head's training")] = 0,
 ) -> None:
-    """Score headlines with the BERT encoder and head, and write daily scores."""
+    """Score headlines with the BERT encoder and head; weekdays are the calendar unless --prices is given."""
+    import pandas as pd
+
+    from gan_trader.data.loaders import load_asset_file
+    from gan_trader.errors import ConfigError
     from gan_trader.io import atomic_path
     from gan_trader.sentiment.score import score_news
 
     _setup_logging(True)
-    scores = score_news(news, encoder_path=encoder, labelled=labelled, timezone=timezone)
+    try:
+        cutoff = pd.Timestamp(train_end) if train_end else None
+    except ValueError:
+        raise ConfigError(f"--train-end: not a date: {train_end!r}") from None
+    calendar = load_asset_file(prices).frame.index if prices is not None else None
+    scores = score_news(
+        news,
+        encoder_path=encoder,
+        labelled=labelled,
+        train_end=cutoff,
+        calendar=calendar,
+        timezone=timezone,
+        ticker=ticker,
+        cache_dir=cache_dir,
+        seed=seed,
+    )
+    table = scores.daily if daily else scores.headlines
+    if daily and (table["count"] > 0).any():
+        # Only the span the news covers: a price calendar reaches far beyond it.
+        with_news = table.index[table["count"] > 0]
+        table = table.loc[with_news[0] : with_news[-1]]
     with atomic_path(out) as tmp:
-        scores.to_csv(tmp)
-    console.print(f"wrote {out}: {len(scores)} rows")
+        table.to_csv(tmp, index=daily)
+    console.print(f"wrote {out}: {len(table)} {'days' if daily else 'headlines'}")
 
 
 # ---------------------------------------------------------------- bench

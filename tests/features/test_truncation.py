@@ -48,6 +48,30 @@ class Case:
     pending: str | None = None
 
 
+def _news_file(folder: Path, frame: pd.DataFrame) -> Path:
+    """Sentiment case: about one MSFT headline every other calendar day, at random hours, as a CSV file."""
+    rng = np.random.default_rng(0)
+    words = {
+        "good": "record profit, shares gain",
+        "bad": "loss and lawsuit, shares plunge",
+        "flat": "holds meeting",
+    }
+    rows = [
+        {
+            "timestamp": (day + pd.Timedelta(minutes=int(rng.integers(0, 1440)))).strftime("%Y-%m-%d %H:%M"),
+            "headline": f"Microsoft {words[str(rng.choice(list(words)))]} #{int(rng.integers(0, 40))}",
+            "ticker": "MSFT",
+        }
+        for day in pd.date_range(
+            frame.index[0] - pd.Timedelta(days=5), frame.index[-1] + pd.Timedelta(days=5)
+        )
+        if rng.random() < 0.5
+    ]
+    path = folder / "news.csv"
+    pd.DataFrame(rows).to_csv(path, index=False)
+    return path
+
+
 SMALL_AUTOENCODER = {"hidden": [16], "latent": 4, "epochs": 4, "batch_size": 64}
 
 CASES: dict[str, Case] = {
@@ -59,9 +83,10 @@ CASES: dict[str, Case] = {
     "autoencoder": Case({**SMALL_AUTOENCODER, "variational": True}, upstream={"technical": {}}),
     "pca": Case({"variance": 0.8}, upstream={"autoencoder": SMALL_AUTOENCODER}),
     "anomaly": Case({"hidden": [8], "latent": 2, "epochs": 4, "batch_size": 64}),
-    # The sentiment helper replaces this entry with a case that writes a generated news file in `setup`.
+    # A generated news file over the frame's span (evenings and weekends included), no embedding cache:
+    # each day's headlines are encoded as their own group, so later news cannot move earlier features.
     "sentiment": Case(
-        pending="sentiment case not written yet: it needs a generated news file (sentiment helper)"
+        {"steps": 100, "threads": 1}, setup=lambda folder, rows: {"news": _news_file(folder, rows)}
     ),
     "importance": Case({"n_estimators": 20, "top_k": 8}, upstream={"technical": {}, "assets": {}}),
     "checks": Case({"lags": [1, 5]}, upstream={"technical": {}, "assets": {"assets": ["JPM", "SP500"]}}),
