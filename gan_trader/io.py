@@ -11,6 +11,19 @@ from pathlib import Path
 from typing import IO, Any
 
 
+def _umask() -> int:
+    """The process umask, read without changing it where Linux exposes it (os.umask would set it briefly)."""
+    try:
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith("Umask:"):
+                return int(line.split()[1], 8)
+    except OSError:
+        pass
+    current = os.umask(0o022)
+    os.umask(current)
+    return current
+
+
 @contextlib.contextmanager
 def atomic_path(path: str | Path) -> Iterator[Path]:
     """Yield a temporary path beside `path`; on success it is renamed over `path`, on error removed."""
@@ -21,6 +34,9 @@ def atomic_path(path: str | Path) -> Iterator[Path]:
     tmp = Path(tmp_name)
     try:
         yield tmp
+        if tmp.exists():
+            # mkstemp creates 0600 files; give the result the permissions a plain open() would.
+            os.chmod(tmp, 0o666 & ~_umask())
         os.replace(tmp, target)
     finally:
         if tmp.exists():

@@ -21,6 +21,7 @@ from __future__ import annotations
 import json
 import logging
 import math
+import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -422,7 +423,8 @@ def progress_figure(tables: dict[str, pd.DataFrame], objective: str) -> Any:
             position = np.searchsorted(steps, grid, side="right") - 1
             curve = np.where(position >= 0, values[np.clip(position, 0, None)], np.nan)
             curves.append(curve)
-        with np.errstate(all="ignore"):
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", RuntimeWarning)  # epochs no seed reached yet: NaN, not a warning
             mean = np.nanmean(np.vstack(curves), axis=0) if curves else grid * np.nan
         axis.step(grid, mean, where="post", label=name)
         persistence.extend(table["val_persistence"].dropna().tolist())
