@@ -95,10 +95,14 @@ class SplitConfig(StrictModel):
 # ---------------------------------------------------------------- features
 
 
+def _default_builders() -> dict[str, dict[str, Any] | None]:
+    return {"technical": {}}
+
+
 class FeaturesConfig(StrictModel):
     """`builders` maps a registered builder name to its parameters (validated by the builder itself)."""
 
-    builders: dict[str, dict[str, Any] | None] = Field(default_factory=lambda: {"technical": {}})
+    builders: dict[str, dict[str, Any] | None] = Field(default_factory=_default_builders)
     cache_dir: Path | None = Path("runs/cache/features")
     scaler: Literal["standard", "robust", "minmax", "none"] = "standard"
 

@@ -124,7 +124,7 @@ def save_forecast(forecast: Forecast, path: str | Path) -> None:
             log_return=forecast.log_return,
             price=forecast.price,
             samples=forecast.samples if forecast.samples is not None else np.empty((0, 0)),
-            **_numeric_extra(forecast.extra),
+            **_numeric_extra(forecast.extra),  # type: ignore[arg-type]
         )
 
 
