@@ -5,7 +5,6 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 import pytest
-from conftest import task_from_panel
 
 from gan_trader.config import GanConfig
 from gan_trader.errors import ConfigError
@@ -46,14 +45,14 @@ def test_baseline_forecasts_the_test_days(name, small_task, one_thread):
 
 
 @pytest.mark.parametrize("name", BASELINES)
-def test_baseline_is_causal(name, small_panel, perturb_after, one_thread):
+def test_baseline_is_causal(name, small_panel, perturb_after, make_task, one_thread):
     """Forecasts made at origins <= t are unchanged when every row after t is scrambled."""
-    task = task_from_panel(small_panel)
+    task = make_task(small_panel)
     test_origins = task.origins("test")
     cut = test_origins[len(test_origins) // 2]
     early = test_origins[test_origins <= cut]
     before = small(name).fit(task).predict(task, early)
-    scrambled = task_from_panel(perturb_after(small_panel, cut))
+    scrambled = make_task(perturb_after(small_panel, cut))
     after = small(name).fit(scrambled).predict(scrambled, early)
     np.testing.assert_allclose(after.log_return, before.log_return, rtol=1e-6, atol=1e-9)
     np.testing.assert_allclose(after.price, before.price, rtol=1e-6)
@@ -79,11 +78,11 @@ def test_persistence_and_drift_values(small_task):
     np.testing.assert_allclose(drift.log_return, train_mean)
 
 
-def test_arima_uses_training_parameters_only(small_panel, perturb_after):
+def test_arima_uses_training_parameters_only(small_panel, perturb_after, make_task):
     """ARIMA's parameters come from the training span: scrambling validation and test rows leaves them."""
-    task = task_from_panel(small_panel)
+    task = make_task(small_panel)
     fitted = small("arima").fit(task)
-    scrambled = task_from_panel(perturb_after(small_panel, task.split.train_end))
+    scrambled = make_task(perturb_after(small_panel, task.split.train_end))
     refitted = small("arima").fit(scrambled)
     np.testing.assert_allclose(fitted.result.params, refitted.result.params)  # type: ignore[attr-defined]
 
