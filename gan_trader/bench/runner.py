@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import datetime as dt
-import importlib
 import os
 import platform
 import time
@@ -17,6 +16,7 @@ from rich.table import Table
 
 from gan_trader.bench import BenchResult
 from gan_trader.io import write_json
+from gan_trader.registry import resolve
 
 # entry name -> "module:function"; each function takes quick: bool and returns list[BenchResult]
 ENTRIES: dict[str, str] = {
@@ -57,8 +57,7 @@ def machine_info() -> dict[str, Any]:
 
 
 def _entry(name: str) -> Callable[[bool], list[BenchResult]]:
-    module, _, function = ENTRIES[name].partition(":")
-    return getattr(importlib.import_module(module), function)  # type: ignore[no-any-return]
+    return resolve(ENTRIES, name, f"--only {name}: unknown benchmark")  # type: ignore[no-any-return]
 
 
 def run_benchmarks(
@@ -70,11 +69,8 @@ def run_benchmarks(
     """Run every entry (or `only` those), each isolated: a failing entry is reported, not fatal."""
     console = console or Console()
     names = only or list(ENTRIES)
-    unknown = [n for n in names if n not in ENTRIES]
-    if unknown:
-        from gan_trader.errors import ConfigError
-
-        raise ConfigError(f"--only {unknown[0]}: unknown benchmark (known: {', '.join(ENTRIES)})")
+    for name in names:
+        _entry(name)  # every name is checked before anything runs
     results: list[dict[str, Any]] = []
     errors: dict[str, str] = {}
     for name in names:

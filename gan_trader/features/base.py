@@ -9,7 +9,6 @@ registered builder to this.
 from __future__ import annotations
 
 import contextlib
-import importlib
 from abc import ABC, abstractmethod
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -21,6 +20,7 @@ from pydantic import BaseModel, ConfigDict, ValidationError
 from threadpoolctl import threadpool_limits
 
 from gan_trader.errors import ConfigError, FeatureError
+from gan_trader.registry import resolve
 
 BuilderKind = Literal["features", "selector", "report"]
 
@@ -133,11 +133,7 @@ BUILDERS: tuple[str, ...] = tuple(REGISTRY)
 
 
 def builder_class(name: str) -> type[FeatureBuilder]:
-    if name not in REGISTRY:
-        raise ConfigError(f"features.builders.{name}: unknown builder (known: {', '.join(REGISTRY)})")
-    module_name, _, class_name = REGISTRY[name].partition(":")
-    cls = getattr(importlib.import_module(module_name), class_name)
-    return cls  # type: ignore[no-any-return]
+    return resolve(REGISTRY, name, f"features.builders.{name}: unknown builder")  # type: ignore[no-any-return]
 
 
 def create_builder(name: str, params: dict[str, Any] | None, context: BuildContext) -> FeatureBuilder:

@@ -7,13 +7,11 @@ only for early stopping) and scored on the same test days as the GAN.
 
 from __future__ import annotations
 
-import importlib
-
 import pandas as pd
 
 from gan_trader.config import GanConfig
-from gan_trader.errors import ConfigError
 from gan_trader.models.base import Forecast, Forecaster, ForecastTask
+from gan_trader.registry import resolve
 
 # Registry: baseline name -> "module:Class".
 REGISTRY: dict[str, str] = {
@@ -31,11 +29,7 @@ BASELINES: tuple[str, ...] = tuple(REGISTRY)
 
 def baseline_class(name: str) -> type[Forecaster]:
     """The class registered under `name`; an unknown name is a config error naming evaluation.baselines."""
-    if name not in REGISTRY:
-        raise ConfigError(f"evaluation.baselines: unknown baseline {name!r} (known: {', '.join(REGISTRY)})")
-    module_name, _, class_name = REGISTRY[name].partition(":")
-    cls = getattr(importlib.import_module(module_name), class_name)
-    return cls  # type: ignore[no-any-return]
+    return resolve(REGISTRY, name, f"evaluation.baselines: unknown baseline {name!r}")  # type: ignore[no-any-return]
 
 
 def create_baseline(
