@@ -353,6 +353,8 @@ def main() -> None:
     except (typer.Abort, KeyboardInterrupt):
         err_console.print("interrupted")
         sys.exit(130)
+    if result == 130:  # typer turns Ctrl-C into Exit(130) outside standalone mode
+        err_console.print("interrupted")
     sys.exit(result if isinstance(result, int) else 0)
 
 

@@ -6,6 +6,7 @@ fitting; validation rows are used only for early stopping, calibration and the t
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -21,6 +22,8 @@ from gan_trader.models.base import Forecast, ForecastTask, save_forecast
 
 if TYPE_CHECKING:
     from gan_trader.tracking.store import Recorder
+
+log = logging.getLogger(__name__)
 
 
 @dataclass
@@ -127,6 +130,28 @@ def _episode_figures(recorder: Recorder, run_id: str | None) -> dict[str, Path]:
     return {path.stem: path for path in sorted(folder.glob("*.png"))} if folder.exists() else {}
 
 
+def _resume_hint(recorder: Recorder, resume: str | None) -> None:
+    """Tell the user how to continue a session stopped with Ctrl-C (the session run is marked KILLED)."""
+    session_id = resume
+    if session_id is None:
+        from gan_trader.tracking.store import KIND_TAG
+
+        try:
+            runs = list(
+                recorder.client.search_runs(
+                    [recorder.experiment_id],
+                    filter_string=f"tags.`{KIND_TAG}` = 'session' and attributes.status = 'KILLED'",
+                    order_by=["attributes.start_time DESC"],
+                    max_results=1,
+                )
+            )
+        except Exception:  # the hint must never hide the interruption itself
+            runs = []
+        session_id = runs[0].info.run_id if runs else None
+    if session_id is not None:
+        log.warning("interrupted: session %s is saved; continue it with --resume %s", session_id, session_id)
+
+
 def run_experiment(
     config: ExperimentConfig,
     *,
@@ -153,7 +178,11 @@ def run_experiment(
         names = ["persistence", *names]  # every reported forecast stands beside persistence
     prepared = prepare(config)
     recorder = open_recorder(config.tracking, config.experiment_name)
-    session = run_session(config, prepared.task, recorder, resume=resume, quiet=quiet)
+    try:
+        session = run_session(config, prepared.task, recorder, resume=resume, quiet=quiet)
+    except KeyboardInterrupt:
+        _resume_hint(recorder, resume)
+        raise
     session_id = session.session_id
     _log_feature_artifacts(recorder, session_id, prepared)
     forecasts: list[Forecast] = []
@@ -163,6 +192,10 @@ def run_experiment(
         names, prepared.task, config.seed, gan=config.gan, scaler=config.features.scaler
     )
     leaderboard = evaluate(prepared.task, forecasts, config.evaluation)
+    episodes = session.table()
+    failed = [e for e in session.episodes if not e.ok]
+    for episode in failed:
+        log.warning("episode %d %s: %s", episode.index, episode.status, episode.reason)
     folder = _session_dir(config, session_id)
     for forecast in forecasts:
         path = folder / "forecasts" / f"{forecast.model}.npz"
@@ -184,12 +217,17 @@ def run_experiment(
             prepared=prepared,
             leaderboard=leaderboard,
             forecasts=forecasts,
-            episodes=session.table(),
+            episodes=episodes,
             figures=_episode_figures(recorder, session.best.run_id if session.best else None),
         )
         recorder.log_artifact(session_id, report_path, "report")
     if not quiet:
         leaderboard.print(console)
+        if failed:
+            console.print(
+                f"{len(failed)} of {len(session.episodes)} episodes failed: "
+                + "; ".join(f"episode {e.index} ({e.reason})" for e in failed)
+            )
         console.print(f"session: {session_id}  (gan-trader episodes list --session {session_id})")
         if report_path is not None:
             console.print(f"report: {report_path.resolve()}")

@@ -151,3 +151,32 @@ def test_bad_cli_arguments(
 ) -> None:
     code, err = run_cli(argv, capsys)
     assert_clean_failure(code, err, expected, in_tmp)
+
+
+NEWS_FILES: dict[str, tuple[str, bytes | str, str]] = {
+    "missing headline column": (
+        "news.csv",
+        "timestamp,text2\n2020-01-02 10:00,x\n",
+        "missing column 'headline'",
+    ),
+    "missing timestamp column": ("news.csv", "headline\nMSFT beats\n", "missing column 'timestamp'"),
+    "unparseable timestamp": (
+        "news.csv",
+        "timestamp,headline\n2020-01-02 10:00,ok\nsoon,MSFT beats\n",
+        "line 3",
+    ),
+    "empty file": ("news.csv", "", "file is empty"),
+    "binary junk": ("news.jsonl", b"\x89PNG\r\n\x1a\n\x00\x00junk", "binary content"),
+    "invalid JSON line": ("news.jsonl", '{"timestamp": "2020-01-02", "headline": "a"}\n{oops\n', "line 2"),
+    "unsupported type": ("news.xlsx", "timestamp,headline\n", "unsupported news file type"),
+}
+
+
+@pytest.mark.parametrize("case", sorted(NEWS_FILES))
+def test_bad_news_file(case: str, in_tmp: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    name, content, expected = NEWS_FILES[case]
+    path = in_tmp / name
+    path.write_bytes(content if isinstance(content, bytes) else content.encode())
+    code, err = run_cli(["sentiment", "score", str(path), "--out", "out.csv"], capsys)
+    assert_clean_failure(code, err, expected, in_tmp)
+    assert str(path) in err

@@ -1,4 +1,4 @@
-"""`gan-trader bench --quick` runs every entry end to end and writes the JSON schema (speed is not checked)."""
+"""`gan-trader bench --quick` runs every entry and writes the JSON schema (speed is not checked)."""
 
 from __future__ import annotations
 

@@ -123,7 +123,9 @@ def parse_dates(table: pd.DataFrame, path: Path | str) -> pd.DatetimeIndex:
         parsed = pd.to_datetime(values)
     else:
         text = values.astype(str).str.strip()
-        parsed = pd.to_datetime(text, errors="coerce", format="mixed")
+        # utc=True: stamps with different UTC offsets (or naive beside aware) are compared on one clock
+        # instead of pandas refusing the mix with a ValueError; naive stamps are kept as they are.
+        parsed = pd.to_datetime(text, errors="coerce", format="mixed", utc=True)
         bad = np.flatnonzero(parsed.isna().to_numpy())
         if len(bad):
             row = int(bad[0])

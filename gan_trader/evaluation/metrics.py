@@ -14,7 +14,9 @@ def _mae(error: np.ndarray) -> float:
     return float(np.mean(np.abs(error)))
 
 
-def point_metrics(actual: np.ndarray, predicted: np.ndarray, naive: np.ndarray, prefix: str = "") -> dict[str, float]:
+def point_metrics(
+    actual: np.ndarray, predicted: np.ndarray, naive: np.ndarray, prefix: str = ""
+) -> dict[str, float]:
     """MAE, RMSE, MAPE and MASE of `predicted` against `actual`; `naive` is persistence on the same days."""
     actual = np.asarray(actual, float)
     predicted = np.asarray(predicted, float)

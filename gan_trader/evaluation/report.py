@@ -155,6 +155,41 @@ def _episodes_frame(episodes: pd.DataFrame | Sequence[Mapping[str, Any]] | None)
     return episodes if isinstance(episodes, pd.DataFrame) else pd.DataFrame(list(episodes))
 
 
+EPISODE_COLUMNS = (
+    "episode",
+    "index",
+    "status",
+    "action",
+    "epochs",
+    "val_error",
+    "reward",
+    "reason",
+    "failure",
+)
+
+
+def _episodes_section(frame: pd.DataFrame | None) -> str:
+    """Every episode's status, and which failed and why (a failed episode is never silently dropped)."""
+    title = "Episodes"
+    if frame is None or frame.empty or "status" not in frame:
+        return _section(title, missing("no tuning episodes were given"))
+    shown = frame[[c for c in EPISODE_COLUMNS if c in frame.columns]]
+    failed = shown[shown["status"] != "FINISHED"]
+    why = "reason" if "reason" in shown else "failure" if "failure" in shown else None
+    label = "episode" if "episode" in shown else "index" if "index" in shown else None
+    if failed.empty:
+        summary = f"all {len(shown)} episodes finished"
+    else:
+        items = [
+            f"episode {row[label] if label else position} {row['status']}"
+            + (f" ({row[why]})" if why and isinstance(row[why], str) and row[why] else "")
+            for position, (_i, row) in enumerate(failed.iterrows())
+        ]
+        summary = f"{len(failed)} of {len(shown)} episodes did not finish: " + "; ".join(items)
+    body = f'<p class="verdict">{html.escape(summary)}</p>' + _table_html(shown.reset_index(drop=True))
+    return _section(title, body)
+
+
 def render_report(
     *,
     config: ExperimentConfig,
@@ -220,6 +255,8 @@ def render_report(
     sections.append(
         _figure_section("Tuning progress", lambda: plots.tuning_progress(episodes_frame, objective))
     )  # type: ignore[arg-type]
+    if episodes_frame is not None and "status" in episodes_frame and not episodes_frame.empty:
+        sections.append(_episodes_section(episodes_frame))
     stamp = dt.datetime.now(dt.UTC).strftime("%Y-%m-%d %H:%M UTC")
     header = (
         f"<h1>gan-trader report: {html.escape(config.name)}</h1>"

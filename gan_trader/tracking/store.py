@@ -38,8 +38,10 @@ NAME_TAG = "mlflow.runName"
 def _prepare_uri(uri: str) -> str:
     """Create the folder of an embedded sqlite store; other URIs are passed through."""
     if uri.startswith("sqlite:///"):
-        db_path = Path(uri.removeprefix("sqlite:///"))
+        db_path = Path(uri.removeprefix("sqlite:///")).resolve()
         db_path.parent.mkdir(parents=True, exist_ok=True)
+        # Absolute: MLflow caches stores by URI, and a relative one would follow the first working folder.
+        return f"sqlite:///{db_path}"
     return uri
 
 

@@ -92,6 +92,7 @@ class SessionResult:
                     ),
                     "test_persistence": episode.metrics.get(test_key.replace("test/", "test/persistence_")),
                     "run_id": episode.run_id,
+                    "reason": episode.reason,
                 }
             )
         return pd.DataFrame(rows)
@@ -499,6 +500,7 @@ def run_session(
             },
             tags={STRATEGY_TAG: name},
         )
+        log.info("session %s (after a crash, continue it with --resume %s)", session_id, session_id)
         folder = sessions_dir(config) / session_id
         state = {
             "session_id": session_id,

@@ -22,7 +22,7 @@ import numpy as np
 
 from gan_trader.config import ExperimentConfig
 from gan_trader.errors import TuningError
-from gan_trader.io import write_json
+from gan_trader.io import atomic_path, write_json
 from gan_trader.tuning.bayes import BayesOptimizer, Suggestion
 from gan_trader.tuning.env import KEEP, NEW, STOP, continuable, observe
 from gan_trader.tuning.episode import EpisodeResult
@@ -385,8 +385,8 @@ def pbt_trainable(
             meta = json.loads((Path(directory) / "meta.json").read_text(encoding="utf-8"))
             round_, prior, parent = int(meta["round"]), int(meta["total_epochs"]), int(meta["index"])
             resume_from = Path(folder) / "pbt-resume" / f"trial-{trial:03d}-round-{round_:03d}" / meta["file"]
-            resume_from.parent.mkdir(parents=True, exist_ok=True)
-            shutil.copy(Path(directory) / meta["file"], resume_from)
+            with atomic_path(resume_from) as tmp:
+                shutil.copyfile(Path(directory) / meta["file"], tmp)
     recorder = open_recorder(tracking, experiment)
     kwargs = {"forecaster_factory": episode_factory} if episode_factory else {}
     while round_ < rounds:

@@ -49,7 +49,9 @@ def test_descending_file_is_reversed(tmp_path: Path) -> None:
 
 
 def test_single_value_column_is_a_close_series(tmp_path: Path) -> None:
-    series = load_asset_file(write(tmp_path / "CPI.csv", "DATE,CPIAUCSL\n2020-01-01,250.1\n2020-02-01,250.4\n"))
+    series = load_asset_file(
+        write(tmp_path / "CPI.csv", "DATE,CPIAUCSL\n2020-01-01,250.1\n2020-02-01,250.4\n")
+    )
     assert series.close_only and series.frame["close"].iloc[1] == 250.4
 
 
@@ -132,11 +134,15 @@ def test_alignment_is_causal_and_bounded(tmp_path: Path) -> None:
 def test_low_frequency_series_aligned_by_release(tmp_path: Path) -> None:
     days = pd.bdate_range("2020-01-01", "2020-06-30")
     target = pd.Series(np.linspace(1, 2, len(days)), index=days)
-    monthly = pd.Series([1.0, 2.0, 3.0, 4.0, 5.0, 6.0], index=pd.date_range("2019-12-01", periods=6, freq="MS"))
+    monthly = pd.Series(
+        [1.0, 2.0, 3.0, 4.0, 5.0, 6.0], index=pd.date_range("2019-12-01", periods=6, freq="MS")
+    )
     folder = _panel_dir(tmp_path, target, target)
     cpi = tmp_path / "CPI.csv"
     monthly.rename("Close").to_csv(cpi, index_label="Date")
-    config = DataConfig(prices_dir=folder, target="T", assets=["CPI"], files=[{"path": cpi, "release_lag_days": 45}])
+    config = DataConfig(
+        prices_dir=folder, target="T", assets=["CPI"], files=[{"path": cpi, "release_lag_days": 45}]
+    )
     frame = build_panel(config).frame
     # The January value (stamped 2020-01-01) is known from 2020-02-15 on, not before.
     assert frame.loc["2020-02-14", "CPI.close"] == 1.0
