@@ -4,7 +4,8 @@ The original generator (LSTM 112 -> 500 -> 1, Xavier init) had no noise input, s
 Metropolis-Hastings step had nothing to choose from; here a noise vector z is concatenated to every time step.
 
 The recurrence runs in PyTorch's own LSTM kernel (oneDNN on CPU, cuDNN on GPU): measured on the benchmark's
-step it beat a hand-written fused LSTM with its own backward on CPU. Inputs are fed time-major.
+step it matched or beat a hand-written LSTM with its own backward on CPU (once freed activations are reused
+instead of page-faulted in anew, see `devices.keep_cpu_buffers`). Inputs are fed time-major.
 """
 
 from __future__ import annotations

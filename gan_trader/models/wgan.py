@@ -37,7 +37,14 @@ from gan_trader.evaluation.metrics import forecast_metrics
 from gan_trader.io import atomic_path
 from gan_trader.models.base import Forecast, Forecaster, ForecastTask
 from gan_trader.models.critic import Critic, series_with_next
-from gan_trader.models.devices import autocast, resolve_device, rng_state, seeded, set_rng_state
+from gan_trader.models.devices import (
+    autocast,
+    keep_cpu_buffers,
+    resolve_device,
+    rng_state,
+    seeded,
+    set_rng_state,
+)
 from gan_trader.models.generator import Generator
 from gan_trader.models.mh import CriticCalibrator, mh_select
 from gan_trader.models.windows import WindowMaker, WindowSet
@@ -119,6 +126,8 @@ class GanTrainer:
     def __init__(self, config: GanConfig, n_features: int, seq_len: int, device: torch.device) -> None:
         self.config = config
         self.device = device
+        if device.type == "cpu":
+            keep_cpu_buffers()
         gen_cfg = config.generator
         self.generator = Generator(
             n_features, gen_cfg.hidden, gen_cfg.layers, gen_cfg.noise_dim, gen_cfg.dropout

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import itertools
+import resource
+import sys
 
 import pytest
 import torch
@@ -10,7 +12,7 @@ import torch
 from gan_trader.config import CriticConfig, GanConfig, load_config
 from gan_trader.errors import ConfigError
 from gan_trader.models.critic import Critic, series_with_next
-from gan_trader.models.devices import autocast, resolve_device, seeded
+from gan_trader.models.devices import autocast, keep_cpu_buffers, resolve_device, seeded
 from gan_trader.models.generator import Generator
 
 pytestmark = pytest.mark.usefixtures("single_thread")
@@ -148,3 +150,18 @@ def test_critic_equals_a_plain_convolution_over_target_and_feature_channels() ->
     # Two groups (e.g. real and generated) share one conditioning term.
     both = critic(torch.cat([series, series + 1]), critic.conditioning_channels(window))
     torch.testing.assert_close(both[:4], expected)
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="glibc allocator tuning is Linux-only")
+def test_kept_cpu_buffers_are_reused_without_page_faults() -> None:
+    if not keep_cpu_buffers():
+        pytest.skip("libc without mallopt")
+
+    def faults_of_a_fresh_64_mb_tensor() -> int:
+        before = resource.getrusage(resource.RUSAGE_SELF).ru_minflt
+        torch.ones(16 * 1024 * 1024)  # 64 MB, freed at once
+        return resource.getrusage(resource.RUSAGE_SELF).ru_minflt - before
+
+    faults_of_a_fresh_64_mb_tensor()
+    # Unmapped and mapped anew it would fault every one of its 16,384 pages again.
+    assert faults_of_a_fresh_64_mb_tensor() < 1_000
