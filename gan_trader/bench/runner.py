@@ -20,7 +20,7 @@ from gan_trader.registry import resolve
 
 # entry name -> "module:function"; each function takes quick: bool and returns list[BenchResult]
 ENTRIES: dict[str, str] = {
-    "gan_step": "gan_trader.bench.gan:bench_gan_step",
+    "gan_step": "gan_trader.bench.gan:bench_gan_steps",
     "features": "gan_trader.bench.features:bench_pipeline",
     "arima": "gan_trader.bench.features:bench_arima",
     "sentiment": "gan_trader.bench.sentiment:bench_sentiment",
