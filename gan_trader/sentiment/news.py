@@ -111,6 +111,16 @@ def _read_jsonl(path: Path) -> pd.DataFrame:
     return table
 
 
+def _read_table(path: Path, kind: str) -> pd.DataFrame:
+    """A CSV or JSONL file by its suffix; `kind` names the file in the error for any other type."""
+    suffix = path.suffix.lower()
+    if suffix in JSONL_SUFFIXES:
+        return _read_jsonl(path)
+    if suffix in (".csv", ".txt"):
+        return _read_csv(path)
+    raise DataError(f"{path}: unsupported {kind} file type {suffix or '(none)'!r}; use .csv or .jsonl")
+
+
 def _read_csv(path: Path) -> pd.DataFrame:
     table = read_table(path)
     # read_table gives strings with the header on line 1; quoted multi-line cells would shift this number.
@@ -182,13 +192,7 @@ def load_news(
     """Read and validate a news file; keep only `ticker`'s headlines when the file has a ticker column."""
     path = Path(path)
     zone = check_timezone(timezone, timezone_key)
-    suffix = path.suffix.lower()
-    if suffix in JSONL_SUFFIXES:
-        table = _read_jsonl(path)
-    elif suffix in (".csv", ".txt"):
-        table = _read_csv(path)
-    else:
-        raise DataError(f"{path}: unsupported news file type {suffix or '(none)'!r}; use .csv or .jsonl")
+    table = _read_table(path, "news")
     stamp_column = _pick(table, TIMESTAMP_NAMES)
     if stamp_column is None:
         columns = ", ".join(c for c in table.columns if c != "__line__")
@@ -300,13 +304,7 @@ def load_labelled(path: str | Path, *, timezone: str = "America/New_York") -> pd
     """
     path = Path(path)
     zone = check_timezone(timezone, "data.news_timezone")
-    suffix = path.suffix.lower()
-    if suffix in JSONL_SUFFIXES:
-        table = _read_jsonl(path)
-    elif suffix in (".csv", ".txt"):
-        table = _read_csv(path)
-    else:
-        raise DataError(f"{path}: unsupported labelled file type {suffix or '(none)'!r}; use .csv or .jsonl")
+    table = _read_table(path, "labelled")
     text_column = _pick(table, LABELLED_TEXT_NAMES)
     label_column = _pick(table, LABEL_NAMES)
     columns = ", ".join(c for c in table.columns if c != "__line__")
