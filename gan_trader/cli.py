@@ -35,6 +35,9 @@ err_console = Console(stderr=True)
 SetOption = Annotated[list[str] | None, typer.Option("--set", help="Override a config key: a.b=value")]
 QuietOption = Annotated[bool, typer.Option("--quiet", "-q", help="No progress bars or tables")]
 ConfigArg = Annotated[Path, typer.Argument(help="Experiment config (YAML)")]
+ExecutorOption = Annotated[str | None, typer.Option(help="local or ray")]
+RayAddressOption = Annotated[str | None, typer.Option(help="join an existing Ray cluster")]
+ResumeOption = Annotated[str | None, typer.Option(help="session id to resume")]
 
 
 def _setup_logging(quiet: bool) -> None:
@@ -67,9 +70,9 @@ def _load(config: Path, overrides: list[str] | None, **extra: str | None) -> obj
 def run(
     config: ConfigArg,
     set_: SetOption = None,
-    executor: Annotated[str | None, typer.Option(help="local or ray")] = None,
-    ray_address: Annotated[str | None, typer.Option(help="join an existing Ray cluster")] = None,
-    resume: Annotated[str | None, typer.Option(help="session id to resume")] = None,
+    executor: ExecutorOption = None,
+    ray_address: RayAddressOption = None,
+    resume: ResumeOption = None,
     quiet: QuietOption = False,
 ) -> None:
     """Run an experiment end to end: features, tuning session, baselines, leaderboard, report."""
@@ -100,9 +103,9 @@ def tune(
         typer.Option(help="compare strategies at an equal epoch budget instead, e.g. rl,bo,random,pbt,fixed"),
     ] = None,
     set_: SetOption = None,
-    executor: Annotated[str | None, typer.Option(help="local or ray")] = None,
-    ray_address: Annotated[str | None, typer.Option(help="join an existing Ray cluster")] = None,
-    resume: Annotated[str | None, typer.Option(help="session id to resume")] = None,
+    executor: ExecutorOption = None,
+    ray_address: RayAddressOption = None,
+    resume: ResumeOption = None,
     quiet: QuietOption = False,
 ) -> None:
     """Tune the GAN's hyperparameters with a strategy (every episode is logged), or compare strategies."""

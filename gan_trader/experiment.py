@@ -152,6 +152,15 @@ def _resume_hint(recorder: Recorder, resume: str | None) -> None:
         log.warning("interrupted: session %s is saved; continue it with --resume %s", session_id, session_id)
 
 
+def _baseline_names(names: list[str]) -> list[str]:
+    """Check every name before any work, and put persistence first: every forecast stands beside it."""
+    from gan_trader.models.baselines import baseline_class
+
+    for name in names:
+        baseline_class(name)
+    return names if "persistence" in names else ["persistence", *names]
+
+
 def run_experiment(
     config: ExperimentConfig,
     *,
@@ -166,16 +175,13 @@ def run_experiment(
     Config, data and feature parameters are validated before anything is written to the tracking store.
     """
     from gan_trader.evaluation.leaderboard import evaluate
-    from gan_trader.models.baselines import baseline_class, run_baselines
+    from gan_trader.models.baselines import run_baselines
     from gan_trader.tracking.store import open_recorder
     from gan_trader.tuning.session import run_session
 
     console = console or Console(quiet=quiet)
     names = config.evaluation.baselines if baselines is None else baselines
-    for name in names:
-        baseline_class(name)  # unknown names fail before any work
-    if "persistence" not in names:
-        names = ["persistence", *names]  # every reported forecast stands beside persistence
+    names = _baseline_names(names)
     prepared = prepare(config)
     recorder = open_recorder(config.tracking, config.experiment_name)
     try:
@@ -239,13 +245,9 @@ def run_baselines_only(
 ) -> Any:
     """Fit and score the configured baselines on the test days, without training the GAN."""
     from gan_trader.evaluation.leaderboard import evaluate
-    from gan_trader.models.baselines import baseline_class, run_baselines
+    from gan_trader.models.baselines import run_baselines
 
-    names = list(config.evaluation.baselines)
-    for name in names:
-        baseline_class(name)
-    if "persistence" not in names:
-        names.insert(0, "persistence")
+    names = _baseline_names(config.evaluation.baselines)
     prepared = prepare(config)
     forecasts = run_baselines(
         names, prepared.task, config.seed, gan=config.gan, scaler=config.features.scaler
