@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import sys
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
@@ -99,3 +100,25 @@ def one_thread() -> Iterator[None]:
     torch.set_num_threads(1)
     yield
     torch.set_num_threads(threads)
+
+
+CliRunner = Callable[[list[str]], tuple[int, str, str]]
+
+
+@pytest.fixture
+def run_cli(capsys: pytest.CaptureFixture[str]) -> CliRunner:
+    """Run `gan-trader ARGV` in this process: (exit code, stdout, stderr)."""
+    from gan_trader.cli import main
+
+    def run(argv: list[str]) -> tuple[int, str, str]:
+        old = sys.argv
+        sys.argv = ["gan-trader", *argv]
+        try:
+            with pytest.raises(SystemExit) as info:
+                main()
+        finally:
+            sys.argv = old
+        captured = capsys.readouterr()
+        return int(info.value.code or 0), captured.out, captured.err
+
+    return run

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pytest
 
-from gan_trader.cli import main
+if TYPE_CHECKING:
+    from conftest import CliRunner
 
 GOOD_ROWS = "".join(
     f"2020-01-{d:02d},{10 + d},{11 + d},{9 + d},{10.5 + d},{10.5 + d},100\n" for d in range(2, 10)
@@ -40,18 +41,6 @@ PRICE_FILES: dict[str, tuple[bytes | str | None, str]] = {
 }
 
 
-def run_cli(argv: list[str], capsys: pytest.CaptureFixture[str]) -> tuple[int, str]:
-    old = sys.argv
-    sys.argv = ["gan-trader", *argv]
-    try:
-        with pytest.raises(SystemExit) as info:
-            main()
-    finally:
-        sys.argv = old
-    captured = capsys.readouterr()
-    return int(info.value.code or 0), captured.err
-
-
 def assert_clean_failure(code: int, err: str, expected: str, workdir: Path) -> None:
     lines = [line for line in err.splitlines() if line.strip()]
     assert code == 2, err
@@ -63,19 +52,19 @@ def assert_clean_failure(code: int, err: str, expected: str, workdir: Path) -> N
 
 
 @pytest.mark.parametrize("case", sorted(PRICE_FILES))
-def test_bad_price_file(case: str, in_tmp: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_bad_price_file(case: str, in_tmp: Path, run_cli: CliRunner) -> None:
     content, expected = PRICE_FILES[case]
     path = in_tmp / "bad.csv"
     path.write_bytes(content if isinstance(content, bytes) else str(content).encode())
-    code, err = run_cli(["data", "validate", str(path)], capsys)
+    code, _out, err = run_cli(["data", "validate", str(path)])
     assert_clean_failure(code, err, expected, in_tmp)
     assert str(path) in err
 
 
-def test_directory_and_missing_file(in_tmp: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    code, err = run_cli(["data", "validate", str(in_tmp)], capsys)
+def test_directory_and_missing_file(in_tmp: Path, run_cli: CliRunner) -> None:
+    code, _out, err = run_cli(["data", "validate", str(in_tmp)])
     assert_clean_failure(code, err, "is a directory", in_tmp)
-    code, err = run_cli(["data", "validate", "nope.csv"], capsys)
+    code, _out, err = run_cli(["data", "validate", "nope.csv"])
     assert_clean_failure(code, err, "nope.csv: file not found", in_tmp)
 
 
@@ -112,9 +101,9 @@ CONFIG_CASES: dict[str, tuple[list[str], str]] = {
 
 
 @pytest.mark.parametrize("case", sorted(CONFIG_CASES))
-def test_bad_config(case: str, in_tmp: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_bad_config(case: str, in_tmp: Path, run_cli: CliRunner) -> None:
     overrides, expected = CONFIG_CASES[case]
-    code, err = run_cli(["run", "experiments/default.yaml", "--quiet", *overrides], capsys)
+    code, _out, err = run_cli(["run", "experiments/default.yaml", "--quiet", *overrides])
     assert_clean_failure(code, err, expected, in_tmp)
 
 
@@ -127,10 +116,10 @@ def test_bad_config(case: str, in_tmp: Path, capsys: pytest.CaptureFixture[str])
         ("- just\n- a list\n", "top level must be a mapping"),
     ],
 )
-def test_bad_config_file(text: str, expected: str, in_tmp: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_bad_config_file(text: str, expected: str, in_tmp: Path, run_cli: CliRunner) -> None:
     path = in_tmp / "broken.yaml"
     path.write_text(text)
-    code, err = run_cli(["features", "build", str(path), "--out", "out.csv"], capsys)
+    code, _out, err = run_cli(["features", "build", str(path), "--out", "out.csv"])
     assert_clean_failure(code, err, expected, in_tmp)
 
 
@@ -146,10 +135,8 @@ def test_bad_config_file(text: str, expected: str, in_tmp: Path, capsys: pytest.
         (["bench", "--only", "nosuch"], "unknown benchmark"),
     ],
 )
-def test_bad_cli_arguments(
-    argv: list[str], expected: str, in_tmp: Path, capsys: pytest.CaptureFixture[str]
-) -> None:
-    code, err = run_cli(argv, capsys)
+def test_bad_cli_arguments(argv: list[str], expected: str, in_tmp: Path, run_cli: CliRunner) -> None:
+    code, _out, err = run_cli(argv)
     assert_clean_failure(code, err, expected, in_tmp)
 
 
@@ -173,10 +160,10 @@ NEWS_FILES: dict[str, tuple[str, bytes | str, str]] = {
 
 
 @pytest.mark.parametrize("case", sorted(NEWS_FILES))
-def test_bad_news_file(case: str, in_tmp: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_bad_news_file(case: str, in_tmp: Path, run_cli: CliRunner) -> None:
     name, content, expected = NEWS_FILES[case]
     path = in_tmp / name
     path.write_bytes(content if isinstance(content, bytes) else content.encode())
-    code, err = run_cli(["sentiment", "score", str(path), "--out", "out.csv"], capsys)
+    code, _out, err = run_cli(["sentiment", "score", str(path), "--out", "out.csv"])
     assert_clean_failure(code, err, expected, in_tmp)
     assert str(path) in err

@@ -13,6 +13,7 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pytest
 from reliability_helpers import (
@@ -23,21 +24,10 @@ from reliability_helpers import (
     write_tiny_config,
 )
 
-from gan_trader.cli import main
+if TYPE_CHECKING:
+    from conftest import CliRunner
 
 ROOT = Path(__file__).resolve().parents[2]
-
-
-def run_cli(argv: list[str], capsys: pytest.CaptureFixture[str]) -> tuple[int, str, str]:
-    old = sys.argv
-    sys.argv = ["gan-trader", *argv]
-    try:
-        with pytest.raises(SystemExit) as info:
-            main()
-    finally:
-        sys.argv = old
-    captured = capsys.readouterr()
-    return int(info.value.code or 0), captured.out, captured.err
 
 
 @pytest.fixture
@@ -56,11 +46,11 @@ def only_session(folder: Path) -> str:
 
 
 def test_ctrl_c_in_episode_is_killed_and_resumes(
-    in_tmp: Path, fake_gan: type[FakeGan], capsys: pytest.CaptureFixture[str]
+    in_tmp: Path, fake_gan: type[FakeGan], run_cli: CliRunner
 ) -> None:
     config = write_tiny_config(in_tmp, episodes=3)
     fake_gan.behaviour = ["ok", "interrupt"]
-    code, _out, err = run_cli(["run", str(config), "--quiet"], capsys)
+    code, _out, err = run_cli(["run", str(config), "--quiet"])
     assert code == 130
     session_id = only_session(in_tmp)
     assert f"--resume {session_id}" in err  # the user is told how to continue
@@ -72,18 +62,18 @@ def test_ctrl_c_in_episode_is_killed_and_resumes(
     assert [s for s, _ in episodes[1]] == ["KILLED"]
     assert 2 not in episodes
     fake_gan.behaviour, fake_gan.fits = [], 0
-    code, out, err = run_cli(["run", str(config), "--quiet", "--resume", session_id], capsys)
+    code, out, err = run_cli(["run", str(config), "--quiet", "--resume", session_id])
     assert code == 0, err
     assert fake_gan.fits == 2  # episode 1 re-run, episode 2 run; episode 0 not repeated
     assert_consistent(in_tmp, session_id, planned=3)
 
 
 def test_nan_loss_fails_one_episode_and_the_session_goes_on(
-    in_tmp: Path, fake_gan: type[FakeGan], capsys: pytest.CaptureFixture[str]
+    in_tmp: Path, fake_gan: type[FakeGan], run_cli: CliRunner
 ) -> None:
     config = write_tiny_config(in_tmp, episodes=3)
     fake_gan.behaviour = ["ok", "nan", "ok"]
-    code, _out, err = run_cli(["run", str(config), "--quiet"], capsys)
+    code, _out, err = run_cli(["run", str(config), "--quiet"])
     assert code == 0, err
     session_id = only_session(in_tmp)
     episodes = episodes_by_index(runs_of(in_tmp), session_id)
@@ -94,7 +84,7 @@ def test_nan_loss_fails_one_episode_and_the_session_goes_on(
 
 
 def test_ctrl_c_while_building_features_writes_nothing(
-    in_tmp: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+    in_tmp: Path, monkeypatch: pytest.MonkeyPatch, run_cli: CliRunner
 ) -> None:
     from gan_trader.features import pipeline
 
@@ -102,7 +92,7 @@ def test_ctrl_c_while_building_features_writes_nothing(
         raise KeyboardInterrupt
 
     monkeypatch.setattr(pipeline.FeaturePipeline, "fit_transform", interrupted)
-    code, _out, err = run_cli(["run", str(write_tiny_config(in_tmp)), "--quiet"], capsys)
+    code, _out, err = run_cli(["run", str(write_tiny_config(in_tmp)), "--quiet"])
     assert code == 130 and "Traceback" not in err, (_out, err)
     assert not (in_tmp / "runs" / "mlflow.db").exists()
 
