@@ -13,15 +13,18 @@ the LSTM's recurrent product with the zero initial state or a gradient w.r.t. th
 - dense head: 2*B*H forward, twice that backward.
 - critic: per-sample forward FLOPs of its convs (2*L_out*C_out*C_in*k) and denses (2*in*out), split into
   Ff, the first convolution's feature channels (computed once per batch and shared by the real, generated and
-  interpolated series, see `Critic.conditioning_channels`), and Fs, everything else.
+  interpolated series, see `Critic.prepare`), and Fs, everything else.
   Critic update: forward on real+fake+interpolated (3B*Fs + B*Ff), input gradient for the penalty (B*Fs),
   backward of weights and inputs over the 3B forward (6B*Fs) and the weights of the feature part (B*Ff),
   double backward through the penalty's gradient graph (2B*Fs). Generator update: forward through the
   frozen critic (B*Fs + B*Ff) and the input gradient of the series (B*Fs).
-The GEMM rate is torch.mm on the LSTM's GEMM shapes, in the step's proportions, with the same threads,
-measured in rounds interleaved with the step's rounds (the machine may be shared): the ratio is per round,
-median; a CPU-time ratio is reported beside it. `PlainPort`, a straightforward port of the same step, is
-timed in the same rounds for comparison (windows/s).
+The GEMM rate is the LSTM's GEMM shapes, in the step's proportions, with the same threads, through each
+float32 product torch offers here (torch.mm's BLAS and, on CPU, oneDNN; see `models.gemm`): the machine's
+rate is the fastest of them. MKL, torch's BLAS, runs its AVX2 path on AMD processors, so on an AVX-512
+EPYC torch.mm alone would understate the machine by about 2x and let the step's ratio exceed 1. The
+products are measured in rounds interleaved with the step's rounds (the machine may be shared): the ratio
+is per round, median; a CPU-time ratio is reported beside it. `PlainPort`, a straightforward port of the
+same step, is timed in the same rounds for comparison (windows/s).
 """
 
 from __future__ import annotations
@@ -35,6 +38,7 @@ import torch
 from gan_trader.bench import BenchResult
 from gan_trader.config import CriticConfig, GanConfig
 from gan_trader.models.devices import describe, resolve_device
+from gan_trader.models.gemm import onednn_available
 from gan_trader.models.wgan import Batch, GanTrainer
 
 BATCH, SEQ_LEN, FEATURES, HIDDEN, NOISE = 64, 17, 112, 500, 8
@@ -89,10 +93,36 @@ def step_flops(config: GanConfig, n_features: int, batch: int) -> dict[str, int]
     }
 
 
+def gemm_backends(
+    device: torch.device,
+) -> dict[str, Callable[[torch.Tensor, torch.Tensor, torch.Tensor], None]]:
+    """The float32 matrix products torch offers here, as out-of-place `product(a, b, out)` = a @ b.
+
+    `torch.mm` is the BLAS torch was built with (MKL in the PyPI wheels); on CPU `onednn` is oneDNN's matmul,
+    which torch also ships and `gemm.matmul_nt` uses. The machine's GEMM rate is the faster of them.
+    """
+
+    def blas(a: torch.Tensor, b: torch.Tensor, out: torch.Tensor) -> None:
+        torch.mm(a, b, out=out)
+
+    backends: dict[str, Callable[[torch.Tensor, torch.Tensor, torch.Tensor], None]] = {"torch.mm": blas}
+    if device.type == "cpu" and onednn_available():
+
+        def onednn(a: torch.Tensor, b: torch.Tensor, out: torch.Tensor) -> None:
+            torch.ops.mkldnn._linear_pointwise(a, b.t(), None, "none", [], "")
+
+        backends["onednn"] = onednn
+    return backends
+
+
 def gemm_mix(
-    config: GanConfig, n_features: int, batch: int, device: torch.device
+    config: GanConfig,
+    n_features: int,
+    batch: int,
+    device: torch.device,
+    product: Callable[[torch.Tensor, torch.Tensor, torch.Tensor], None],
 ) -> tuple[Callable[[], None], int]:
-    """A closure running the step's GEMM shapes in the step's proportions, and its FLOPs."""
+    """A closure running the step's GEMM shapes in the step's proportions through `product`, and its FLOPs."""
     t, h = config.seq_len, config.generator.hidden
     n_in = n_features + config.generator.noise_dim
     shapes = [  # (m, k, n, count)
@@ -116,7 +146,7 @@ def gemm_mix(
     def run() -> None:
         for a, b, out, count in operands:
             for _ in range(count):
-                torch.mm(a, b, out=out)
+                product(a, b, out)
 
     return run, flops
 
@@ -228,16 +258,26 @@ def _bench(quick: bool, device: str) -> list[BenchResult]:
     batch = Batch(rand(BATCH, SEQ_LEN, FEATURES), rand(BATCH, SEQ_LEN), rand(BATCH))
     flops = step_flops(config, FEATURES, BATCH)
     total_flops = sum(flops.values())
-    gemm, gemm_flops = gemm_mix(config, FEATURES, BATCH, torch_device)
+    mixes = {
+        name: gemm_mix(config, FEATURES, BATCH, torch_device, product)
+        for name, product in gemm_backends(torch_device).items()
+    }
+    gemm_flops = next(iter(mixes.values()))[1]
     rounds, steps = (3, 2) if quick else (7, 5)
     for _ in range(2):  # warm-up: allocator, oneDNN primitive caches
         trainer.step(batch)
-        gemm()
+        for gemm, _ in mixes.values():
+            gemm()
     plain = PlainPort(config, FEATURES, torch_device)
     plain.step(batch)
     step_times, gemm_times, ratios, cpu_ratios, plain_times = [], [], [], [], []
+    backend_times: dict[str, list[float]] = {name: [] for name in mixes}
     for _ in range(rounds):
-        gemm_time, gemm_cpu = _timed(gemm, steps, torch_device)
+        timed = {name: _timed(gemm, steps, torch_device) for name, (gemm, _) in mixes.items()}
+        for name, (wall, _) in timed.items():
+            backend_times[name].append(wall)
+        # The machine's GEMM rate in this round: its fastest float32 product.
+        gemm_time, gemm_cpu = min(timed.values())
         step_time, step_cpu = _timed(lambda: trainer.step(batch), steps, torch_device)
         plain_times.append(_timed(lambda: plain.step(batch), max(steps // 2, 1), torch_device)[0])
         gemm_times.append(gemm_time)
@@ -249,6 +289,9 @@ def _bench(quick: bool, device: str) -> list[BenchResult]:
     gemm_rate = gemm_flops / statistics.median(gemm_times) / 1e9
     achieved = total_flops / step_time / 1e9
     ratio = statistics.median(ratios)
+    backend_rates = {
+        name: gemm_flops / statistics.median(times) / 1e9 for name, times in backend_times.items()
+    }
     details = {
         "device": describe(torch_device),
         "threads": torch.get_num_threads(),
@@ -257,6 +300,8 @@ def _bench(quick: bool, device: str) -> list[BenchResult]:
         "step_gflop": total_flops / 1e9,
         "flops": flops,
         "gemm_gflops": gemm_rate,
+        "gemm_gflops_by_backend": backend_rates,
+        "gemm_backend": max(backend_rates, key=lambda name: backend_rates[name]),
         "ratio_per_round": ratios,
         "best_ratio": max(ratios),
         "cpu_time_ratio": statistics.median(cpu_ratios),
@@ -311,7 +356,9 @@ def main() -> None:
             d = result.details
             print(
                 f"{result.name}: {d['windows_per_s']:.0f} windows/s, {result.value:.1f} GFLOP/s achieved, "
-                f"GEMM {d['gemm_gflops']:.1f} GFLOP/s, ratio {result.ratio:.2f} (CPU-time ratio "
+                f"GEMM {d['gemm_gflops']:.1f} GFLOP/s ({d['gemm_backend']}; "
+                + ", ".join(f"{name} {rate:.1f}" for name, rate in d["gemm_gflops_by_backend"].items())
+                + f"), ratio {result.ratio:.2f} (CPU-time ratio "
                 f"{d['cpu_time_ratio']:.2f}; target {TARGET_RATIO:.2f}); plain port "
                 f"{d['plain_port_windows_per_s']:.0f} windows/s "
                 f"on {d['device']}"

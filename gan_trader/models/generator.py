@@ -1,11 +1,12 @@
 """The generator G(window, z): LSTM over seq_len days of features and noise -> dense -> the next-day target.
 
-The original generator (LSTM 112 -> 500 -> 1, Xavier init) had no noise input, so it could not sample and its
-Metropolis-Hastings step had nothing to choose from; here a noise vector z is concatenated to every time step.
+The original generator (LSTM 112 -> 500 -> 1, Xavier init) had no noise input, so it could not sample and
+its Metropolis-Hastings step had nothing to choose from; here a noise vector z is concatenated to every time
+step.
 
-The recurrence runs in PyTorch's own LSTM kernel (oneDNN on CPU, cuDNN on GPU): measured on the benchmark's
-step it matched or beat a hand-written LSTM with its own backward on CPU (once freed activations are reused
-instead of page-faulted in anew, see `devices.keep_cpu_buffers`). Inputs are fed time-major.
+Training on CPU runs the recurrence in `lstm.last_hidden` (only the products its gradients need, on the
+fastest GEMM here); inference and other devices run nn.LSTM (oneDNN on CPU, cuDNN on GPU). Both read the
+same nn.LSTM parameters. Inputs are fed time-major.
 """
 
 from __future__ import annotations
@@ -13,6 +14,8 @@ from __future__ import annotations
 import torch
 from torch import nn
 from torch.nn import functional as F
+
+from gan_trader.models import lstm
 
 
 class Generator(nn.Module):
@@ -40,6 +43,9 @@ class Generator(nn.Module):
         steps = window.shape[1]
         noise = z.unsqueeze(0).expand(steps, -1, -1)
         inputs = torch.cat([window.transpose(0, 1), noise], dim=2)
-        out, _ = self.lstm(inputs)
-        last = F.dropout(out[-1], self.dropout, self.training)
+        if lstm.supports(self.lstm, inputs):
+            last = lstm.last_hidden(self.lstm, inputs)
+        else:
+            last = self.lstm(inputs)[0][-1]
+        last = F.dropout(last, self.dropout, self.training)
         return self.head(last).squeeze(1)

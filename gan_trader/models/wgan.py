@@ -35,8 +35,10 @@ from gan_trader.config import GanConfig, ScheduleConfig
 from gan_trader.errors import ConfigError, EpisodeFailed, TrainingError
 from gan_trader.evaluation.metrics import forecast_metrics
 from gan_trader.io import atomic_path
+from gan_trader.models import critic_grad
 from gan_trader.models.base import Forecast, Forecaster, ForecastTask
 from gan_trader.models.critic import Critic, series_with_next
+from gan_trader.models.critic_grad import critic_update
 from gan_trader.models.devices import (
     autocast,
     keep_cpu_buffers,
@@ -180,32 +182,20 @@ class GanTrainer:
         size = fake.shape[0]
         real_series = series_with_next(batch.history, batch.target)
         fake_series = series_with_next(batch.history, fake.to(real_series.dtype))
-        parts = [real_series, fake_series]
+        stats: dict[str, torch.Tensor] = {}
         hat = None
         if config.loss == "wgan-gp":
             # One interpolation weight per sample; the history is shared, so only the next value differs.
             weight = torch.rand(size, 1, generator=self.noise, device=self.device)
-            hat = (weight * real_series + (1.0 - weight) * fake_series).requires_grad_(True)
-            parts.append(hat)
-        # The features' share of the first convolution is computed once and shared by the three parts.
-        conditioning = self.critic.conditioning_channels(batch.window)
-        # Real, fake (and interpolated) samples go through the critic as one batch: fewer, larger ops.
-        scores = self.critic(torch.cat(parts), conditioning).float()
-        d_real, d_fake = scores[:size], scores[size : 2 * size]
-        stats = {"train/wasserstein": (d_real.mean() - d_fake.mean()).detach()}
-        if config.loss == "gan":
-            loss = F.binary_cross_entropy_with_logits(d_real, torch.ones_like(d_real)) + (
-                F.binary_cross_entropy_with_logits(d_fake, torch.zeros_like(d_fake))
-            )
+            hat = weight * real_series + (1.0 - weight) * fake_series
+        if hat is not None and self._hand_gradients():
+            update = critic_update(self.critic, batch.window, real_series, fake_series, hat, config.gp_weight)
+            loss = update.loss.float()
+            stats["train/wasserstein"], stats["train/gp"] = update.wasserstein.float(), update.penalty.float()
         else:
-            loss = d_fake.mean() - d_real.mean()
-        if hat is not None:
-            (grad,) = torch.autograd.grad(scores[2 * size :].sum(), hat, create_graph=True)
-            penalty = ((grad.float().norm(2, dim=1) - 1.0) ** 2).mean()
-            loss = loss + config.gp_weight * penalty
-            stats["train/gp"] = penalty.detach()
-        self.opt_d.zero_grad(set_to_none=True)
-        loss.backward()
+            loss = self._critic_loss(batch, real_series, fake_series, hat, stats)
+            self.opt_d.zero_grad(set_to_none=True)
+            loss.backward()
         if config.grad_clip is not None:
             torch.nn.utils.clip_grad_norm_(self.critic.parameters(), config.grad_clip)
         self.opt_d.step()
@@ -216,19 +206,56 @@ class GanTrainer:
         stats["train/loss_d"] = loss.detach()
         return stats
 
+    def _critic_loss(
+        self,
+        batch: Batch,
+        real_series: torch.Tensor,
+        fake_series: torch.Tensor,
+        hat: torch.Tensor | None,
+        stats: dict[str, torch.Tensor],
+    ) -> torch.Tensor:
+        """The critic's loss through autograd (every loss and layout; `critic_grad` covers WGAN-GP's)."""
+        config = self.config
+        size = real_series.shape[0]
+        # The features' share of the first convolution and the banded convolutions, once for every call.
+        inputs = self.critic.prepare(batch.window)
+        # Real and fake samples go through the critic as one batch: fewer, larger ops.
+        scores = self.critic(torch.cat([real_series, fake_series]), inputs).float()
+        d_real, d_fake = scores[:size], scores[size:]
+        stats["train/wasserstein"] = (d_real.mean() - d_fake.mean()).detach()
+        if config.loss == "gan":
+            return F.binary_cross_entropy_with_logits(d_real, torch.ones_like(d_real)) + (
+                F.binary_cross_entropy_with_logits(d_fake, torch.zeros_like(d_fake))
+            )
+        loss = d_fake.mean() - d_real.mean()
+        if hat is not None:
+            # The interpolated series get a critic call of their own, so that the penalty's input gradient
+            # and its double backward run over these B rows only.
+            hat = hat.requires_grad_(True)
+            (grad,) = torch.autograd.grad(self.critic(hat, inputs).float().sum(), hat, create_graph=True)
+            penalty = ((grad.float().norm(2, dim=1) - 1.0) ** 2).mean()
+            stats["train/gp"] = penalty.detach()
+            loss = loss + config.gp_weight * penalty
+        return loss
+
+    def _hand_gradients(self) -> bool:
+        """Whether the critic's gradients come from `critic_grad` (float32 or float64, no bf16 autocast)."""
+        return critic_grad.supports(self.critic) and not (self.config.bf16 and self.device.type == "cuda")
+
     def _generator_step(self, batch: Batch, fake: torch.Tensor) -> dict[str, torch.Tensor]:
         config = self.config
         l1 = (fake.float() - batch.target).abs().mean()
         if self.uses_critic:
-            # The critic's own gradients are not needed here: freezing it skips their computation.
-            self.critic.requires_grad_(False)
-            try:
-                conditioning = self.critic.conditioning_channels(batch.window)
-                score = self.critic(
-                    series_with_next(batch.history, fake.to(batch.history.dtype)), conditioning
-                )
-            finally:
-                self.critic.requires_grad_(True)
+            series = series_with_next(batch.history, fake.to(batch.history.dtype))
+            if self._hand_gradients():
+                score = critic_grad.frozen_scores(self.critic, batch.window, series)
+            else:
+                # The critic's own gradients are not needed here: freezing it skips their computation.
+                self.critic.requires_grad_(False)
+                try:
+                    score = self.critic(series, self.critic.prepare(batch.window))
+                finally:
+                    self.critic.requires_grad_(True)
             score = score.float()
             if config.loss == "gan":
                 adversarial = F.binary_cross_entropy_with_logits(score, torch.ones_like(score))
@@ -274,11 +301,9 @@ class GanTrainer:
             rows = stop - start
             hist = history[start:stop].repeat_interleave(k, dim=0)
             series = series_with_next(hist, values[start:stop].reshape(-1))
-            conditioning = self.critic.conditioning_channels(window[start:stop])
-            if conditioning is not None:
-                conditioning = conditioning.repeat_interleave(k, dim=0)
             with autocast(self.device, self.config.bf16):
-                out[start:stop] = self.critic(series, conditioning).float().view(rows, k)
+                inputs = self.critic.prepare(window[start:stop]).repeated(k)
+                out[start:stop] = self.critic(series, inputs).float().view(rows, k)
         self.critic.train()
         return out
 

@@ -51,7 +51,7 @@ def test_critic_runs_on_18_steps_in_the_original_layout() -> None:
     assert [m.out_features for m in critic.modules() if isinstance(m, torch.nn.Linear)] == [220, 220, 1]
     assert convs[0].in_channels == 113  # target series + 112 feature channels
     history, window = torch.randn(6, 17), torch.randn(6, 17, 112)
-    scores = critic(series_with_next(history, torch.randn(6)), critic.conditioning_channels(window))
+    scores = critic(series_with_next(history, torch.randn(6)), critic.prepare(window))
     assert scores.shape == (6,)
     assert critic.output_steps == 3
 
@@ -70,13 +70,13 @@ def test_every_tuned_critic_layout_runs_on_18_steps(strides: int) -> None:
             ],
         ).gan.critic
         critic = Critic(config, seq_len=17, n_features=3)
-        out = critic(torch.randn(2, 18), critic.conditioning_channels(torch.randn(2, 17, 3)))
+        out = critic(torch.randn(2, 18), critic.prepare(torch.randn(2, 17, 3)))
         assert out.shape == (2,), (kernel, strides, padding)
 
 
 def test_critic_without_conditioning_reads_only_the_target() -> None:
     critic = Critic(CriticConfig.model_validate({"conditioning": False}), seq_len=17, n_features=10)
-    assert critic.conditioning_channels(torch.randn(2, 17, 10)) is None
+    assert critic.prepare(torch.randn(2, 17, 10)).conditioning is None
     assert critic(torch.randn(2, 18)).shape == (2,)
 
 
@@ -146,9 +146,9 @@ def test_critic_equals_a_plain_convolution_over_target_and_feature_channels() ->
         else:
             x = layer(x)
     expected = critic.head(x.transpose(1, 2)).squeeze(1)
-    torch.testing.assert_close(critic(series, critic.conditioning_channels(window)), expected)
+    torch.testing.assert_close(critic(series, critic.prepare(window)), expected)
     # Two groups (e.g. real and generated) share one conditioning term.
-    both = critic(torch.cat([series, series + 1]), critic.conditioning_channels(window))
+    both = critic(torch.cat([series, series + 1]), critic.prepare(window))
     torch.testing.assert_close(both[:4], expected)
 
 
@@ -166,12 +166,12 @@ trainer = GanTrainer(gan.original_config("cpu"), gan.FEATURES, gan.SEQ_LEN, torc
 data = torch.Generator().manual_seed(0)
 batch = Batch(*(torch.randn(*shape, generator=data) for shape in
                 ((gan.BATCH, gan.SEQ_LEN, gan.FEATURES), (gan.BATCH, gan.SEQ_LEN), (gan.BATCH,))))
-for _ in range(2):
+for _ in range(4):  # the heap settles over the first steps
     trainer.step(batch)
 before = resource.getrusage(resource.RUSAGE_SELF).ru_minflt
-for _ in range(3):
+for _ in range(10):
     trainer.step(batch)
-print((resource.getrusage(resource.RUSAGE_SELF).ru_minflt - before) // 3)
+print((resource.getrusage(resource.RUSAGE_SELF).ru_minflt - before) // 10)
 """
 
 
@@ -187,6 +187,8 @@ def test_kept_cpu_buffers_are_reused_without_page_faults() -> None:
     kept = faults_per_training_step("keep")
     if kept == "unsupported":
         pytest.skip("libc without mallopt")
-    # At the original's size a step maps tens of MB afresh (measured ~10,000 faults) unless buffers are kept.
-    assert int(faults_per_training_step("default")) > 3_000
-    assert int(kept) < 1_000
+    # At the original's size a step maps MBs of buffers afresh (measured 650-1,100 faults) unless they are
+    # kept (measured ~25).
+    default = int(faults_per_training_step("default"))
+    assert default > 200
+    assert int(kept) < default / 5

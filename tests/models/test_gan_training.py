@@ -14,7 +14,9 @@ from gan_fixtures import make_task, tiny_gan
 from gan_trader.config import ScheduleConfig
 from gan_trader.errors import EpisodeFailed
 from gan_trader.evaluation.metrics import forecast_metrics
+from gan_trader.models import wgan
 from gan_trader.models.base import Forecast
+from gan_trader.models.critic_grad import critic_update
 from gan_trader.models.mh import CriticCalibrator
 from gan_trader.models.wgan import (
     CALIBRATION_SAMPLES,
@@ -93,14 +95,19 @@ def test_critic_updates_n_critic_times_per_generator_update() -> None:
     assert updates == [False, False, True, False, False, True]
 
 
-def test_gradient_penalty_interpolates_with_one_uniform_weight_per_sample() -> None:
+def test_gradient_penalty_interpolates_with_one_uniform_weight_per_sample(monkeypatch) -> None:  # type: ignore[no-untyped-def]
     trainer = GanTrainer(tiny_gan(n_critic=5), n_features=3, seq_len=17, device=torch.device("cpu"))
-    seen: list[torch.Tensor] = []
-    trainer.critic.register_forward_pre_hook(lambda module, args: seen.append(args[0].detach().clone()))
+    seen: list[tuple[torch.Tensor, ...]] = []
+
+    def recording_update(critic, window, real, fake, hat, gp_weight):  # type: ignore[no-untyped-def]
+        seen.append((real, fake, hat))
+        return critic_update(critic, window, real, fake, hat, gp_weight)
+
+    monkeypatch.setattr(wgan, "critic_update", recording_update)
     batch = random_batch(size=64)
-    trainer.step(batch)  # a critic-only step: one critic call on real, fake and interpolated series
+    trainer.step(batch)  # a critic-only step
     assert len(seen) == 1
-    real, fake, hat = seen[0].split(64)
+    real, fake, hat = seen[0]
     torch.testing.assert_close(real[:, -1], batch.target)
     torch.testing.assert_close(hat[:, :-1], batch.history)  # the history is shared, only the next value moves
     weight = (hat[:, -1] - fake[:, -1]) / (real[:, -1] - fake[:, -1])
