@@ -93,23 +93,28 @@ def step_flops(config: GanConfig, n_features: int, batch: int) -> dict[str, int]
     }
 
 
-def gemm_backends(
-    device: torch.device,
-) -> dict[str, Callable[[torch.Tensor, torch.Tensor, torch.Tensor], None]]:
-    """The float32 matrix products torch offers here, as out-of-place `product(a, b, out)` = a @ b.
+Product = Callable[[torch.Tensor, torch.Tensor, torch.Tensor], torch.Tensor]
+
+
+def gemm_backends(device: torch.device) -> dict[str, Product]:
+    """The float32 matrix products torch offers here, as `product(a, b, out)` returning a @ b.
+
+    torch.mm writes into `out`; oneDNN's op allocates its result (as the training step's calls do), so its
+    rate is not lowered by a copy the step does not make.
 
     `torch.mm` is the BLAS torch was built with (MKL in the PyPI wheels); on CPU `onednn` is oneDNN's matmul,
     which torch also ships and `gemm.matmul_nt` uses. The machine's GEMM rate is the faster of them.
     """
 
-    def blas(a: torch.Tensor, b: torch.Tensor, out: torch.Tensor) -> None:
-        torch.mm(a, b, out=out)
+    def blas(a: torch.Tensor, b: torch.Tensor, out: torch.Tensor) -> torch.Tensor:
+        return torch.mm(a, b, out=out)
 
-    backends: dict[str, Callable[[torch.Tensor, torch.Tensor, torch.Tensor], None]] = {"torch.mm": blas}
+    backends: dict[str, Product] = {"torch.mm": blas}
     if device.type == "cpu" and onednn_available():
 
-        def onednn(a: torch.Tensor, b: torch.Tensor, out: torch.Tensor) -> None:
-            torch.ops.mkldnn._linear_pointwise(a, b.t(), None, "none", [], "")
+        def onednn(a: torch.Tensor, b: torch.Tensor, out: torch.Tensor) -> torch.Tensor:
+            result: torch.Tensor = torch.ops.mkldnn._linear_pointwise(a, b.t(), None, "none", [], "")
+            return result
 
         backends["onednn"] = onednn
     return backends
@@ -120,7 +125,7 @@ def gemm_mix(
     n_features: int,
     batch: int,
     device: torch.device,
-    product: Callable[[torch.Tensor, torch.Tensor, torch.Tensor], None],
+    product: Product,
 ) -> tuple[Callable[[], None], int]:
     """A closure running the step's GEMM shapes in the step's proportions through `product`, and its FLOPs."""
     t, h = config.seq_len, config.generator.hidden

@@ -79,7 +79,7 @@ def keep_cpu_buffers() -> bool:
 
     A training step allocates tens of MB of activations, gradients and oneDNN LSTM workspaces; with glibc's
     defaults they are mmap-ed fresh every step and every page faults on first touch (measured at the
-    original's size, 1 thread: ~8,800 faults and ~20 ms of a ~160 ms step; ~140 faults with this). Raising
+    original's size, 1 thread: ~8,000 faults and ~20 ms of an ~80 ms step; under 10 faults with this). Raising
     the mmap and trim thresholds keeps them in the heap for reuse: the allocator tuning PyTorch's CPU
     performance guide recommends (there via jemalloc or tcmalloc). The cost: up to _TRIM_THRESHOLD of freed
     heap is kept rather than returned to the system. Returns whether it applied (glibc on Linux only);

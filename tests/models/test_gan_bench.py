@@ -3,10 +3,18 @@
 from __future__ import annotations
 
 import pytest
+import torch
 
 from gan_trader.bench import BenchResult
-from gan_trader.bench.gan import bench_gan_step, critic_forward_flops, original_config, step_flops
+from gan_trader.bench.gan import (
+    bench_gan_step,
+    critic_forward_flops,
+    gemm_backends,
+    original_config,
+    step_flops,
+)
 from gan_trader.config import CriticConfig
+from gan_trader.models.gemm import onednn_available
 
 
 def test_critic_flops_follow_the_layer_sizes() -> None:
@@ -35,3 +43,13 @@ def test_benchmark_runs_and_reports_its_ratio() -> None:
     (result,) = bench_gan_step(quick=True)
     assert isinstance(result, BenchResult) and result.ratio is not None and result.ratio > 0
     assert result.details["windows_per_s"] > 0 and result.details["gemm_gflops"] > 0
+
+
+def test_every_gemm_backend_computes_the_product_it_is_timed_on() -> None:
+    backends = gemm_backends(torch.device("cpu"))
+    assert "torch.mm" in backends
+    if onednn_available():
+        assert "onednn" in backends  # the faster of the two on AMD: the reference must see it
+    a, b = torch.randn(64, 120), torch.randn(120, 200)
+    for name, product in backends.items():
+        torch.testing.assert_close(product(a, b, torch.empty(64, 200)), a @ b, msg=name)

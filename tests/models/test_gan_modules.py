@@ -187,8 +187,8 @@ def test_kept_cpu_buffers_are_reused_without_page_faults() -> None:
     kept = faults_per_training_step("keep")
     if kept == "unsupported":
         pytest.skip("libc without mallopt")
-    # At the original's size a step maps MBs of buffers afresh (measured 650-1,100 faults) unless they are
-    # kept (measured ~25).
+    # At the original's size a step maps tens of MB afresh (measured ~8,000 faults) unless they are kept
+    # (measured under 10).
     default = int(faults_per_training_step("default"))
-    assert default > 200
-    assert int(kept) < default / 5
+    assert default > 2_000
+    assert int(kept) < default / 20
