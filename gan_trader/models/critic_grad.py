@@ -1,9 +1,9 @@
 """The WGAN-GP critic update and the generator's pass through the critic, with gradients derived by hand.
 
 The critic is small (a few hundred thousand weights over 18 steps), so autograd's generic double backward of
-the gradient penalty spends most of the update on some two thousand tiny operations rather than on
-arithmetic. Here the same gradients come from the chain rule written out layer by layer, about a tenth of the
-operations, each as large as the batch allows:
+the gradient penalty spends most of the update on many small operations rather than on arithmetic (56
+matrix products of 64-128 rows at the original's size). Here the same gradients come from the chain rule
+written out layer by layer, in 26 products over stacked rows (14 -> 8 ms per update, 1 thread):
 
 1. forward over the real, generated and interpolated series together (3B rows);
 2. one backward pass over all 3B rows: for the real and generated rows it is the first-order gradient of
@@ -128,17 +128,17 @@ def supports(critic: Critic) -> bool:
     return True
 
 
-def _layers(critic: Critic, inputs: CriticInputs, detach: bool) -> tuple[list[_Layer], list[torch.Tensor]]:
+def _layers(critic: Critic, inputs: CriticInputs) -> tuple[list[_Layer], list[torch.Tensor]]:
     """The critic as a list of `_Layer`s, and the autograd-tracked effective weights they read.
 
-    With detach, the layers hold detached copies (the hand-written passes run without autograd) and the
-    second list maps them back: grads for its entries are handed to torch.autograd.backward.
+    The layers hold detached copies (the hand-written passes run without autograd); the second list maps
+    them back: gradients for its entries are handed to torch.autograd.backward.
     """
     tracked: list[torch.Tensor] = []
 
     def use(tensor: torch.Tensor) -> torch.Tensor:
         tracked.append(tensor)
-        return tensor.detach() if detach else tensor
+        return tensor.detach()
 
     layers: list[_Layer] = []
     steps = critic.seq_len + 1
@@ -343,7 +343,7 @@ def critic_update(
     """
     size = real.shape[0]
     inputs = critic.prepare(window)
-    layers, tracked = _layers(critic, inputs, detach=True)
+    layers, tracked = _layers(critic, inputs)
     conditioning = inputs.conditioning
     pair_rows, hat_rows = slice(0, 2 * size), slice(2 * size, 3 * size)
     with torch.no_grad():
@@ -428,6 +428,6 @@ def frozen_scores(critic: Critic, window: torch.Tensor, series: torch.Tensor) ->
     """Critic scores of series (B, T + 1) differentiable in the series only (the generator's update)."""
     with torch.no_grad():
         inputs = critic.prepare(window)
-        layers, _ = _layers(critic, inputs, detach=True)
+        layers, _ = _layers(critic, inputs)
     out: torch.Tensor = _FrozenCritic.apply(series, layers, inputs.conditioning)
     return out
