@@ -38,7 +38,6 @@ from gan_trader.io import atomic_path
 from gan_trader.models import critic_grad
 from gan_trader.models.base import Forecast, Forecaster, ForecastTask
 from gan_trader.models.critic import Critic, series_with_next
-from gan_trader.models.critic_grad import critic_update
 from gan_trader.models.devices import (
     autocast,
     keep_cpu_buffers,
@@ -189,7 +188,9 @@ class GanTrainer:
             weight = torch.rand(size, 1, generator=self.noise, device=self.device)
             hat = weight * real_series + (1.0 - weight) * fake_series
         if hat is not None and self._hand_gradients():
-            update = critic_update(self.critic, batch.window, real_series, fake_series, hat, config.gp_weight)
+            update = critic_grad.critic_update(
+                self.critic, batch.window, real_series, fake_series, hat, config.gp_weight
+            )
             loss = update.loss.float()
             stats["train/wasserstein"], stats["train/gp"] = update.wasserstein.float(), update.penalty.float()
         else:

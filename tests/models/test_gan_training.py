@@ -14,9 +14,8 @@ from gan_fixtures import make_task, tiny_gan
 from gan_trader.config import ScheduleConfig
 from gan_trader.errors import EpisodeFailed
 from gan_trader.evaluation.metrics import forecast_metrics
-from gan_trader.models import wgan
+from gan_trader.models import critic_grad
 from gan_trader.models.base import Forecast
-from gan_trader.models.critic_grad import critic_update
 from gan_trader.models.mh import CriticCalibrator
 from gan_trader.models.wgan import (
     CALIBRATION_SAMPLES,
@@ -99,11 +98,13 @@ def test_gradient_penalty_interpolates_with_one_uniform_weight_per_sample(monkey
     trainer = GanTrainer(tiny_gan(n_critic=5), n_features=3, seq_len=17, device=torch.device("cpu"))
     seen: list[tuple[torch.Tensor, ...]] = []
 
+    update = critic_grad.critic_update
+
     def recording_update(critic, window, real, fake, hat, gp_weight):  # type: ignore[no-untyped-def]
         seen.append((real, fake, hat))
-        return critic_update(critic, window, real, fake, hat, gp_weight)
+        return update(critic, window, real, fake, hat, gp_weight)
 
-    monkeypatch.setattr(wgan, "critic_update", recording_update)
+    monkeypatch.setattr(critic_grad, "critic_update", recording_update)
     batch = random_batch(size=64)
     trainer.step(batch)  # a critic-only step
     assert len(seen) == 1
