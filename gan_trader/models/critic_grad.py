@@ -367,13 +367,8 @@ def critic_update(
             trace = traces[position]
             grad_first, grad_second = first.grad_z[position], second.grad_z[position]
             assert grad_first is not None
-            ys, xs = (
-                [grad_first[pair_rows], sweep.pairs[position][0]],
-                [
-                    trace.inputs[pair_rows],
-                    sweep.pairs[position][1],
-                ],
-            )
+            zeta, adjoint = sweep.pairs[position]
+            ys, xs = [grad_first[pair_rows], zeta], [trace.inputs[pair_rows], adjoint]
             bias = grad_first[pair_rows].sum(0)
             if grad_second is not None:
                 ys.append(grad_second)
