@@ -59,7 +59,7 @@ class _Matrix:
 
 
 class _Unfolded:
-    """A convolution over (R, L*C) channels-last rows computed by unfolding (im2col); weight (C_out, C*k)."""
+    """A convolution over (R, L*C) channels-last rows computed by unfolding (im2col); weight (C_out, k*C)."""
 
     def __init__(self, weight: torch.Tensor, convolution: ChannelsLastConv1d, steps: int) -> None:
         self.weight = weight
@@ -71,7 +71,9 @@ class _Unfolded:
     def _columns(self, x: torch.Tensor) -> torch.Tensor:
         rows = x.shape[0]
         padded = nn.functional.pad(x.view(rows, self.steps, self.channels), (0, 0, *self.pad))
-        return padded.unfold(1, self.kernel, self.stride).reshape(rows * self.out_steps, -1)
+        # A row: the k input steps of one output step, channels within steps (as in `ChannelsLastConv1d`).
+        columns = padded.unfold(1, self.kernel, self.stride).transpose(2, 3)
+        return columns.reshape(rows * self.out_steps, -1)
 
     def apply(self, x: torch.Tensor) -> torch.Tensor:
         return matmul_nt(self._columns(x), self.weight).view(x.shape[0], -1)
@@ -81,7 +83,7 @@ class _Unfolded:
         columns = matmul_nt(y.reshape(rows * self.out_steps, -1), self.weight.t())
         padded_steps = self.steps + self.pad[0] + self.pad[1]
         grad = torch.ops.aten.unfold_backward(
-            columns.view(rows, self.out_steps, self.channels, self.kernel),
+            columns.view(rows, self.out_steps, self.kernel, self.channels).transpose(2, 3),
             [rows, padded_steps, self.channels],
             1,
             self.kernel,
@@ -154,7 +156,7 @@ def _layers(critic: Critic, inputs: CriticInputs) -> tuple[list[_Layer], list[to
             linear = _Matrix(use(band))
         else:
             channels = slice(0, 1) if position == 0 else slice(None)
-            kernel = convolution.weight[:, channels].reshape(convolution.out_channels, -1)
+            kernel = convolution.weight[:, channels].transpose(1, 2).reshape(convolution.out_channels, -1)
             linear = _Unfolded(use(kernel), convolution, steps)
         assert convolution.bias is not None
         bias = use(convolution.bias.repeat(out_steps))
