@@ -7,7 +7,7 @@ products about 2.2x faster (measured by `gan-trader bench`, which reports both).
 cost a fixed ~20 us per call, so small ones stay with torch.mm.
 
 `linear` is differentiable to any order (the gradient penalty differentiates the critic's input gradient);
-`matmul_nt` is the raw product for code that writes its own backward (the LSTM layer).
+`matmul_nt` is the raw product for code that writes its own backward (`critic_grad`).
 """
 
 from __future__ import annotations
