@@ -17,9 +17,9 @@ from rich.console import Console
 from gan_trader.config import load_config
 from gan_trader.evaluation.leaderboard import evaluate
 from gan_trader.evaluation.report import write_report
-from gan_trader.experiment import prepare
 from gan_trader.models.baselines import run_baselines
 from gan_trader.models.baselines.price_lstm import PriceLSTM
+from gan_trader.workflow.prepare import prepare
 
 CONFIG = Path(__file__).with_name("lag_critique.yaml")
 

@@ -76,7 +76,7 @@ def run(
     quiet: QuietOption = False,
 ) -> None:
     """Run an experiment end to end: features, tuning session, baselines, leaderboard, report."""
-    from gan_trader.experiment import run_experiment
+    from gan_trader.workflow.run import run_experiment
 
     _setup_logging(quiet)
     cfg = _load(config, set_, **{"executor.kind": executor, "executor.ray_address": ray_address})
@@ -86,7 +86,7 @@ def run(
 @app.command()
 def train(config: ConfigArg, set_: SetOption = None, quiet: QuietOption = False) -> None:
     """Train one episode with the config's own hyperparameters and print its metrics beside persistence."""
-    from gan_trader.experiment import run_experiment
+    from gan_trader.workflow.run import run_experiment
 
     _setup_logging(quiet)
     cfg = _load(config, set_, **{"tuning.strategy": "fixed", "tuning.episodes": "1"})
@@ -109,7 +109,8 @@ def tune(
     quiet: QuietOption = False,
 ) -> None:
     """Tune the GAN's hyperparameters with a strategy (every episode is logged), or compare strategies."""
-    from gan_trader.experiment import compare_tuning, run_experiment
+    from gan_trader.workflow.compare import compare_tuning
+    from gan_trader.workflow.run import run_experiment
 
     _setup_logging(quiet)
     overrides = {"executor.kind": executor, "executor.ray_address": ray_address}
@@ -124,7 +125,7 @@ def tune(
 @app.command()
 def baselines(config: ConfigArg, set_: SetOption = None, quiet: QuietOption = False) -> None:
     """Fit and score the configured baselines on the test days (no GAN), and print the leaderboard."""
-    from gan_trader.experiment import run_baselines_only
+    from gan_trader.workflow.run import run_baselines_only
 
     _setup_logging(quiet)
     run_baselines_only(_load(config, set_), console=console, quiet=quiet)  # type: ignore[arg-type]
@@ -137,7 +138,7 @@ def report(
     tracking_uri: Annotated[str, typer.Option(help="tracking store")] = "sqlite:///runs/mlflow.db",
 ) -> None:
     """Write the HTML report of a logged session."""
-    from gan_trader.experiment import report_session
+    from gan_trader.workflow.report import report_session
 
     _setup_logging(True)
     path = report_session(session, out, tracking_uri)
@@ -194,8 +195,8 @@ def features_build(
     quiet: QuietOption = False,
 ) -> None:
     """Build the causal feature frame of a config (fitted on its training span) and write it as CSV."""
-    from gan_trader.experiment import prepare
     from gan_trader.io import atomic_path
+    from gan_trader.workflow.prepare import prepare
 
     _setup_logging(quiet)
     prepared = prepare(_load(config, set_))  # type: ignore[arg-type]

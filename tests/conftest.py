@@ -15,9 +15,9 @@ import torch
 
 from gan_trader.config import SplitConfig, load_config
 from gan_trader.data.panel import Panel
-from gan_trader.evaluation.splits import make_split
-from gan_trader.experiment import load_panel
+from gan_trader.data.splits import make_split
 from gan_trader.models.base import ForecastTask
+from gan_trader.workflow.prepare import load_panel
 
 matplotlib.use("Agg")
 os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")

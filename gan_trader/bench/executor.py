@@ -90,8 +90,8 @@ def _throughput(config: ExperimentConfig, task, recorder, workers: int, episodes
 
 def bench_ray(quick: bool = False) -> list[BenchResult]:
     """Episodes/hour with 2 Ray workers vs 1 on the same small real episodes; ratio target >= 1.7."""
-    from gan_trader.experiment import prepare
     from gan_trader.tracking.store import open_recorder
+    from gan_trader.workflow.prepare import prepare
 
     episodes = 4 if quick else 8
     with tempfile.TemporaryDirectory(prefix="gan-trader-bench-ray-") as tmp:

@@ -25,11 +25,11 @@ import pandas as pd
 from gan_trader.bench import BenchResult
 from gan_trader.config import ExperimentConfig, load_config
 from gan_trader.data.panel import Panel
-from gan_trader.evaluation.splits import make_split
-from gan_trader.experiment import build_context, load_panel
+from gan_trader.data.splits import make_split
 from gan_trader.features.arima import fit_arima, one_step_forecasts
 from gan_trader.features.base import BuildContext
 from gan_trader.features.pipeline import FeaturePipeline
+from gan_trader.workflow.prepare import build_context, load_panel
 
 DEFAULT_CONFIG = Path(__file__).resolve().parents[2] / "experiments" / "default.yaml"
 

@@ -16,15 +16,15 @@ import pandas as pd
 from gan_trader.config import EvaluationConfig
 from gan_trader.evaluation.backtest import BacktestResult, backtest_forecast
 from gan_trader.evaluation.lag import LagDiagnostic, lag_diagnostic
-from gan_trader.evaluation.metrics import (
+from gan_trader.evaluation.stats_tests import diebold_mariano, pesaran_timmermann
+from gan_trader.models.base import Forecast, ForecastTask
+from gan_trader.models.scoring import (
     crps_ensemble,
     directional_accuracy,
     interval_coverage,
     mape,
     mase,
 )
-from gan_trader.evaluation.stats_tests import diebold_mariano, pesaran_timmermann
-from gan_trader.models.base import Forecast, ForecastTask
 
 PERSISTENCE = "persistence"
 COVERAGE_LEVEL = 0.90

@@ -11,6 +11,7 @@ import datetime as dt
 import html
 import io
 from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -26,9 +27,9 @@ from gan_trader import __version__  # noqa: E402
 from gan_trader.config import ExperimentConfig  # noqa: E402
 from gan_trader.evaluation import plots  # noqa: E402
 from gan_trader.evaluation.leaderboard import Leaderboard  # noqa: E402
-from gan_trader.experiment import Prepared  # noqa: E402
+from gan_trader.features.pipeline import FeatureSet  # noqa: E402
 from gan_trader.io import write_text  # noqa: E402
-from gan_trader.models.base import Forecast  # noqa: E402
+from gan_trader.models.base import Forecast, ForecastTask  # noqa: E402
 
 FigureSource = Any  # a matplotlib Figure, or a path to a PNG / JPEG / SVG file
 IMAGE_TYPES = {".png": "image/png", ".jpg": "image/jpeg", ".jpeg": "image/jpeg", ".svg": "image/svg+xml"}
@@ -44,6 +45,14 @@ td:first-child, th:first-child { text-align: left; }
 .missing { color: #8a5a00; background: #fff6e0; padding: 0.5em 0.8em; border-left: 3px solid #e0a000; }
 .verdict { font-weight: bold; } .meta { color: #666; font-size: 13px; } .scroll { overflow-x: auto; }
 """
+
+
+@dataclass(frozen=True)
+class ReportData:
+    """What the data sections show: the task (panel, split) and the feature set built for it."""
+
+    task: ForecastTask
+    features: FeatureSet
 
 
 def figure_png(figure: Any) -> bytes:
@@ -111,15 +120,15 @@ def _table_html(table: pd.DataFrame, digits: int = 4) -> str:
     return f'<div class="scroll"><table><thead><tr>{head}</tr></thead><tbody>{rows}</tbody></table></div>'
 
 
-def _checks_section(prepared: Prepared | None) -> str:
+def _checks_section(data: ReportData | None) -> str:
     title = "Statistical checks (training span)"
-    if prepared is None:
+    if data is None:
         return _section(title, missing("no prepared data was given"))
-    checks = plots.find_artifact(prepared.features.artifacts, "checks")
+    checks = plots.find_artifact(data.features.artifacts, "checks")
     if checks is None or checks.table is None:
         return _section(title, missing("no checks builder in this run"))
     body = _table_html(checks.table.set_index("test"))
-    vif = plots.find_artifact(prepared.features.artifacts, "checks_vif")
+    vif = plots.find_artifact(data.features.artifacts, "checks_vif")
     if vif is not None and vif.table is not None:
         body += "<h3>Variance inflation factors (largest 15)</h3>" + _table_html(
             vif.table.head(15).set_index("feature")
@@ -143,10 +152,8 @@ def _predicted_vs_real(figures: Mapping[str, FigureSource] | None) -> str:
     return _section(title, "".join(parts))
 
 
-def _fan_section(prepared: Prepared, forecast: Forecast) -> str:
-    return _figure_section(
-        f"MH fan chart: {forecast.model}", lambda: plots.fan_chart(prepared.task, forecast)
-    )
+def _fan_section(data: ReportData, forecast: Forecast) -> str:
+    return _figure_section(f"MH fan chart: {forecast.model}", lambda: plots.fan_chart(data.task, forecast))
 
 
 def _episodes_frame(episodes: pd.DataFrame | Sequence[Mapping[str, Any]] | None) -> pd.DataFrame | None:
@@ -190,45 +197,34 @@ def _episodes_section(frame: pd.DataFrame | None) -> str:
     return _section(title, body)
 
 
-def render_report(
-    *,
-    config: ExperimentConfig,
-    prepared: Prepared | None,
-    leaderboard: Leaderboard,
-    forecasts: Sequence[Forecast],
-    episodes: pd.DataFrame | Sequence[Mapping[str, Any]] | None = None,
-    figures: Mapping[str, FigureSource] | None = None,
-) -> str:
-    """The report as one HTML string (see `write_report`)."""
-    sections = []
-    if prepared is not None:
-        split = prepared.split
-        dates = [split.train_end, split.val_end]
-        sections.append(
-            _figure_section(
-                "Data overview", lambda: plots.data_overview(prepared.panel, dates), split.describe()
-            )
-        )
-        frame = prepared.features.frame
-        sections.append(_figure_section("Technical indicators", lambda: plots.indicators(frame)))
-        sections.append(_figure_section("Fourier components", lambda: plots.fourier_components(frame)))
-        sections.append(
-            _figure_section(
-                "Feature importance", lambda: plots.feature_importance(prepared.features.artifacts)
-            )
-        )
-    else:
-        for title in ("Data overview", "Technical indicators", "Fourier components", "Feature importance"):
-            sections.append(_section(title, missing("no prepared data was given")))
-    sections.append(_checks_section(prepared))
-    sections.append(_predicted_vs_real(figures))
+def _data_sections(data: ReportData | None) -> list[str]:
+    titles = ("Data overview", "Technical indicators", "Fourier components", "Feature importance")
+    if data is None:
+        return [_section(title, missing("no prepared data was given")) for title in titles]
+    split = data.task.split
+    dates = [split.train_end, split.val_end]
+    frame = data.features.frame
+    makers: tuple[Callable[[], Any], ...] = (
+        lambda: plots.data_overview(data.task.panel, dates),
+        lambda: plots.indicators(frame),
+        lambda: plots.fourier_components(frame),
+        lambda: plots.feature_importance(data.features.artifacts),
+    )
+    notes = (split.describe(), "", "", "")
+    return [
+        _figure_section(title, make, note) for title, make, note in zip(titles, makers, notes, strict=True)
+    ]
+
+
+def _fan_sections(data: ReportData | None, forecasts: Sequence[Forecast]) -> list[str]:
     sampling = [f for f in forecasts if f.samples is not None and np.size(f.samples)]
-    if prepared is not None and sampling:
-        for forecast in sampling:
-            sections.append(_fan_section(prepared, forecast))
-    else:
-        why = "no prepared data was given" if prepared is None else "no forecast carries MH samples"
-        sections.append(_section("MH fan chart", missing(why)))
+    if data is not None and sampling:
+        return [_fan_section(data, forecast) for forecast in sampling]
+    why = "no prepared data was given" if data is None else "no forecast carries MH samples"
+    return [_section("MH fan chart", missing(why))]
+
+
+def _leaderboard_sections(config: ExperimentConfig, leaderboard: Leaderboard) -> list[str]:
     verdicts = "".join(
         f'<p class="verdict">{html.escape(line)}</p>' for line in leaderboard.verdicts.values()
     )
@@ -236,27 +232,49 @@ def render_report(
         "MASE < 1 beats persistence (tomorrow = today). PT: Pesaran-Timmermann one-sided p-value of the "
         "direction; DM: Diebold-Mariano vs persistence (absolute loss, Harvey correction), negative = better."
     )
-    sections.append(_section("Leaderboard (test days)", verdicts + _table_html(leaderboard.table), note))
-    sections.append(
+    costs = f"{config.evaluation.backtest.cost_bps:g} bps per unit of position change"
+    return [
+        _section("Leaderboard (test days)", verdicts + _table_html(leaderboard.table), note),
         _figure_section(
             "Lag diagnostic",
             lambda: plots.lag_profiles(leaderboard.lags),
             "a peak at +1 means the forecast only repeats yesterday's close. In price space any forecast "
             "of a small return sits next to yesterday's close, so return models peak at +1 too: the flag "
             "matters for models that claim to track the price level.",
-        )
-    )
-    costs = f"{config.evaluation.backtest.cost_bps:g} bps per unit of position change"
-    sections.append(
-        _figure_section("Equity curves", lambda: plots.equity_curves(leaderboard.backtests), costs)
-    )
-    episodes_frame = _episodes_frame(episodes)
+        ),
+        _figure_section("Equity curves", lambda: plots.equity_curves(leaderboard.backtests), costs),
+    ]
+
+
+def _tuning_sections(
+    config: ExperimentConfig, episodes: pd.DataFrame | Sequence[Mapping[str, Any]] | None
+) -> list[str]:
+    frame = _episodes_frame(episodes)
     objective = config.tuning.objective
-    sections.append(
-        _figure_section("Tuning progress", lambda: plots.tuning_progress(episodes_frame, objective))
-    )  # type: ignore[arg-type]
-    if episodes_frame is not None and "status" in episodes_frame and not episodes_frame.empty:
-        sections.append(_episodes_section(episodes_frame))
+    sections = [_figure_section("Tuning progress", lambda: plots.tuning_progress(frame, objective))]
+    if frame is not None and "status" in frame and not frame.empty:
+        sections.append(_episodes_section(frame))
+    return sections
+
+
+def render_report(
+    *,
+    config: ExperimentConfig,
+    data: ReportData | None,
+    leaderboard: Leaderboard,
+    forecasts: Sequence[Forecast],
+    episodes: pd.DataFrame | Sequence[Mapping[str, Any]] | None = None,
+    figures: Mapping[str, FigureSource] | None = None,
+) -> str:
+    """The report as one HTML string (see `write_report`)."""
+    sections = [
+        *_data_sections(data),
+        _checks_section(data),
+        _predicted_vs_real(figures),
+        *_fan_sections(data, forecasts),
+        *_leaderboard_sections(config, leaderboard),
+        *_tuning_sections(config, episodes),
+    ]
     stamp = dt.datetime.now(dt.UTC).strftime("%Y-%m-%d %H:%M UTC")
     header = (
         f"<h1>gan-trader report: {html.escape(config.name)}</h1>"
@@ -275,7 +293,7 @@ def write_report(
     path: str | Path,
     *,
     config: ExperimentConfig,
-    prepared: Prepared | None,
+    data: ReportData | None,
     leaderboard: Leaderboard,
     forecasts: Sequence[Forecast],
     episodes: pd.DataFrame | Sequence[Mapping[str, Any]] | None = None,
@@ -288,7 +306,7 @@ def write_report(
     """
     text = render_report(
         config=config,
-        prepared=prepared,
+        data=data,
         leaderboard=leaderboard,
         forecasts=forecasts,
         episodes=episodes,

@@ -10,20 +10,24 @@ from __future__ import annotations
 
 import pandas as pd
 
-from gan_trader.features.base import BuildContext, FeatureBuilder
+from gan_trader.features.base import Artifact, BuildContext, BuilderParams, FeatureBuilder
 from gan_trader.sentiment.news import NewsSource, load_news
 from gan_trader.sentiment.score import NewsScorer, SentimentSettings
+
+
+class SentimentParams(SentimentSettings, BuilderParams):
+    """The sentiment builder's parameters: the scorer's settings (sentiment.score.SentimentSettings)."""
 
 
 class NewsSentiment(FeatureBuilder):
     """Daily mean headline sentiment in [0, 1] and the headline count, from a local BERT-family encoder."""
 
     name = "sentiment"
-    Params = SentimentSettings
+    Params = SentimentParams
 
-    def __init__(self, params: SentimentSettings, context: BuildContext) -> None:  # type: ignore[override]
+    def __init__(self, params: SentimentParams, context: BuildContext) -> None:  # type: ignore[override]
         super().__init__(params, context)
-        self.params: SentimentSettings = params
+        self.params: SentimentParams = params
         self.scorer: NewsScorer | None = None
         self._source: NewsSource | None = None
 
@@ -43,9 +47,16 @@ class NewsSentiment(FeatureBuilder):
         self.scorer = NewsScorer(self.params, seed=self.context.seed, cache_dir=self.context.cache_dir)
         news = self.scorer.assign(self._news(), pd.DatetimeIndex(frame.index))
         self.scorer.fit(news, train_end, labelled_timezone=self.context.news_timezone)
-        artifact = self.scorer.artifact()
-        if artifact is not None:
-            self.artifacts.append(artifact)
+        report = self.scorer.report
+        if report is not None:
+            self.artifacts.append(
+                Artifact(
+                    name="sentiment_head",
+                    table=report.confusion.reset_index(),
+                    text=self.scorer.summary(),
+                    metrics=report.metrics(),
+                )
+            )
         return self
 
     def transform(self, frame: pd.DataFrame) -> pd.DataFrame:

@@ -15,7 +15,7 @@ import numpy as np
 import pandas as pd
 
 from gan_trader.data.panel import Panel
-from gan_trader.evaluation.splits import Split
+from gan_trader.data.splits import Split
 from gan_trader.io import atomic_path
 
 TargetKind = Literal["log_return", "price"]

@@ -33,7 +33,6 @@ from torch.nn import functional as F
 
 from gan_trader.config import GanConfig, ScheduleConfig
 from gan_trader.errors import ConfigError, EpisodeFailed, TrainingError
-from gan_trader.evaluation.metrics import forecast_metrics
 from gan_trader.io import atomic_path
 from gan_trader.models import critic_grad
 from gan_trader.models.base import Forecast, Forecaster, ForecastTask
@@ -48,6 +47,7 @@ from gan_trader.models.devices import (
 )
 from gan_trader.models.generator import Generator
 from gan_trader.models.mh import CriticCalibrator, mh_select
+from gan_trader.models.scoring import forecast_metrics
 from gan_trader.models.windows import WindowMaker, WindowSet
 
 CHECKPOINT_FORMAT = 1

@@ -14,10 +14,9 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
-from pydantic import Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from gan_trader.errors import DataError, FeatureError
-from gan_trader.features.base import Artifact, BuilderParams
 from gan_trader.sentiment.cache import EmbeddingCache
 from gan_trader.sentiment.encoder import (
     SENTIMENT_LABELS,
@@ -46,8 +45,10 @@ CACHE_FOLDER = "sentiment-embeddings"
 CACHE_FLUSH_ROWS = 4096  # new outputs written to the disk cache at least this often
 
 
-class SentimentSettings(BuilderParams):
+class SentimentSettings(BaseModel):
     """Parameters of the sentiment builder (features.builders.sentiment.*) and of `score_news`."""
+
+    model_config = ConfigDict(extra="forbid")
 
     encoder: Path | None = Field(
         default=None, description="local Hugging Face checkpoint folder (default: bundled MiniLM)"
@@ -358,17 +359,16 @@ class NewsScorer:
         scores = headline_scores(self.probabilities(news, keep))
         return daily_scores(np.where(keep, news.positions, -1), scores, news.calendar, prefix)
 
-    def artifact(self, name: str = "sentiment_head") -> Artifact | None:
-        """The head's fit report as an Artifact (confusion table + namespaced metrics) for the pipeline."""
+    def summary(self) -> str | None:
+        """One line on the head's fit: encoder, label source, held-out agreement (None before fitting)."""
         if self.report is None:
             return None
         report = self.report
-        text = (
+        return (
             f"encoder {self.checkpoint.path} ({self.checkpoint.kind}); labels from {report.label_source}; "
             f"held-out agreement {report.agreement:.3f} on {report.holdout_rows} headlines "
             f"(trained on {report.train_rows}); class counts {report.class_counts}"
         )
-        return Artifact(name=name, table=report.confusion.reset_index(), text=text, metrics=report.metrics())
 
 
 def _day(value: pd.Timestamp | None) -> str:
@@ -390,7 +390,8 @@ class SentimentScores:
     # headlines: published, trading_day, ticker, headline, p_negative, p_neutral, p_positive, score
     headlines: pd.DataFrame
     daily: pd.DataFrame  # index date; columns score, count
-    report: Artifact | None
+    report: HeadReport | None
+    summary: str | None  # one line on the head's fit (see NewsScorer.summary)
 
 
 def score_news(
@@ -432,4 +433,4 @@ def score_news(
     assigned = news.positions[news.positions >= 0]
     daily = daily_scores(assigned, headlines["score"].to_numpy(), news.calendar)
     daily.index.name = "date"
-    return SentimentScores(headlines=headlines, daily=daily, report=scorer.artifact())
+    return SentimentScores(headlines=headlines, daily=daily, report=scorer.report, summary=scorer.summary())

@@ -21,7 +21,8 @@ import pandas as pd
 
 from gan_trader.errors import TrackingError
 from gan_trader.io import atomic_path
-from gan_trader.tracking.store import EPISODE_TAG, FAILURE_TAG, KIND_TAG, NAME_TAG, SESSION_TAG, STRATEGY_TAG
+from gan_trader.tracking.store import RunRecord, download_artifacts
+from gan_trader.tracking.tags import EPISODE_TAG, FAILURE_TAG, KIND_TAG, NAME_TAG, SESSION_TAG, STRATEGY_TAG
 
 ACTION_TAGS = ("gan_trader.action", "tune/action")
 REWARD_METRIC = "tune/reward"
@@ -67,6 +68,14 @@ class EpisodeBrowser:
     def session_run(self, session: str) -> Any:
         """The MLflow run of a session, by run id, unique prefix or run name."""
         return self._session_run(session)
+
+    def session(self, session: str) -> RunRecord:
+        """A session's run, by run id, unique prefix or run name."""
+        return RunRecord.from_mlflow(self._session_run(session))
+
+    def download(self, run_id: str, path: str, destination: Path) -> Path:
+        """Fetch a run's artifact (file or folder) into `destination`; TrackingError when it is missing."""
+        return download_artifacts(self.client, run_id, path, destination)
 
     def _session_run(self, session: str) -> Any:
         runs = self._search(f"tags.`{KIND_TAG}` = 'session'")

@@ -15,6 +15,7 @@ import os
 import tempfile
 import time
 from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -25,14 +26,49 @@ from gan_trader.errors import EpisodeFailed, TrackingError
 
 log = logging.getLogger(__name__)
 
-KIND_TAG = "gan_trader.kind"
-SESSION_TAG = "gan_trader.session"
-EPISODE_TAG = "gan_trader.episode"
-FAILURE_TAG = "gan_trader.failure"
-CONFIG_TAG = "gan_trader.config"
-STRATEGY_TAG = "gan_trader.strategy"
-PARENT_TAG = "mlflow.parentRunId"
-NAME_TAG = "mlflow.runName"
+from gan_trader.tracking.tags import (  # noqa: F401 - re-exported for callers of the store
+    CONFIG_TAG,
+    EPISODE_TAG,
+    FAILURE_TAG,
+    KIND_TAG,
+    NAME_TAG,
+    PARENT_TAG,
+    SESSION_TAG,
+    STRATEGY_TAG,
+)
+
+
+@dataclass(frozen=True)
+class RunRecord:
+    """A logged run as the rest of the code sees it: no MLflow entity leaves tracking/."""
+
+    run_id: str
+    status: str
+    tags: dict[str, str]
+    params: dict[str, str]
+    metrics: dict[str, float]
+    start_time: int  # ms since the epoch
+    artifact_uri: str
+
+    @classmethod
+    def from_mlflow(cls, run: Any) -> RunRecord:
+        return cls(
+            run_id=str(run.info.run_id),
+            status=str(run.info.status),
+            tags=dict(run.data.tags),
+            params=dict(run.data.params),
+            metrics={k: float(v) for k, v in run.data.metrics.items()},
+            start_time=int(run.info.start_time or 0),
+            artifact_uri=str(run.info.artifact_uri),
+        )
+
+
+def download_artifacts(client: Any, run_id: str, path: str, destination: Path) -> Path:
+    """Fetch a run's artifact (file or folder) into `destination`; TrackingError when it is missing."""
+    try:
+        return Path(client.download_artifacts(run_id, path, str(destination)))
+    except Exception as exc:
+        raise TrackingError(f"run {run_id}: no artifact {path!r} ({type(exc).__name__})") from None
 
 
 def _prepare_uri(uri: str) -> str:
@@ -80,6 +116,49 @@ class Recorder:
             )
         else:
             self.experiment_id = existing.experiment_id
+
+    # queries ---------------------------------------------------------------------------------------
+
+    def runs(
+        self,
+        *,
+        session: str | None = None,
+        kind: str | None = None,
+        status: str | None = None,
+        newest_first: bool = False,
+        limit: int = 10000,
+    ) -> list[RunRecord]:
+        """This experiment's runs, filtered by session, kind (session/episode/compare) and status."""
+        clauses = []
+        if session is not None:
+            clauses.append(f"tags.`{SESSION_TAG}` = '{session}'")
+        if kind is not None:
+            clauses.append(f"tags.`{KIND_TAG}` = '{kind}'")
+        if status is not None:
+            clauses.append(f"attributes.status = '{status}'")
+        found = self.client.search_runs(
+            [self.experiment_id],
+            filter_string=" and ".join(clauses),
+            order_by=["attributes.start_time DESC"] if newest_first else None,
+            max_results=limit,
+        )
+        return [RunRecord.from_mlflow(run) for run in found]
+
+    def run(self, run_id: str) -> RunRecord:
+        try:
+            return RunRecord.from_mlflow(self.client.get_run(run_id))
+        except Exception as exc:
+            raise TrackingError(f"no run {run_id} in {self.uri} ({type(exc).__name__})") from None
+
+    def reopen(self, run_id: str) -> None:
+        """Mark a run RUNNING again (a resumed session)."""
+        try:
+            self.client.update_run(run_id, status="RUNNING")
+        except Exception as exc:
+            raise TrackingError(f"no run {run_id} in {self.uri} ({exc})") from None
+
+    def download(self, run_id: str, path: str, destination: Path) -> Path:
+        return download_artifacts(self.client, run_id, path, destination)
 
     # runs ------------------------------------------------------------------------------------------
 

@@ -20,8 +20,8 @@ import numpy as np
 import pandas as pd
 
 from gan_trader.config import ExperimentConfig, SplitConfig
+from gan_trader.data.splits import make_split
 from gan_trader.errors import EpisodeFailed, TuningError
-from gan_trader.evaluation.splits import make_split
 from gan_trader.io import atomic_open
 from gan_trader.models.base import ForecastTask
 from gan_trader.tuning.env import TuningEnv

@@ -20,8 +20,8 @@ import pandas as pd
 
 from gan_trader.config import ExperimentConfig, GanConfig, dump_config
 from gan_trader.errors import EpisodeFailed
-from gan_trader.evaluation.metrics import forecast_metrics
 from gan_trader.models.base import Forecast, ForecastTask
+from gan_trader.models.scoring import forecast_metrics
 from gan_trader.tuning.space import apply_hyperparameters
 
 log = logging.getLogger(__name__)

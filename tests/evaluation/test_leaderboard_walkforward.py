@@ -8,10 +8,10 @@ import pytest
 
 from gan_trader.config import EvaluationConfig, load_config
 from gan_trader.evaluation.leaderboard import evaluate
-from gan_trader.evaluation.walkforward import baseline_factories, format_mean_std, seed_summary, walk_forward
-from gan_trader.experiment import load_panel, splits
 from gan_trader.models.base import Forecast
 from gan_trader.models.baselines import run_baselines
+from gan_trader.workflow.folds import baseline_factories, format_mean_std, run_folds, seed_summary
+from gan_trader.workflow.prepare import fold_splits, load_panel
 
 
 def sampled_forecast(task, origins, seed=0, name="sampler") -> Forecast:
@@ -90,7 +90,7 @@ def test_walk_forward_refits_each_fold():
             "gan.seq_len=8",
         ],
     )
-    result = walk_forward(config, baseline_factories(["drift", "persistence"]))
+    result = run_folds(config, baseline_factories(["drift", "persistence"]))
     assert len(result.folds) == 3
     drift_levels = [fold["drift"].log_return[0] for fold in result.folds]
     assert len(set(np.round(drift_levels, 12))) == 3  # each fold's drift comes from its own training span
@@ -98,7 +98,7 @@ def test_walk_forward_refits_each_fold():
     assert joined.origins.is_monotonic_increasing and joined.origins.is_unique
     assert len(joined.origins) == sum(len(fold["drift"].origins) for fold in result.folds)
     # Each fold forecasts exactly its own test span.
-    for fold, split in zip(result.folds, splits(config, load_panel(config)), strict=True):
+    for fold, split in zip(result.folds, fold_splits(config, load_panel(config)), strict=True):
         assert fold["drift"].target_dates.min() > split.val_end
         assert fold["drift"].target_dates.max() <= split.test_end
     assert result.leaderboard.table.loc["persistence", "mase"] == pytest.approx(1.0)

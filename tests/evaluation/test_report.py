@@ -15,10 +15,10 @@ import pytest
 
 from gan_trader.config import load_config
 from gan_trader.evaluation.leaderboard import evaluate
-from gan_trader.evaluation.report import render_report, write_report
-from gan_trader.experiment import prepare
+from gan_trader.evaluation.report import ReportData, render_report, write_report
 from gan_trader.models.base import Forecast
 from gan_trader.models.baselines import run_baselines
+from gan_trader.workflow.prepare import prepare
 
 CHROMIUM = next(
     (shutil.which(n) for n in ("chromium", "chromium-browser", "google-chrome") if shutil.which(n)), None
@@ -66,7 +66,7 @@ def test_report_is_self_contained_and_complete(prepared, tmp_path):
     path = write_report(
         tmp_path / "out" / "report.html",
         config=prepared.config,
-        prepared=prepared,
+        data=ReportData(prepared.task, prepared.features),
         leaderboard=board,
         forecasts=forecasts,
         episodes=episodes,
@@ -103,7 +103,7 @@ def test_report_is_self_contained_and_complete(prepared, tmp_path):
 def test_report_without_run_inputs_says_why(prepared, tmp_path):
     forecasts = run_baselines(["drift"], prepared.task, seed=0)
     board = evaluate(prepared.task, forecasts, prepared.config.evaluation)
-    text = render_report(config=prepared.config, prepared=None, leaderboard=board, forecasts=forecasts)
+    text = render_report(config=prepared.config, data=None, leaderboard=board, forecasts=forecasts)
     for reason in (
         "no prepared data was given",
         "no per-epoch prediction figures were given",
@@ -119,7 +119,7 @@ def test_report_images_decode_in_chromium(prepared, tmp_path):
     path = write_report(
         tmp_path / "report.html",
         config=prepared.config,
-        prepared=prepared,
+        data=ReportData(prepared.task, prepared.features),
         leaderboard=board,
         forecasts=forecasts,
         episodes=episodes,

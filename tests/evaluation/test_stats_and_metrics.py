@@ -9,9 +9,9 @@ import pytest
 from scipy import stats
 
 from gan_trader.evaluation.leaderboard import evaluate
-from gan_trader.evaluation.metrics import mape, mase
 from gan_trader.evaluation.stats_tests import diebold_mariano, pesaran_timmermann
 from gan_trader.models.baselines import run_baselines
+from gan_trader.models.scoring import mape, mase
 
 
 def test_persistence_has_mase_one_by_construction(small_task):

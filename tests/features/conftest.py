@@ -7,9 +7,9 @@ import pytest
 
 from gan_trader.config import load_config
 from gan_trader.data.panel import Panel
-from gan_trader.evaluation.splits import make_split
-from gan_trader.experiment import build_context, load_panel
+from gan_trader.data.splits import make_split
 from gan_trader.features.base import BuildContext
+from gan_trader.workflow.prepare import build_context, load_panel
 
 
 @pytest.fixture(scope="session")

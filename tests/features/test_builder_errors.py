@@ -57,7 +57,7 @@ def test_bad_params_name_the_key(name: str, params: dict, key: str) -> None:
 
 
 def test_bad_params_from_a_config_override_are_rejected_before_any_work(in_tmp) -> None:  # type: ignore[no-untyped-def]
-    from gan_trader.experiment import feature_pipeline, load_panel
+    from gan_trader.workflow.prepare import feature_pipeline, load_panel
 
     config = load_config(None, ["features.builders={fourier: {window: -1}}", "features.cache_dir=null"])
     with pytest.raises(GanTraderError, match=r"^features\.builders\.fourier\.window: "):

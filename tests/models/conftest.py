@@ -9,8 +9,8 @@ import torch
 from gan_fixtures import make_task
 
 from gan_trader.config import load_config
-from gan_trader.experiment import load_panel
 from gan_trader.models.base import ForecastTask
+from gan_trader.workflow.prepare import load_panel
 
 
 @pytest.fixture

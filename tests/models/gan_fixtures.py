@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from gan_trader.config import GanConfig, SplitConfig
-from gan_trader.evaluation.splits import make_split
+from gan_trader.data.splits import make_split
 from gan_trader.models.base import ForecastTask
 
 

@@ -6,8 +6,8 @@ import numpy as np
 import pytest
 from scipy import stats
 
-from gan_trader.evaluation.metrics import crps_ensemble, interval_coverage
 from gan_trader.models.mh import CriticCalibrator, mh_select
+from gan_trader.models.scoring import crps_ensemble, interval_coverage
 
 # Real data N(0, 1); a biased, over-dispersed "generator" N(1, 2^2).
 REAL = stats.norm(0.0, 1.0)

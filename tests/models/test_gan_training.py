@@ -13,10 +13,10 @@ from gan_fixtures import make_task, tiny_gan
 
 from gan_trader.config import ScheduleConfig
 from gan_trader.errors import EpisodeFailed
-from gan_trader.evaluation.metrics import forecast_metrics
 from gan_trader.models import critic_grad
 from gan_trader.models.base import Forecast
 from gan_trader.models.mh import CriticCalibrator
+from gan_trader.models.scoring import forecast_metrics
 from gan_trader.models.wgan import (
     CALIBRATION_SAMPLES,
     Batch,

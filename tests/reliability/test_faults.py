@@ -12,9 +12,9 @@ import pytest
 from reliability_helpers import runs_of, write_tiny_config
 
 from gan_trader.config import load_config
-from gan_trader.experiment import prepare
 from gan_trader.tracking.store import open_recorder
 from gan_trader.tuning.episode import EpisodeSpec, run_episode
+from gan_trader.workflow.prepare import prepare
 
 ROOT = Path(__file__).resolve().parents[2]
 

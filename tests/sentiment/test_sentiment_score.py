@@ -45,8 +45,8 @@ def test_positive_above_negative_with_a_labelled_head(
     assert good.min() > bad.max(), (good.tolist(), bad.tolist())
     assert good.mean() > 0.6 and bad.mean() < 0.4
     assert ((table["score"] >= 0) & (table["score"] <= 1)).all()
-    assert scores.report is not None and "labelled headlines" in scores.report.text
-    assert scores.report.metrics["sentiment/holdout_headlines"] > 0
+    assert scores.report is not None and scores.summary and "labelled headlines" in scores.summary
+    assert scores.report.metrics()["sentiment/holdout_headlines"] > 0
     # the daily view: one headline a day here, news-free days neutral
     assert scores.daily.loc["2016-03-01", "count"] == 1
     assert scores.daily.loc["2016-02-29", "score"] == 0.5 and scores.daily.loc["2016-02-29", "count"] == 0
@@ -60,7 +60,7 @@ def test_weak_labels_order_clear_headlines(
     scores = score_news(write_news(rows), train_end="2016-05-31", calendar=msft_calendar, seed=0)
     table = scores.headlines.set_index("headline")
     assert table.loc[GOOD, "score"].mean() > table.loc[BAD, "score"].mean() + 0.2
-    assert scores.report is not None and "Loughran-McDonald" in scores.report.text
+    assert scores.summary is not None and "Loughran-McDonald" in scores.summary
 
 
 def test_head_sees_only_training_span_headlines(

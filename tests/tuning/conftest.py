@@ -7,8 +7,8 @@ from pathlib import Path
 import pytest
 from tuning_doubles import tiny_config
 
-from gan_trader.experiment import prepare
 from gan_trader.models.base import ForecastTask
+from gan_trader.workflow.prepare import prepare
 
 
 @pytest.fixture(scope="session")

@@ -13,11 +13,11 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from tuning_doubles import FakeForecaster, tiny_config  # noqa: E402
 
-from gan_trader.experiment import prepare  # noqa: E402
 from gan_trader.tracking.store import open_recorder  # noqa: E402
 from gan_trader.tuning.episode import run_episode  # noqa: E402
 from gan_trader.tuning.executor import LocalExecutor  # noqa: E402
 from gan_trader.tuning.session import run_session  # noqa: E402
+from gan_trader.workflow.prepare import prepare  # noqa: E402
 
 
 class SlowForecaster(FakeForecaster):

@@ -14,7 +14,8 @@ from gan_trader.tuning.agents import Policy, load_or_train_policy, policy_path
 from gan_trader.tuning.executor import LocalExecutor
 from gan_trader.tuning.session import run_session
 from gan_trader.tuning.space import SearchSpace
-from gan_trader.tuning.strategies import compare_strategies, config_hyperparameters
+from gan_trader.tuning.strategies import config_hyperparameters
+from gan_trader.workflow.compare import compare_strategies
 
 
 def _session(tmp_path: Path, task, strategy: str, *extra: str, episodes: int = 3, store: Path, name: str):

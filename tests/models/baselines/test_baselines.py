@@ -8,9 +8,9 @@ import pytest
 
 from gan_trader.config import GanConfig
 from gan_trader.errors import ConfigError
-from gan_trader.evaluation.metrics import forecast_metrics
 from gan_trader.models.base import Forecaster
 from gan_trader.models.baselines import BASELINES, create_baseline, run_baselines
+from gan_trader.models.scoring import forecast_metrics
 
 # Small enough for the fast path; the defaults are exercised by the experiments.
 TINY_GAN = GanConfig(

@@ -61,7 +61,7 @@ def make_split(index: pd.DatetimeIndex, config: SplitConfig, min_rows: int = 2) 
     return Split(index[train], index[val], index[-1])
 
 
-def walk_forward(index: pd.DatetimeIndex, config: SplitConfig, min_rows: int = 2) -> list[Split]:
+def walk_forward_splits(index: pd.DatetimeIndex, config: SplitConfig, min_rows: int = 2) -> list[Split]:
     """Expanding-window folds over the part after the first split's training span.
 
     Fold k trains on everything before its validation span; validation has the first split's length and

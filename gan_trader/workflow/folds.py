@@ -16,9 +16,9 @@ import pandas as pd
 from gan_trader.config import ExperimentConfig
 from gan_trader.data.panel import Panel
 from gan_trader.evaluation.leaderboard import Leaderboard, evaluate
-from gan_trader.experiment import Prepared, load_panel, prepare, splits
 from gan_trader.models.base import Forecast, Forecaster, ForecastTask
 from gan_trader.models.baselines import create_baseline
+from gan_trader.workflow.prepare import Prepared, fold_splits, load_panel, prepare
 
 # model name -> factory(prepared fold, seed) -> an unfitted forecaster
 ForecasterFactory = Callable[[Prepared, int], Forecaster]
@@ -67,7 +67,7 @@ def historical_forecasts(prepared: Prepared, factory: ForecasterFactory, seed: i
     return factory(prepared, seed).fit(task).predict(task, task.origins("test"))
 
 
-def walk_forward(
+def run_folds(
     config: ExperimentConfig,
     models: Mapping[str, ForecasterFactory],
     seed: int | None = None,
@@ -79,7 +79,7 @@ def walk_forward(
     seed = config.seed if seed is None else seed
     folds: list[dict[str, Forecast]] = []
     prepared = None
-    for split in splits(config, panel):
+    for split in fold_splits(config, panel):
         prepared = prepare(config, panel, split, use_cache=use_cache)
         folds.append(
             {name: historical_forecasts(prepared, factory, seed) for name, factory in models.items()}
@@ -113,7 +113,7 @@ def multi_seed(
     """Walk-forward once per seed (evaluation.seeds by default); mean +- std of the leaderboards."""
     seeds = list(config.evaluation.seeds if seeds is None else seeds)
     panel = panel or load_panel(config)
-    results = [walk_forward(config, models, seed, panel) for seed in seeds]
+    results = [run_folds(config, models, seed, panel) for seed in seeds]
     return seed_summary([r.leaderboard.table for r in results]), results
 
 

@@ -1,0 +1,14 @@
+"""Tag keys of the runs gan-trader logs: one name per meaning, used by writers and readers alike."""
+
+KIND_TAG = "gan_trader.kind"  # session | episode | compare
+SESSION_TAG = "gan_trader.session"  # an episode's session run id
+EPISODE_TAG = "gan_trader.episode"  # an episode's index in its session
+FAILURE_TAG = "gan_trader.failure"  # why a run ended FAILED or KILLED
+CONFIG_TAG = "gan_trader.config"
+STRATEGY_TAG = "gan_trader.strategy"
+ACTION_TAG = "gan_trader.action"  # what the controller decided for an episode (new, keep, pbt...)
+BEST_EPISODE_TAG = "gan_trader.best_episode"  # a session's best episode: its index
+BEST_RUN_TAG = "gan_trader.best_run"  # a session's best episode: its run id
+VERDICT_TAG = "gan_trader.verdict"  # the leaderboard's one-line verdict
+PARENT_TAG = "mlflow.parentRunId"
+NAME_TAG = "mlflow.runName"

@@ -1,0 +1,175 @@
+"""Run an experiment: features -> tuning session (GAN episodes) -> baselines -> leaderboard -> report.
+
+Config, data and feature parameters are validated before anything is written to the tracking store; every
+result is logged through the Recorder, so a killed run keeps what it had logged and can be resumed.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from pathlib import Path
+
+from rich.console import Console
+
+from gan_trader.config import ExperimentConfig, dump_config
+from gan_trader.evaluation.leaderboard import Leaderboard, evaluate
+from gan_trader.models.base import Forecast, save_forecast
+from gan_trader.models.baselines import baseline_class, run_baselines
+from gan_trader.tracking import tags
+from gan_trader.tracking.store import Recorder, open_recorder
+from gan_trader.tuning.session import SessionResult, run_session
+from gan_trader.workflow.prepare import Prepared, prepare
+from gan_trader.workflow.report import episode_figures, write_experiment_report
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class ExperimentResult:
+    session_id: str
+    leaderboard: Leaderboard
+    report_path: Path | None
+    forecasts: list[Forecast]
+
+
+def _log_feature_artifacts(recorder: Recorder, run_id: str, prepared: Prepared) -> None:
+    feature_set = prepared.features
+    recorder.log_params(
+        run_id, {"features.columns": len(feature_set.columns), "split": prepared.split.describe()}
+    )
+    for artifact in feature_set.artifacts:
+        if artifact.table is not None:
+            recorder.log_table(run_id, artifact.table, f"features/{artifact.name}.csv")
+        if artifact.figure is not None:
+            recorder.log_figure(run_id, artifact.figure, f"features/{artifact.name}.png")
+        if artifact.text:
+            recorder.log_text(run_id, artifact.text, f"features/{artifact.name}.txt")
+        if artifact.metrics:
+            recorder.log_metrics(
+                run_id, {f"features/{artifact.name}/{k}": v for k, v in artifact.metrics.items()}
+            )
+    if feature_set.notes:
+        recorder.log_text(run_id, "\n".join(feature_set.notes) + "\n", "features/notes.txt")
+
+
+def session_folder(config: ExperimentConfig, session_id: str) -> Path:
+    return Path(config.runs_dir) / "sessions" / session_id
+
+
+def _resume_hint(recorder: Recorder, resume: str | None) -> None:
+    """Tell the user how to continue a session stopped with Ctrl-C (the session run is marked KILLED)."""
+    session_id = resume
+    if session_id is None:
+        try:
+            killed = recorder.runs(kind="session", status="KILLED", newest_first=True, limit=1)
+        except Exception:  # the hint must never hide the interruption itself
+            killed = []
+        session_id = killed[0].run_id if killed else None
+    if session_id is not None:
+        log.warning("interrupted: session %s is saved; continue it with --resume %s", session_id, session_id)
+
+
+def baseline_names(names: list[str]) -> list[str]:
+    """Check every name before any work, and put persistence first: every forecast stands beside it."""
+    for name in names:
+        baseline_class(name)
+    return names if "persistence" in names else ["persistence", *names]
+
+
+def _log_results(
+    recorder: Recorder,
+    config: ExperimentConfig,
+    session_id: str,
+    forecasts: list[Forecast],
+    leaderboard: Leaderboard,
+) -> None:
+    folder = session_folder(config, session_id)
+    for forecast in forecasts:
+        path = folder / "forecasts" / f"{forecast.model}.npz"
+        save_forecast(forecast, path)
+        recorder.log_artifact(session_id, path, "forecasts")
+    recorder.log_table(session_id, leaderboard.table, "leaderboard.csv")
+    recorder.log_text(session_id, dump_config(config), "config.yaml")
+    recorder.set_tags(session_id, {tags.VERDICT_TAG: leaderboard.verdict})
+
+
+def _print_summary(
+    console: Console, session: SessionResult, leaderboard: Leaderboard, report_path: Path | None
+) -> None:
+    leaderboard.print(console)
+    failed = [e for e in session.episodes if not e.ok]
+    if failed:
+        console.print(
+            f"{len(failed)} of {len(session.episodes)} episodes failed: "
+            + "; ".join(f"episode {e.index} ({e.reason})" for e in failed)
+        )
+    console.print(f"session: {session.session_id}  (gan-trader episodes list --session {session.session_id})")
+    if report_path is not None:
+        console.print(f"report: {report_path.resolve()}")
+
+
+def run_experiment(
+    config: ExperimentConfig,
+    *,
+    resume: str | None = None,
+    quiet: bool = False,
+    console: Console | None = None,
+    baselines: list[str] | None = None,
+    report: bool = True,
+) -> ExperimentResult:
+    """Features -> tuning session (GAN episodes) -> baselines -> leaderboard -> report, all logged."""
+    console = console or Console(quiet=quiet)
+    names = baseline_names(config.evaluation.baselines if baselines is None else baselines)
+    prepared = prepare(config)
+    recorder = open_recorder(config.tracking, config.experiment_name)
+    try:
+        session = run_session(config, prepared.task, recorder, resume=resume, quiet=quiet)
+    except KeyboardInterrupt:
+        _resume_hint(recorder, resume)
+        raise
+    session_id = session.session_id
+    _log_feature_artifacts(recorder, session_id, prepared)
+    forecasts: list[Forecast] = []
+    if session.best is not None and session.best.test_forecast is not None:
+        forecasts.append(session.best.test_forecast)
+    forecasts += run_baselines(
+        names, prepared.task, config.seed, gan=config.gan, scaler=config.features.scaler
+    )
+    leaderboard = evaluate(prepared.task, forecasts, config.evaluation)
+    for episode in session.episodes:
+        if not episode.ok:
+            log.warning("episode %d %s: %s", episode.index, episode.status, episode.reason)
+    _log_results(recorder, config, session_id, forecasts, leaderboard)
+    report_path = None
+    if report and config.evaluation.report is not None:
+        report_path = Path(str(config.evaluation.report).format(name=config.name, session=session_id))
+        best_run = session.best.run_id if session.best else None
+        write_experiment_report(
+            report_path,
+            config=config,
+            prepared=prepared,
+            leaderboard=leaderboard,
+            forecasts=forecasts,
+            episodes=session.table(),
+            figures=episode_figures(recorder, best_run),
+        )
+        recorder.log_artifact(session_id, report_path, "report")
+    if not quiet:
+        _print_summary(console, session, leaderboard, report_path)
+    return ExperimentResult(session_id, leaderboard, report_path, forecasts)
+
+
+def run_baselines_only(
+    config: ExperimentConfig, *, console: Console | None = None, quiet: bool = False
+) -> Leaderboard:
+    """Fit and score the configured baselines on the test days, without training the GAN."""
+    names = baseline_names(config.evaluation.baselines)
+    prepared = prepare(config)
+    forecasts = run_baselines(
+        names, prepared.task, config.seed, gan=config.gan, scaler=config.features.scaler
+    )
+    leaderboard = evaluate(prepared.task, forecasts, config.evaluation)
+    if not quiet:
+        leaderboard.print(console or Console())
+    return leaderboard
