@@ -23,9 +23,6 @@ import pandas as pd
 
 from gan_trader.config import TrackingConfig
 from gan_trader.errors import EpisodeFailed, TrackingError
-
-log = logging.getLogger(__name__)
-
 from gan_trader.tracking.tags import (  # noqa: F401 - re-exported for callers of the store
     CONFIG_TAG,
     EPISODE_TAG,
@@ -36,6 +33,8 @@ from gan_trader.tracking.tags import (  # noqa: F401 - re-exported for callers o
     SESSION_TAG,
     STRATEGY_TAG,
 )
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
