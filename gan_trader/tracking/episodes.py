@@ -21,10 +21,19 @@ import pandas as pd
 
 from gan_trader.errors import TrackingError
 from gan_trader.io import atomic_path
-from gan_trader.tracking.store import RunRecord, download_artifacts
-from gan_trader.tracking.tags import EPISODE_TAG, FAILURE_TAG, KIND_TAG, NAME_TAG, SESSION_TAG, STRATEGY_TAG
+from gan_trader.tracking.recorder import FINISHED, RunRecord
+from gan_trader.tracking.store import download_artifacts, run_record
+from gan_trader.tracking.tags import (
+    ACTION_TAG,
+    EPISODE_TAG,
+    FAILURE_TAG,
+    KIND_TAG,
+    NAME_TAG,
+    SESSION_TAG,
+    STRATEGY_TAG,
+)
 
-ACTION_TAGS = ("gan_trader.action", "tune/action")
+ACTION_TAGS = (ACTION_TAG, "tune/action")  # the second: runs logged by earlier versions
 REWARD_METRIC = "tune/reward"
 SUGGESTION_PREFIXES = ("suggestion.", "tune/suggestion.")
 MAX_RUNS = 50_000
@@ -65,13 +74,9 @@ class EpisodeBrowser:
             return []
         return list(self.client.search_runs(ids, filter_string=filter_string, max_results=MAX_RUNS))
 
-    def session_run(self, session: str) -> Any:
-        """The MLflow run of a session, by run id, unique prefix or run name."""
-        return self._session_run(session)
-
     def session(self, session: str) -> RunRecord:
         """A session's run, by run id, unique prefix or run name."""
-        return RunRecord.from_mlflow(self._session_run(session))
+        return run_record(self._session_run(session))
 
     def download(self, run_id: str, path: str, destination: Path) -> Path:
         """Fetch a run's artifact (file or folder) into `destination`; TrackingError when it is missing."""
@@ -97,7 +102,7 @@ class EpisodeBrowser:
             if not runs:
                 raise TrackingError(f"episode {ref!r}: session {session} has no episode {index}")
             # A re-run after an interruption: the FINISHED run is the episode, the FAILED one its history.
-            runs.sort(key=lambda r: (r.info.status != "FINISHED", -(r.info.start_time or 0)))
+            runs.sort(key=lambda r: (r.info.status != FINISHED, -(r.info.start_time or 0)))
             return runs[0]
         runs = self._search(f"tags.`{KIND_TAG}` = 'episode'")
         matches = [r for r in runs if r.info.run_id == ref] or [
@@ -211,20 +216,35 @@ class EpisodeBrowser:
 
     def plot(self, ref: str, out: str | Path, keys: Sequence[str] | None = None) -> Path:
         """Loss and validation curves of an episode to a PNG, written atomically."""
-        from gan_trader.evaluation.plots import Unavailable, metric_curves
-
-        history = self.history(ref, keys)
-        try:
-            figure = metric_curves(history, f"episode {ref}")
-        except Unavailable:
-            raise TrackingError(f"episode {ref!r} has no per-epoch metric history to plot") from None
         import matplotlib.pyplot as plt
 
+        history = self.history(ref, keys)
+        if history.empty:
+            raise TrackingError(f"episode {ref!r} has no per-epoch metric history to plot")
+        figure = _curves_figure(history, f"episode {ref}")
         target = Path(out)
         with atomic_path(target) as tmp:
             figure.savefig(tmp, format="png", dpi=110, bbox_inches="tight")
         plt.close(figure)
         return target
+
+
+def _curves_figure(history: pd.DataFrame, title: str) -> Any:
+    """Metric histories (columns: metric keys, index: step): losses above, validation metrics below."""
+    import matplotlib.pyplot as plt
+
+    losses = [c for c in history.columns if str(c).startswith("train/")]
+    others = [c for c in history.columns if c not in losses]
+    figure, (top, bottom) = plt.subplots(2, 1, figsize=(9, 6), sharex=True)
+    for axis, columns in ((top, losses), (bottom, others)):
+        for column in columns:
+            axis.plot(history.index, history[column], lw=0.9, label=column)
+        if axis.lines:
+            axis.legend(fontsize=7)
+    top.set_title(title)
+    bottom.set_xlabel("epoch")
+    figure.tight_layout()
+    return figure
 
 
 def _episode_summary(run: Any) -> dict[str, Any]:

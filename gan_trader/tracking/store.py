@@ -1,65 +1,42 @@
-"""A small recorder over MLflow: the rest of the code logs through it and never calls MLflow directly.
+"""The MLflow implementation of the Recorder interface (recorder.py): the one place that logs to MLflow.
 
-Experiment = config name; session = parent run; episode = nested run. Runs are addressed by id through
-`MlflowClient` (no global active run), so several sessions or threads can log side by side. A crashed
-episode is ended FAILED with its reason in the tag `gan_trader.failure`.
+Runs are addressed by id through `MlflowClient` (no global active run), so several sessions or threads can
+log side by side. A crashed episode is ended FAILED with its reason in FAILURE_TAG.
 """
 
 from __future__ import annotations
 
-import contextlib
 import json
 import logging
 import math
 import os
 import tempfile
 import time
-from collections.abc import Iterator, Mapping
-from dataclasses import dataclass
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-import pandas as pd
-
 from gan_trader.config import TrackingConfig
-from gan_trader.errors import EpisodeFailed, TrackingError
-from gan_trader.tracking.tags import (  # noqa: F401 - re-exported for callers of the store
-    CONFIG_TAG,
-    EPISODE_TAG,
-    FAILURE_TAG,
-    KIND_TAG,
-    NAME_TAG,
-    PARENT_TAG,
-    SESSION_TAG,
-    STRATEGY_TAG,
-)
+from gan_trader.errors import TrackingError
+from gan_trader.tracking.recorder import FINISHED, RUNNING, Recorder, RunRecord
+from gan_trader.tracking.tags import EPISODE_TAG, FAILURE_TAG, KIND_TAG, PARENT_TAG, SESSION_TAG
 
 log = logging.getLogger(__name__)
 
+__all__ = ["MlflowRecorder", "Recorder", "RunRecord", "download_artifacts", "open_recorder", "run_record"]
 
-@dataclass(frozen=True)
-class RunRecord:
-    """A logged run as the rest of the code sees it: no MLflow entity leaves tracking/."""
 
-    run_id: str
-    status: str
-    tags: dict[str, str]
-    params: dict[str, str]
-    metrics: dict[str, float]
-    start_time: int  # ms since the epoch
-    artifact_uri: str
-
-    @classmethod
-    def from_mlflow(cls, run: Any) -> RunRecord:
-        return cls(
-            run_id=str(run.info.run_id),
-            status=str(run.info.status),
-            tags=dict(run.data.tags),
-            params=dict(run.data.params),
-            metrics={k: float(v) for k, v in run.data.metrics.items()},
-            start_time=int(run.info.start_time or 0),
-            artifact_uri=str(run.info.artifact_uri),
-        )
+def run_record(run: Any) -> RunRecord:
+    """An MLflow run as the RunRecord the rest of the code sees."""
+    return RunRecord(
+        run_id=str(run.info.run_id),
+        status=str(run.info.status),
+        tags=dict(run.data.tags),
+        params=dict(run.data.params),
+        metrics={k: float(v) for k, v in run.data.metrics.items()},
+        start_time=int(run.info.start_time or 0),
+        artifact_uri=str(run.info.artifact_uri),
+    )
 
 
 def download_artifacts(client: Any, run_id: str, path: str, destination: Path) -> Path:
@@ -91,8 +68,13 @@ def _flatten(params: Mapping[str, Any], prefix: str = "") -> dict[str, str]:
     return flat
 
 
-class Recorder:
-    """Logs sessions, episodes, metrics and artifacts to one MLflow experiment."""
+def _artifact_folder(name: str) -> str | None:
+    parent = str(Path(name).parent)
+    return parent if parent != "." else None
+
+
+class MlflowRecorder(Recorder):
+    """The Recorder over one MLflow experiment (created, with its artifact folder, when it is new)."""
 
     def __init__(self, tracking: TrackingConfig, experiment: str) -> None:
         from mlflow.tracking import MlflowClient  # slow import: only when something is logged
@@ -127,7 +109,6 @@ class Recorder:
         newest_first: bool = False,
         limit: int = 10000,
     ) -> list[RunRecord]:
-        """This experiment's runs, filtered by session, kind (session/episode/compare) and status."""
         clauses = []
         if session is not None:
             clauses.append(f"tags.`{SESSION_TAG}` = '{session}'")
@@ -141,23 +122,23 @@ class Recorder:
             order_by=["attributes.start_time DESC"] if newest_first else None,
             max_results=limit,
         )
-        return [RunRecord.from_mlflow(run) for run in found]
+        return [run_record(run) for run in found]
 
     def run(self, run_id: str) -> RunRecord:
         try:
-            return RunRecord.from_mlflow(self.client.get_run(run_id))
+            return run_record(self.client.get_run(run_id))
         except Exception as exc:
             raise TrackingError(f"no run {run_id} in {self.uri} ({type(exc).__name__})") from None
 
-    def reopen(self, run_id: str) -> None:
-        """Mark a run RUNNING again (a resumed session)."""
-        try:
-            self.client.update_run(run_id, status="RUNNING")
-        except Exception as exc:
-            raise TrackingError(f"no run {run_id} in {self.uri} ({exc})") from None
+    def metric_history(self, run_id: str, key: str) -> list[tuple[int, float]]:
+        points = self.client.get_metric_history(run_id, key)
+        return sorted((int(p.step), float(p.value)) for p in points)
 
     def download(self, run_id: str, path: str, destination: Path) -> Path:
         return download_artifacts(self.client, run_id, path, destination)
+
+    def artifact_dir(self, run_id: str) -> Path:
+        return Path(self.run(run_id).artifact_uri.removeprefix("file://"))
 
     # runs ------------------------------------------------------------------------------------------
 
@@ -193,34 +174,16 @@ class Recorder:
             self.log_params(run.info.run_id, params)
         return str(run.info.run_id)
 
-    def finish(self, run_id: str, status: str = "FINISHED", reason: str | None = None) -> None:
+    def finish(self, run_id: str, status: str = FINISHED, reason: str | None = None) -> None:
         if reason:
             self.client.set_tag(run_id, FAILURE_TAG, reason[:5000])
         self.client.set_terminated(run_id, status=status)
 
-    @contextlib.contextmanager
-    def episode(
-        self,
-        session_id: str,
-        index: int,
-        params: Mapping[str, Any] | None = None,
-        tags: Mapping[str, str] | None = None,
-    ) -> Iterator[str]:
-        """Open an episode run; it ends FINISHED, or FAILED with the reason when the block raises."""
-        run_id = self.start_episode(session_id, index, params, tags)
+    def reopen(self, run_id: str) -> None:
         try:
-            yield run_id
-        except EpisodeFailed as exc:
-            self.finish(run_id, "FAILED", exc.reason)
-            raise
-        except KeyboardInterrupt:
-            self.finish(run_id, "KILLED", "interrupted by the user")
-            raise
-        except BaseException as exc:
-            self.finish(run_id, "FAILED", f"{type(exc).__name__}: {exc}")
-            raise
-        else:
-            self.finish(run_id, "FINISHED")
+            self.client.update_run(run_id, status=RUNNING)
+        except Exception as exc:
+            raise TrackingError(f"no run {run_id} in {self.uri} ({exc})") from None
 
     # logging ---------------------------------------------------------------------------------------
 
@@ -237,7 +200,6 @@ class Recorder:
             self.client.log_batch(run_id, params=items[start : start + 100])
 
     def log_metrics(self, run_id: str, metrics: Mapping[str, float], step: int | None = None) -> None:
-        """Log finite metrics; non-finite values are skipped (and reported) rather than stored as NaN."""
         from mlflow.entities import Metric
 
         stamp = int(time.time() * 1000)
@@ -260,14 +222,7 @@ class Recorder:
         with tempfile.TemporaryDirectory() as tmp:
             target = Path(tmp) / Path(name).name
             target.write_text(text, encoding="utf-8")
-            parent = str(Path(name).parent) if str(Path(name).parent) != "." else None
-            self.log_artifact(run_id, target, parent)
-
-    def log_dict(self, run_id: str, payload: Any, name: str) -> None:
-        self.log_text(run_id, json.dumps(payload, indent=2, default=str), name)
-
-    def log_table(self, run_id: str, table: pd.DataFrame, name: str) -> None:
-        self.log_text(run_id, table.to_csv(), name if name.endswith(".csv") else f"{name}.csv")
+            self.log_artifact(run_id, target, _artifact_folder(name))
 
     def log_figure(self, run_id: str, figure: Any, name: str) -> None:
         import matplotlib.pyplot as plt
@@ -276,15 +231,10 @@ class Recorder:
             target = Path(tmp) / Path(name).name
             figure.savefig(target, dpi=110, bbox_inches="tight")
             plt.close(figure)
-            parent = str(Path(name).parent) if str(Path(name).parent) != "." else None
-            self.log_artifact(run_id, target, parent)
-
-    def artifact_dir(self, run_id: str) -> Path:
-        """Local folder holding a run's artifacts (embedded stores only)."""
-        uri = self.client.get_run(run_id).info.artifact_uri
-        return Path(uri.removeprefix("file://"))
+            self.log_artifact(run_id, target, _artifact_folder(name))
 
 
 def open_recorder(tracking: TrackingConfig, experiment: str) -> Recorder:
+    """The recorder for `experiment` in the store `tracking` names."""
     os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")
-    return Recorder(tracking, experiment)
+    return MlflowRecorder(tracking, experiment)

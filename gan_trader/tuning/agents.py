@@ -33,6 +33,7 @@ from gan_trader.tuning.episode import (
     _EpisodeCallback,
     train_gan,
 )
+from gan_trader.tuning.observation import observation_size
 from gan_trader.tuning.space import SearchSpace
 
 log = logging.getLogger(__name__)
@@ -154,41 +155,26 @@ def untracked_runner(
     def run(spec: EpisodeSpec) -> EpisodeResult:
         callback = _EpisodeCallback(None, None, spec.prior_epochs)
         kwargs = {"forecaster_factory": forecaster_factory} if forecaster_factory else {}
+        result = EpisodeResult(
+            index=spec.index,
+            status=FAILED,
+            run_id=None,
+            hyperparameters=spec.hyperparameters,
+            action=spec.action,
+            suggestion=spec.suggestion,
+        )
         try:
             trained = train_gan(config, task, spec, callback, **kwargs)
         except EpisodeFailed as exc:
-            return EpisodeResult(
-                spec.index,
-                FAILED,
-                None,
-                spec.hyperparameters,
-                epochs=len(callback.history),
-                reason=exc.reason,
-                action=spec.action,
-                history=callback.history,
-            )
+            result.reason, result.history = exc.reason, callback.history
         except Exception as exc:  # a set the GAN cannot run is a failed step, as in a real session
-            return EpisodeResult(
-                spec.index,
-                FAILED,
-                None,
-                spec.hyperparameters,
-                epochs=len(callback.history),
-                reason=f"{type(exc).__name__}: {exc}",
-                action=spec.action,
-            )
-        return EpisodeResult(
-            spec.index,
-            FINISHED,
-            None,
-            spec.hyperparameters,
-            trained.metrics,
-            trained.epochs,
-            spec.prior_epochs + trained.epochs,
-            trained.checkpoint,
-            action=spec.action,
-            history=trained.history,
-        )
+            result.reason = f"{type(exc).__name__}: {exc}"
+        else:
+            result.status, result.metrics, result.checkpoint = FINISHED, trained.metrics, trained.checkpoint
+            result.history = trained.history
+        result.epochs = len(callback.history)
+        result.total_epochs = spec.prior_epochs + result.epochs
+        return result
 
     return run
 
@@ -196,25 +182,17 @@ def untracked_runner(
 def make_proxy_env(
     config: ExperimentConfig,
     task: ForecastTask,
-    space: SearchSpace,
     workdir: Path,
     runner: Callable[[EpisodeSpec], EpisodeResult] | None = None,
 ) -> TuningEnv:
     agent = config.tuning.agent
     small = proxy_config(config)
-    tuning = config.tuning
     return TuningEnv(
-        space,
+        small,
         runner or untracked_runner(small, proxy_task(task, agent.proxy_rows)),
         budget_epochs=agent.proxy_episodes * agent.proxy_epochs,
         epochs_per_episode=agent.proxy_epochs,
         workdir=workdir,
-        objective=tuning.objective,
-        reward_mode=tuning.reward,
-        allow_stop=tuning.allow_stop,
-        kappa=tuning.kappa,
-        init_points=tuning.init_points,
-        seed=config.seed,
     )
 
 
@@ -239,8 +217,6 @@ def load_or_train_policy(
     """The saved policy for this config, or one trained now in proxy mode and saved for later sessions."""
     agent = config.tuning.agent
     path = policy_path(config)
-    from gan_trader.tuning.env import observation_size
-
     if path.exists():
         return Policy.load(agent.algo, path, observation_size(space))
     if not quiet:
@@ -248,7 +224,7 @@ def load_or_train_policy(
             f"no saved {agent.algo} policy at {path}: training one in proxy mode ({agent.train_steps} steps)"
         )
     with tempfile.TemporaryDirectory(prefix="gan-trader-proxy-") as workdir:
-        env = make_proxy_env(config, task, space, Path(workdir), runner)
+        env = make_proxy_env(config, task, Path(workdir), runner)
         policy = train_policy(config, env)
     policy.save(path)
     log.info("saved the %s policy to %s", agent.algo, path)

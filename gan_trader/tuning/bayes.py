@@ -19,7 +19,10 @@ from typing import Any
 import numpy as np
 from bayes_opt import BayesianOptimization, acquisition
 
+from gan_trader.errors import TuningError
 from gan_trader.io import atomic_path, write_json
+from gan_trader.tracking.recorder import FINISHED, Recorder
+from gan_trader.tracking.tags import SESSION_TAG
 from gan_trader.tuning.space import SearchSpace
 
 log = logging.getLogger(__name__)
@@ -129,8 +132,6 @@ class BayesOptimizer:
         path = Path(path)
         meta = json.loads(path.read_text(encoding="utf-8"))
         if meta["names"] != space.names:
-            from gan_trader.errors import TuningError
-
             raise TuningError(
                 f"{path}: saved optimiser has dimensions {meta['names']}, the space has {space.names}"
             )
@@ -157,31 +158,24 @@ class BayesOptimizer:
 
 
 def logged_observations(
-    recorder: Any, space: SearchSpace, objective: str, exclude_session: str | None = None
+    recorder: Recorder, space: SearchSpace, objective: str, exclude_session: str | None = None
 ) -> list[tuple[dict[str, Any], float]]:
     """(hyperparameters, objective) of every FINISHED episode of the recorder's experiment.
 
     Episodes log their hyperparameters as params `hp.<name>` and the objective as a metric (`val/mae`...).
     """
-    from gan_trader.tracking.store import EPISODE_TAG, KIND_TAG, SESSION_TAG
-
-    runs = recorder.client.search_runs(
-        [recorder.experiment_id],
-        filter_string=f"tags.`{KIND_TAG}` = 'episode' and attributes.status = 'FINISHED'",
-        max_results=5000,
-    )
+    runs = recorder.runs(kind="episode", status=FINISHED, limit=5000)
     found: list[tuple[dict[str, Any], float]] = []
     for run in runs:
-        if exclude_session and run.data.tags.get(SESSION_TAG) == exclude_session:
+        if exclude_session and run.tags.get(SESSION_TAG) == exclude_session:
             continue
-        if objective not in run.data.metrics or EPISODE_TAG not in run.data.tags:
+        if objective not in run.metrics or run.episode_index is None:
             continue
-        logged = {k.removeprefix("hp."): v for k, v in run.data.params.items() if k.startswith("hp.")}
         try:
-            params = space.parse(logged)
+            params = space.parse(run.param_section("hp"))
         except Exception:
             continue
         if set(params) != set(space.names):
             continue
-        found.append((params, float(run.data.metrics[objective])))
+        found.append((params, run.metrics[objective]))
     return found

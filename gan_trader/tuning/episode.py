@@ -20,14 +20,14 @@ import pandas as pd
 
 from gan_trader.config import ExperimentConfig, GanConfig, dump_config
 from gan_trader.errors import EpisodeFailed
+from gan_trader.evaluation.leaderboard import persistence_forecast
 from gan_trader.models.base import Forecast, ForecastTask
 from gan_trader.models.scoring import forecast_metrics
+from gan_trader.tracking.recorder import FAILED, FINISHED, Recorder, RunRecord
+from gan_trader.tracking.tags import ACTION_TAG
 from gan_trader.tuning.space import apply_hyperparameters
 
 log = logging.getLogger(__name__)
-
-ACTION_TAG = "gan_trader.action"
-FINISHED, FAILED = "FINISHED", "FAILED"
 
 
 @dataclass
@@ -65,6 +65,62 @@ class EpisodeSpec:
         data["checkpoint_dir"] = Path(data["checkpoint_dir"])
         data["resume_from"] = Path(data["resume_from"]) if data.get("resume_from") else None
         return cls(**data)
+
+    @classmethod
+    def fresh(
+        cls,
+        index: int,
+        hyperparameters: dict[str, Any],
+        *,
+        epochs: int,
+        seed: int,
+        checkpoint_dir: Path,
+        action: str,
+        suggestion: dict[str, Any] | None = None,
+    ) -> EpisodeSpec:
+        """Train `hyperparameters` from scratch."""
+        return cls(
+            index=index,
+            hyperparameters=dict(hyperparameters),
+            epochs=epochs,
+            seed=seed,
+            checkpoint_dir=checkpoint_dir,
+            action=action,
+            suggestion=suggestion,
+        )
+
+    @classmethod
+    def continuing(
+        cls, index: int, parent: EpisodeResult, *, epochs: int, seed: int, checkpoint_dir: Path
+    ) -> EpisodeSpec:
+        """Continue training `parent`'s checkpoint with its hyperparameters (the action `keep`)."""
+        return cls(
+            index=index,
+            hyperparameters=dict(parent.hyperparameters),
+            epochs=epochs,
+            seed=seed,
+            checkpoint_dir=checkpoint_dir,
+            action="keep",
+            resume_from=parent.checkpoint,
+            prior_epochs=parent.total_epochs,
+            parent_index=parent.index,
+        )
+
+    @classmethod
+    def from_run(cls, run: RunRecord, hyperparameters: dict[str, Any], checkpoint_dir: Path) -> EpisodeSpec:
+        """The spec an episode run was started with, as far as its params tell (see `run_episode`)."""
+        logged = run.param_section("episode")
+        parent = logged.get("parent_index", "None")
+        return cls(
+            index=run.episode_index if run.episode_index is not None else -1,
+            hyperparameters=hyperparameters,
+            epochs=int(logged.get("epochs", 0)),
+            seed=int(logged.get("seed", 0)),
+            checkpoint_dir=checkpoint_dir,
+            action=run.tags.get(ACTION_TAG, ""),
+            prior_epochs=int(float(logged.get("prior_epochs", 0))),
+            parent_index=int(parent) if parent.lstrip("-").isdigit() else None,
+        )
 
 
 @dataclass
@@ -120,6 +176,27 @@ class EpisodeResult:
         data["checkpoint"] = Path(data["checkpoint"]) if data.get("checkpoint") else None
         return cls(**data)
 
+    @classmethod
+    def from_run(cls, run: RunRecord, spec: EpisodeSpec, checkpoint: Path | None = None) -> EpisodeResult:
+        """An episode as its run logged it: status, failure, final metrics and the epochs it trained (0
+        when the run logged none, i.e. it failed)."""
+        metrics = dict(run.metrics)
+        epochs = int(metrics.pop("tune/epochs", 0))
+        metrics.pop("tune/total_epochs", None)
+        return cls(
+            index=spec.index,
+            status=run.status,
+            run_id=run.run_id,
+            hyperparameters=dict(spec.hyperparameters),
+            metrics=metrics,
+            epochs=epochs,
+            total_epochs=spec.prior_epochs + epochs,
+            checkpoint=checkpoint,
+            reason=run.failure,
+            action=spec.action,
+            suggestion=spec.suggestion,
+        )
+
 
 @dataclass
 class TrainedGan:
@@ -137,7 +214,7 @@ class TrainedGan:
 class _EpisodeCallback:
     """Forwards the GAN's per-epoch metrics, figures and checkpoints to the recorder (when there is one)."""
 
-    def __init__(self, recorder: Any | None, run_id: str | None, epoch_offset: int) -> None:
+    def __init__(self, recorder: Recorder | None, run_id: str | None, epoch_offset: int) -> None:
         self.recorder = recorder
         self.run_id = run_id
         self.epoch_offset = epoch_offset
@@ -163,11 +240,6 @@ class _EpisodeCallback:
 
     def on_checkpoint(self, path: str | Path) -> None:
         self.checkpoint = Path(path)
-
-
-def persistence_forecast(task: ForecastTask, origins: pd.DatetimeIndex) -> Forecast:
-    """Tomorrow = today: a zero log return."""
-    return Forecast.from_returns("persistence", task, origins, np.zeros(len(origins)))
 
 
 def episode_metrics(task: ForecastTask, val: Forecast, test: Forecast) -> dict[str, float]:
@@ -238,31 +310,25 @@ def train_gan(
     checkpoint = last if last.exists() else callback.checkpoint
     metrics = episode_metrics(task, val, test)
     return TrainedGan(
-        metrics,
-        val,
-        test,
-        checkpoint,
-        len(callback.history),
-        callback.history,
-        predictions_table(task, val, test),
+        metrics=metrics,
+        val_forecast=val,
+        test_forecast=test,
+        checkpoint=checkpoint,
+        epochs=len(callback.history),
+        history=callback.history,
+        predictions=predictions_table(task, val, test),
     )
 
 
-def _latest_checkpoint(folder: Path) -> Path | None:
+def latest_checkpoint(folder: Path) -> Path | None:
+    """The checkpoint written last in `folder` (what a "keep" episode continues)."""
     found = sorted(folder.glob("*.pt"), key=lambda p: p.stat().st_mtime)
     return found[-1] if found else None
 
 
-def run_episode(
-    config: ExperimentConfig,
-    task: ForecastTask,
-    recorder: Any,
-    session_id: str,
-    spec: EpisodeSpec,
-    forecaster_factory: Callable[..., Any] = make_forecaster,
-) -> EpisodeResult:
-    """Run one episode as a nested run of `session_id`; never raises for a failed episode (status FAILED)."""
-    params = {
+def _logged_params(spec: EpisodeSpec) -> dict[str, Any]:
+    """What an episode run logs as params: `hp.*`, `episode.*` and the optimiser's `suggestion.*`."""
+    params: dict[str, Any] = {
         "hp": spec.hyperparameters,
         "episode": {
             "epochs": spec.epochs,
@@ -274,53 +340,71 @@ def run_episode(
     }
     if spec.suggestion:
         params["suggestion"] = spec.suggestion
-    tags = {ACTION_TAG: spec.action}
+    return params
+
+
+def _log_trained(
+    recorder: Recorder, run_id: str, config: ExperimentConfig, spec: EpisodeSpec, trained: TrainedGan
+) -> None:
+    """Final metrics, the resolved config, the predictions and the checkpoints of a finished episode."""
+    gan = apply_hyperparameters(config.gan, spec.hyperparameters).model_copy(update={"epochs": spec.epochs})
+    recorder.log_metrics(
+        run_id,
+        {
+            **trained.metrics,
+            "tune/epochs": trained.epochs,
+            "tune/total_epochs": spec.prior_epochs + trained.epochs,
+        },
+    )
+    recorder.log_text(run_id, dump_config(config.model_copy(update={"gan": gan})), "config.yaml")
+    recorder.log_table(run_id, trained.predictions, "predictions.csv")
+    kept = {"model.pt", "last.pt"} | ({trained.checkpoint.name} if trained.checkpoint else set())
+    for name in sorted(kept):
+        if (spec.checkpoint_dir / name).exists():
+            recorder.log_artifact(run_id, spec.checkpoint_dir / name, "checkpoint")
+
+
+def run_episode(
+    config: ExperimentConfig,
+    task: ForecastTask,
+    recorder: Recorder,
+    session_id: str,
+    spec: EpisodeSpec,
+    forecaster_factory: Callable[..., Any] = make_forecaster,
+) -> EpisodeResult:
+    """Run one episode as a nested run of `session_id`; never raises for a failed episode (status FAILED)."""
     callback = _EpisodeCallback(recorder, None, spec.prior_epochs)
     result = EpisodeResult(
-        spec.index, FAILED, None, dict(spec.hyperparameters), action=spec.action, suggestion=spec.suggestion
+        index=spec.index,
+        status=FAILED,
+        run_id=None,
+        hyperparameters=dict(spec.hyperparameters),
+        action=spec.action,
+        suggestion=spec.suggestion,
     )
     try:
-        with recorder.episode(session_id, spec.index, params, tags) as run_id:
+        with recorder.episode(
+            session_id, spec.index, _logged_params(spec), {ACTION_TAG: spec.action}
+        ) as run_id:
             result.run_id = callback.run_id = run_id
             try:
                 trained = train_gan(config, task, spec, callback, forecaster_factory)
             except EpisodeFailed:
-                result.history = callback.history
-                result.epochs = len(callback.history)
                 raise
             except Exception as exc:
                 # A hyperparameter set the GAN cannot run (a critic that does not fit the window...) is a
                 # failed episode, not a failed session; the traceback goes to the log.
                 log.warning("episode %d failed", spec.index, exc_info=True)
-                result.history = callback.history
-                result.epochs = len(callback.history)
                 raise EpisodeFailed(f"{type(exc).__name__}: {exc}") from exc
-            resolved = config.model_copy(
-                update={
-                    "gan": apply_hyperparameters(config.gan, spec.hyperparameters).model_copy(
-                        update={"epochs": spec.epochs}
-                    )
-                }
-            )
-            recorder.log_metrics(
-                run_id,
-                {
-                    **trained.metrics,
-                    "tune/epochs": trained.epochs,
-                    "tune/total_epochs": spec.prior_epochs + trained.epochs,
-                },
-            )
-            recorder.log_text(run_id, dump_config(resolved), "config.yaml")
-            recorder.log_table(run_id, trained.predictions, "predictions.csv")
-            for name in sorted(
-                {"model.pt", "last.pt"} | ({trained.checkpoint.name} if trained.checkpoint else set())
-            ):
-                if (spec.checkpoint_dir / name).exists():
-                    recorder.log_artifact(run_id, spec.checkpoint_dir / name, "checkpoint")
+            finally:
+                result.history, result.epochs = callback.history, len(callback.history)
+            _log_trained(recorder, run_id, config, spec, trained)
             result.status = FINISHED
-            result.metrics = trained.metrics
-            result.epochs = trained.epochs
-            result.checkpoint = trained.checkpoint
+            result.metrics, result.epochs, result.checkpoint = (
+                trained.metrics,
+                trained.epochs,
+                trained.checkpoint,
+            )
             result.val_forecast, result.test_forecast = trained.val_forecast, trained.test_forecast
             result.history = trained.history
     except EpisodeFailed as exc:

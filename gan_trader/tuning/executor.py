@@ -26,6 +26,8 @@ from typing import Any
 from gan_trader.config import ExperimentConfig, TrackingConfig
 from gan_trader.errors import TuningError
 from gan_trader.models.base import ForecastTask
+from gan_trader.tracking.recorder import Recorder
+from gan_trader.tracking.store import open_recorder
 from gan_trader.tuning.episode import EpisodeResult, EpisodeSpec, run_episode
 
 
@@ -41,20 +43,32 @@ class EpisodeJob:
     torch_threads: int | None = None
 
 
-EpisodeFunction = Callable[[EpisodeJob, ForecastTask, Any], EpisodeResult]
+EpisodeFunction = Callable[[EpisodeJob, ForecastTask, Recorder | None], EpisodeResult]
 
 
-def execute_episode(job: EpisodeJob, task: ForecastTask, recorder: Any = None) -> EpisodeResult:
+def start_worker(torch_threads: int | None) -> None:
+    """The process-wide settings of an episode worker, made where its process starts (never in a
+    constructor): glibc keeps training buffers for reuse, and torch uses `torch_threads` threads."""
+    import torch  # heavy: only worker processes need it here
+
+    from gan_trader.models.devices import configure_process_memory
+
+    configure_process_memory()
+    if torch_threads:
+        torch.set_num_threads(torch_threads)
+
+
+def execute_episode(job: EpisodeJob, task: ForecastTask, recorder: Recorder | None = None) -> EpisodeResult:
     """Run one episode in this process; opens a Recorder from the job's tracking config when none is given."""
-    if job.torch_threads:
-        import torch
-
-        torch.set_num_threads(job.torch_threads)
     if recorder is None:
-        from gan_trader.tracking.store import open_recorder
-
         recorder = open_recorder(job.tracking, job.experiment)
     return run_episode(job.config, task, recorder, job.session_id, job.spec)
+
+
+def ray_episode(episode_fn: EpisodeFunction, job: EpisodeJob, task: ForecastTask) -> EpisodeResult:
+    """A Ray task: the worker's process settings (idempotent: Ray reuses workers), then the episode."""
+    start_worker(job.torch_threads)
+    return episode_fn(job, task, None)
 
 
 def absolute_tracking(tracking: TrackingConfig) -> TrackingConfig:
@@ -82,13 +96,13 @@ class Executor(ABC):
     def __init__(self, workers: int = 1, episode_fn: EpisodeFunction = execute_episode) -> None:
         self.workers = workers
         self.episode_fn = episode_fn
-        self.recorder: Any = None
+        self.recorder: Recorder | None = None
 
     @property
     def slots(self) -> int:
         return self.workers
 
-    def bind(self, recorder: Any) -> None:
+    def bind(self, recorder: Recorder) -> None:
         """The session's recorder, used by in-process episodes (workers open their own)."""
         self.recorder = recorder
 
@@ -115,12 +129,6 @@ class Executor(ABC):
         self.close()
 
 
-def _init_worker(threads: int) -> None:
-    import torch
-
-    torch.set_num_threads(threads)
-
-
 class LocalExecutor(Executor):
     """In-process for one worker; a spawn-based process pool for several."""
 
@@ -139,6 +147,10 @@ class LocalExecutor(Executor):
 
     def submit(self, job: EpisodeJob, task: ForecastTask) -> None:
         if self.workers == 1:
+            if job.torch_threads:  # this process is the one worker
+                import torch
+
+                torch.set_num_threads(job.torch_threads)
             self._done.append(self.episode_fn(job, task, self.recorder))
             return
         if self._pool is None:
@@ -146,7 +158,7 @@ class LocalExecutor(Executor):
             self._pool = cf.ProcessPoolExecutor(
                 self.workers,
                 mp_context=multiprocessing.get_context("spawn"),
-                initializer=_init_worker,
+                initializer=start_worker,
                 initargs=(threads,),
             )
         self._futures.append(self._pool.submit(self.episode_fn, job, task, None))
@@ -273,7 +285,7 @@ class RayExecutor(Executor):
             self.workers = max(workers, int(gpus_available // self.gpus)) if address else workers
         cpus = float(ray.cluster_resources().get("CPU", workers))
         self.torch_threads = torch_threads or max(1, int(cpus // max(self.workers, 1)))
-        self._remote = ray.remote(num_cpus=1, num_gpus=self.gpus, max_retries=0)(self.episode_fn)
+        self._remote = ray.remote(num_cpus=1, num_gpus=self.gpus, max_retries=0)(ray_episode)
         self._refs: list[Any] = []
         self._task_ref: Any = None
         self._task_key: int | None = None
@@ -283,7 +295,7 @@ class RayExecutor(Executor):
             self._task_ref = self._ray.put(task)  # shipped once, shared by every episode
             self._task_key = id(task)
         job.torch_threads = job.torch_threads or self.torch_threads
-        self._refs.append(self._remote.remote(job, self._task_ref, None))
+        self._refs.append(self._remote.remote(self.episode_fn, job, self._task_ref))
 
     def gather(self) -> list[EpisodeResult]:
         if not self._refs:

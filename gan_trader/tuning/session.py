@@ -1,9 +1,13 @@
-"""A tuning session: the strategy proposes, the executor runs episodes, everything is logged and resumable.
+"""A tuning session: the strategy drives, the executor runs episodes, everything is logged and resumable.
 
-The session is a parent MLflow run; its id is the session id. State lives in
+The session is a parent run; its id is the session id. State lives in
 `<tuning.sessions_dir or runs_dir/sessions>/<session id>/`: `state.json` (plan, finished episodes, the
 episodes submitted but not finished, epochs spent) and `strategy/` (optimiser observations, RNG, pending
 suggestions). Both are written atomically after every decision and every finished episode.
+
+A strategy runs the session through `Strategy.drive`: a step-wise strategy through this module's episode
+loop (`_Session.run_episodes`, the loop of loop.py with durable hooks), a strategy with its own scheduler
+(pbt) however it likes, after which the session reads its episodes back from the store.
 
 Resume (`--resume SESSION`, or `resume=` here) after a crash or SIGKILL:
 1. every run of this session still RUNNING in the store (the episodes the killed process was training) is
@@ -32,18 +36,21 @@ from gan_trader.config import ExperimentConfig
 from gan_trader.errors import TrackingError, TuningError
 from gan_trader.io import write_json
 from gan_trader.models.base import ForecastTask
+from gan_trader.tracking.recorder import FAILED, FINISHED, KILLED, RUNNING, Recorder, RunRecord
+from gan_trader.tracking.tags import BEST_EPISODE_TAG, BEST_RUN_TAG, STRATEGY_TAG
+from gan_trader.tuning.agents import load_or_train_policy
 from gan_trader.tuning.bayes import logged_observations
-from gan_trader.tuning.env import relative_error, reward
-from gan_trader.tuning.episode import FAILED, FINISHED, EpisodeResult, EpisodeSpec
-from gan_trader.tuning.executor import (
-    EpisodeJob,
-    Executor,
-    absolute_paths,
-    absolute_tracking,
-    make_executor,
-)
+from gan_trader.tuning.episode import EpisodeResult, EpisodeSpec, latest_checkpoint
+from gan_trader.tuning.executor import EpisodeJob, Executor, absolute_paths, make_executor
+from gan_trader.tuning.loop import EpisodeLoop, charge
 from gan_trader.tuning.space import SearchSpace
-from gan_trader.tuning.strategies import Action, Strategy, make_strategy
+from gan_trader.tuning.strategies import (
+    ALL_STRATEGIES,
+    STRATEGIES,
+    EpisodeStrategy,
+    RLStrategy,
+    Strategy,
+)
 
 log = logging.getLogger(__name__)
 
@@ -60,7 +67,7 @@ class SessionResult:
     folder: Path
     objective: str
     episodes: list[EpisodeResult] = field(default_factory=list)
-    epochs_spent: int = 0
+    epochs_spent: int = 0  # charged to the budget (loop.charge)
 
     @property
     def best(self) -> EpisodeResult | None:
@@ -68,11 +75,12 @@ class SessionResult:
         return min(finished, key=lambda e: e.objective(self.objective)) if finished else None
 
     def table(self) -> pd.DataFrame:
-        """One row per episode: epochs spent, the objective, the best so far, the test error at that best."""
+        """One row per episode: epochs trained and spent, the objective, the best so far, the test error at
+        that best."""
         rows, spent, best, test_at_best = [], 0, math.inf, math.nan
         test_key = self.objective.replace("val/", "test/")
         for episode in self.episodes:
-            spent += episode.epochs
+            spent += charge(episode)
             value = episode.objective(self.objective)
             if value < best:
                 best, test_at_best = value, episode.metrics.get(test_key, math.nan)
@@ -102,191 +110,111 @@ def sessions_dir(config: ExperimentConfig) -> Path:
     return Path(config.tuning.sessions_dir or config.runs_dir / "sessions")
 
 
-def _strategy_name(strategy: str | Strategy | None, config: ExperimentConfig) -> str:
-    if isinstance(strategy, Strategy):
-        return strategy.name
-    return strategy or config.tuning.strategy
+def make_strategy(
+    name: str,
+    config: ExperimentConfig,
+    space: SearchSpace,
+    seed: int,
+    *,
+    quiet: bool = True,
+    task: ForecastTask | None = None,
+) -> Strategy:
+    """The strategy registered under `name`; rl gets the saved policy, or one trained now in proxy mode."""
+    if name not in STRATEGIES:
+        raise TuningError(
+            f"tuning.strategy: unknown strategy {name!r} (choose one of {', '.join(ALL_STRATEGIES)})"
+        )
+    if name == RLStrategy.name:
+        policy = load_or_train_policy(config, task, space, quiet=quiet) if task is not None else None
+        return RLStrategy(config, space, seed, policy)
+    return STRATEGIES[name](config, space, seed)
 
 
-class _Session:
-    """The state machine behind `run_session`."""
+class _Session(EpisodeLoop):
+    """One session: the episode loop with durable hooks, the executor, the recorder and the saved state."""
 
     def __init__(
         self,
         config: ExperimentConfig,
         task: ForecastTask,
-        recorder: Any,
-        executor: Executor,
+        recorder: Recorder,
         strategy: Strategy,
         state: dict[str, Any],
         folder: Path,
-        quiet: bool,
+        *,
+        executor: Executor | None = None,
+        resumed: bool = False,
+        quiet: bool = False,
     ) -> None:
-        self.config = config
-        self.task = task
-        self.recorder = recorder
-        self.executor = executor
-        self.strategy = strategy
-        self.state = state
-        self.folder = folder
-        self.quiet = quiet
-        self.objective = config.tuning.objective
-        self.history: list[EpisodeResult] = [
+        super().__init__(
+            strategy,
+            seed=int(state["seed"]),
+            budget_epochs=int(state["budget_epochs"]),
+            epochs_per_episode=int(state["epochs_per_episode"]),
+            objective=config.tuning.objective,
+            reward_mode=config.tuning.reward,
+            checkpoint_root=folder / "episodes",
+        )
+        self.config, self.task, self.recorder = config, task, recorder
+        self.strategy, self.state, self.folder = strategy, state, folder
+        self.executor, self.owns_executor = executor, executor is None
+        self.resumed, self.quiet = resumed, quiet
+        self.history = [
             EpisodeResult.from_summary(s)
             for _, s in sorted(state["episodes"].items(), key=lambda i: int(i[0]))
         ]
+        self.pending = {int(k): EpisodeSpec.from_dict(v) for k, v in state["pending"].items()}
+        self.spent = int(state["epochs_spent"])
+        self.next_index = int(state["next_index"])
+        self.rerun: list[EpisodeSpec] = []  # interrupted episodes to run again first (resume)
 
     @property
     def session_id(self) -> str:
         return str(self.state["session_id"])
 
     def save(self) -> None:
+        pending = {str(index): spec.to_dict() for index, spec in sorted(self.pending.items())}
+        self.state.update(next_index=self.next_index, epochs_spent=self.spent, pending=pending)
         self.strategy.save(self.folder / "strategy")
         write_json(self.folder / STATE_FILE, self.state)
 
-    # resume ----------------------------------------------------------------------------------------
+    def prepare(self) -> None:
+        """Resumed: restore the strategy and recover what the killed process left. New: warm-start the
+        strategy from the experiment's earlier episodes (tuning.warm_start)."""
+        if self.resumed:
+            self.strategy.load(self.folder / "strategy")
+            self.rerun = self.recover()
+        elif self.config.tuning.warm_start:
+            space = SearchSpace(self.config.tuning.space)
+            earlier = logged_observations(self.recorder, space, self.objective, self.session_id)
+            used = self.strategy.warm_start(earlier)
+            if used:
+                self.recorder.log_metrics(self.session_id, {"tune/warm_start_points": used})
+        self.save()
 
     def recover(self) -> list[EpisodeSpec]:
         """Close runs the killed process left RUNNING, adopt episodes it finished, return specs to re-run."""
-        from gan_trader.tracking.store import EPISODE_TAG, SESSION_TAG
-
-        client = self.recorder.client
-        runs = client.search_runs(
-            [self.recorder.experiment_id],
-            filter_string=f"tags.`{SESSION_TAG}` = '{self.session_id}'",
-            max_results=10000,
-        )
-        pending = {int(k): EpisodeSpec.from_dict(v) for k, v in self.state["pending"].items()}
-        logged: dict[int, Any] = {}
-        for run in runs:
-            index = int(run.data.tags.get(EPISODE_TAG, -1))
-            if run.info.status == "RUNNING":
-                self.recorder.finish(run.info.run_id, FAILED, INTERRUPTED)
-            elif run.info.status in (FINISHED, FAILED) and index in pending:
-                interrupted = run.data.tags.get("gan_trader.failure") == INTERRUPTED
-                if not interrupted:
-                    logged[index] = run
+        logged: dict[int, RunRecord] = {}
+        for run in self.recorder.runs(session=self.session_id):
+            index = run.episode_index
+            if run.status == RUNNING:
+                self.recorder.finish(run.run_id, FAILED, INTERRUPTED)
+            elif index in self.pending and run.status in (FINISHED, FAILED) and run.failure != INTERRUPTED:
+                logged[index] = run
         for index, run in sorted(logged.items()):
-            self.finish_episode(self._adopt(pending[index], run))
+            spec = self.pending[index]
+            checkpoint = latest_checkpoint(spec.checkpoint_dir) if run.status == FINISHED else None
+            self.finish_episode(EpisodeResult.from_run(run, spec, checkpoint))
             log.info("episode %d was logged before the kill; adopted, not re-run", index)
-        return [spec for index, spec in sorted(pending.items()) if index not in logged]
+        return [spec for _, spec in sorted(self.pending.items())]
 
-    def _adopt(self, spec: EpisodeSpec, run: Any) -> EpisodeResult:
-        from gan_trader.tuning.episode import _latest_checkpoint
+    # the per-episode loop --------------------------------------------------------------------------
 
-        metrics = {k: float(v) for k, v in run.data.metrics.items()}
-        epochs = int(metrics.pop("tune/epochs", spec.epochs))
-        metrics.pop("tune/total_epochs", None)
-        status = run.info.status
-        return EpisodeResult(
-            spec.index,
-            status,
-            run.info.run_id,
-            dict(spec.hyperparameters),
-            metrics,
-            epochs,
-            spec.prior_epochs + epochs,
-            _latest_checkpoint(spec.checkpoint_dir) if status == FINISHED else None,
-            run.data.tags.get("gan_trader.failure"),
-            spec.action,
-            suggestion=spec.suggestion,
-        )
-
-    # the loop --------------------------------------------------------------------------------------
-
-    def committed_epochs(self) -> int:
-        running = sum(int(spec["epochs"]) for spec in self.state["pending"].values())
-        return int(self.state["epochs_spent"]) + running
-
-    def next_spec(self) -> EpisodeSpec | None:
-        state = self.state
-        budget = int(state["budget_epochs"])
-        left = budget - self.committed_epochs()
-        if state["stopped"] or state["next_index"] >= state["planned_episodes"] or left <= 0:
-            return None
-        action: Action = self.strategy.next_action(self.history, left / budget, pending=len(state["pending"]))
-        if action.kind == "stop":
-            state["stopped"] = True
-            self.save()
-            return None
-        index = int(state["next_index"])
-        epochs = min(int(state["epochs_per_episode"]), left)
-        folder = self.folder / "episodes" / f"{index:03d}"
-        parent = action.parent
-        if action.kind == "keep" and parent is not None and parent.checkpoint is not None:
-            spec = EpisodeSpec(
-                index,
-                dict(parent.hyperparameters),
-                epochs,
-                self.config.seed + parent.index,
-                folder,
-                "keep",
-                parent.checkpoint,
-                parent.total_epochs,
-                None,
-                parent.index,
-            )
-        else:
-            kind = self.strategy.name if self.strategy.name != "rl" else "new"
-            spec = EpisodeSpec(
-                index,
-                dict(action.hyperparameters),
-                epochs,
-                self.config.seed + index,
-                folder,
-                kind,
-                suggestion=action.suggestion.to_dict() if action.suggestion else None,
-            )
-        state["next_index"] = index + 1
-        state["pending"][str(index)] = spec.to_dict()
-        self.save()  # the decision is durable before the episode starts, so a kill re-runs the same spec
-        return spec
-
-    def submit(self, spec: EpisodeSpec) -> None:
-        job = EpisodeJob(
-            self.config,
-            # Workers log where the session's recorder logs (it may differ from config.tracking).
-            absolute_tracking(
-                self.config.tracking.model_copy(
-                    update={"uri": self.recorder.uri, "artifact_root": Path(self.recorder.artifact_root)}
-                )
-            ),
-            self.recorder.experiment_name,
-            self.session_id,
-            spec,
-            self.config.executor.torch_threads,
-        )
-        self.executor.submit(job, self.task)
-
-    def finish_episode(self, result: EpisodeResult) -> None:
-        best_before = min((relative_error(r, self.objective) for r in self.history), default=1.0)
-        self.history.append(result)
-        self.history.sort(key=lambda r: r.index)
-        best_after = min(best_before, relative_error(result, self.objective))
-        gain = reward(self.config.tuning.reward, result, best_before, best_after)
-        self.strategy.observe(result)
-        self.state["epochs_spent"] = int(self.state["epochs_spent"]) + result.epochs
-        if result.run_id:
-            self.recorder.log_metrics(result.run_id, {"tune/reward": gain})
-        best = min((r.objective(self.objective) for r in self.history), default=math.inf)
-        progress = {
-            "tune/best_val": best,
-            "tune/epochs_spent": self.state["epochs_spent"],
-            "tune/reward": gain,
-            "tune/episode_val": result.objective(self.objective),
-        }
-        self.recorder.log_metrics(
-            self.session_id, {k: v for k, v in progress.items() if math.isfinite(v)}, step=result.index
-        )
-        result.reward = gain
-        summary = result.summary()
-        self.state["episodes"][str(result.index)] = summary
-        self.state["pending"].pop(str(result.index), None)
-        self.save()
-
-    def run(self, rerun: list[EpisodeSpec]) -> None:
+    def run_episodes(self, strategy: EpisodeStrategy) -> list[EpisodeResult]:
+        """Keep every executor slot busy with `strategy`'s next episode; record each as it finishes."""
         from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
+        executor = self._executor()
         columns = (
             TextColumn("[bold]{task.description}"),
             BarColumn(),
@@ -295,109 +223,127 @@ class _Session:
             TimeElapsedColumn(),
         )
         with Progress(*columns, disable=self.quiet, transient=False) as progress:
+            total = self.state["planned_episodes"]
             bar = progress.add_task(
-                f"{self.strategy.name} episodes",
-                total=self.state["planned_episodes"],
-                completed=len(self.history),
-                best="-",
+                f"{strategy.name} episodes", total=total, completed=len(self.history), best="-"
             )
             while True:
-                while self.executor.running < self.executor.slots:
-                    spec = rerun.pop(0) if rerun else self.next_spec()
+                while executor.running < executor.slots:
+                    spec = self.rerun.pop(0) if self.rerun else self.next_spec(strategy)
                     if spec is None:
                         break
-                    self.submit(spec)
-                if self.executor.running == 0:
-                    break
-                for result in self.executor.gather():
+                    self.submit(executor, spec)
+                if executor.running == 0:
+                    return self.history
+                for result in executor.gather():
                     self.finish_episode(result)
-                    best = min((r.objective(self.objective) for r in self.history), default=math.inf)
-                    progress.update(bar, advance=1, best=f"{best:.5g}")
+                    progress.update(bar, advance=1, best=f"{self.best_objective():.5g}")
 
-    def close(self) -> SessionResult:
-        return close_session(
-            self.recorder,
-            self.state,
-            self.folder,
+    def next_spec(self, strategy: EpisodeStrategy) -> EpisodeSpec | None:
+        """The next planned episode, or None when the plan, the budget or the strategy says stop."""
+        if self.state["stopped"] or self.next_index >= int(self.state["planned_episodes"]):
+            return None
+        if self.epochs_left <= 0:
+            return None
+        action = strategy.next_action(self.history, self.budget_left, pending=len(self.pending))
+        if action.kind == "stop":
+            self.state["stopped"] = True
+            self.save()
+            return None
+        return self.plan_episode(action)
+
+    def submit(self, executor: Executor, spec: EpisodeSpec) -> None:
+        # Workers log where the session's recorder logs (it may differ from config.tracking).
+        job = EpisodeJob(
+            self.config,
+            self.recorder.tracking,
+            self.recorder.experiment_name,
+            self.session_id,
+            spec,
+            self.config.executor.torch_threads,
+        )
+        executor.submit(job, self.task)
+
+    def best_objective(self) -> float:
+        return min((r.objective(self.objective) for r in self.history), default=math.inf)
+
+    def on_planned(self, spec: EpisodeSpec) -> None:
+        self.save()  # the decision is durable before the episode starts, so a kill re-runs the same spec
+
+    def on_recorded(self, result: EpisodeResult) -> None:
+        gain = result.reward if result.reward is not None else math.nan
+        if result.run_id:
+            self.recorder.log_metrics(result.run_id, {"tune/reward": gain})
+        progress = {
+            "tune/best_val": self.best_objective(),
+            "tune/epochs_spent": self.spent,
+            "tune/reward": gain,
+            "tune/episode_val": result.objective(self.objective),
+        }
+        self.recorder.log_metrics(
+            self.session_id, {k: v for k, v in progress.items() if math.isfinite(v)}, step=result.index
+        )
+        self.state["episodes"][str(result.index)] = result.summary()
+        self.save()
+
+    def _executor(self) -> Executor:
+        if self.executor is None:
+            self.executor = make_executor(self.config)
+        self.executor.bind(self.recorder)
+        return self.executor
+
+    def release_executor(self) -> None:
+        """Close the executor when the session made it."""
+        if self.owns_executor and self.executor is not None:
+            self.executor.close()
+
+    # drivers with their own scheduler --------------------------------------------------------------
+
+    def set_plan(self, episodes: int, epochs_per_episode: int) -> None:
+        self.state.update(planned_episodes=episodes, epochs_per_episode=epochs_per_episode)
+        self.epochs_per_episode, self.next_index = epochs_per_episode, episodes
+
+    def logged_episodes(self) -> list[EpisodeResult]:
+        space = SearchSpace(self.config.tuning.space)
+        episodes = []
+        for run in self.recorder.runs(session=self.session_id):
+            logged = run.param_section("hp")
+            try:
+                hyperparameters = space.parse(logged)
+            except Exception:
+                hyperparameters = dict(logged)
+            index = run.episode_index if run.episode_index is not None else -1
+            spec = EpisodeSpec.from_run(run, hyperparameters, self.checkpoint_root / f"{index:03d}")
+            episodes.append(EpisodeResult.from_run(run, spec))
+        return sorted(episodes, key=lambda e: e.index)
+
+    # the end ---------------------------------------------------------------------------------------
+
+    def close(self, history: list[EpisodeResult]) -> SessionResult:
+        """Log the session's summary (best episode, episode table, progress plot), mark it finished."""
+        episodes = sorted(history, key=lambda e: e.index)
+        result = SessionResult(
+            self.session_id,
             self.strategy.name,
+            self.folder,
             self.objective,
-            self.history,
-            self.strategy,
+            episodes,
+            sum(charge(e) for e in episodes),
         )
-
-
-def close_session(
-    recorder: Any,
-    state: dict[str, Any],
-    folder: Path,
-    strategy_name: str,
-    objective: str,
-    history: list[EpisodeResult],
-    strategy: Strategy | None = None,
-) -> SessionResult:
-    """Log the session's summary (best episode, episode table, progress plot), mark it finished."""
-    session_id = str(state["session_id"])
-    result = SessionResult(
-        session_id,
-        strategy_name,
-        folder,
-        objective,
-        sorted(history, key=lambda e: e.index),
-        sum(e.epochs for e in history),
-    )
-    state["epochs_spent"] = result.epochs_spent
-    table = result.table()
-    best = result.best
-    if best is not None:
-        recorder.set_tags(
-            session_id, {"gan_trader.best_episode": best.index, "gan_trader.best_run": best.run_id}
-        )
-        recorder.log_metrics(session_id, {f"best/{k}": v for k, v in best.metrics.items()})
-    if not table.empty:
-        recorder.log_table(session_id, table, "episodes.csv")
-        recorder.log_figure(
-            session_id, progress_figure({strategy_name: table}, objective), "plots/tuning_progress.png"
-        )
-    state["finished"] = True
-    if strategy is not None:
-        strategy.save(folder / "strategy")
-    write_json(folder / STATE_FILE, state)
-    recorder.finish(session_id, FINISHED)
-    return result
-
-
-def episodes_from_store(recorder: Any, session_id: str, space: SearchSpace) -> list[EpisodeResult]:
-    """A session's episodes as logged (used where the episodes ran under another driver, e.g. Ray Tune)."""
-    from gan_trader.tracking.store import EPISODE_TAG, SESSION_TAG
-
-    runs = recorder.client.search_runs(
-        [recorder.experiment_id], filter_string=f"tags.`{SESSION_TAG}` = '{session_id}'", max_results=10000
-    )
-    episodes = []
-    for run in runs:
-        metrics = {k: float(v) for k, v in run.data.metrics.items()}
-        epochs = int(metrics.pop("tune/epochs", 0))
-        metrics.pop("tune/total_epochs", None)
-        logged = {k.removeprefix("hp."): v for k, v in run.data.params.items() if k.startswith("hp.")}
-        try:
-            params = space.parse(logged)
-        except Exception:
-            params = dict(logged)
-        episodes.append(
-            EpisodeResult(
-                int(run.data.tags.get(EPISODE_TAG, -1)),
-                run.info.status,
-                run.info.run_id,
-                params,
-                metrics,
-                epochs,
-                epochs + int(float(run.data.params.get("episode.prior_epochs", 0))),
-                None,
-                run.data.tags.get("gan_trader.failure"),
-                run.data.tags.get("gan_trader.action", ""),
-            )
-        )
-    return sorted(episodes, key=lambda e: e.index)
+        best = result.best
+        if best is not None:
+            self.recorder.set_tags(self.session_id, {BEST_EPISODE_TAG: best.index, BEST_RUN_TAG: best.run_id})
+            self.recorder.log_metrics(self.session_id, {f"best/{k}": v for k, v in best.metrics.items()})
+        table = result.table()
+        if not table.empty:
+            self.recorder.log_table(self.session_id, table, "episodes.csv")
+            figure = progress_figure({self.strategy.name: table}, self.objective)
+            self.recorder.log_figure(self.session_id, figure, "plots/tuning_progress.png")
+        self.history, self.spent = episodes, result.epochs_spent
+        self.state["finished"] = True
+        self.save()
+        self.recorder.finish(self.session_id, FINISHED)
+        return result
 
 
 def progress_figure(tables: dict[str, pd.DataFrame], objective: str) -> Any:
@@ -446,10 +392,66 @@ def _load_state(folder: Path, session_id: str) -> dict[str, Any]:
     return json.loads(path.read_text(encoding="utf-8"))
 
 
+def _new_state(config: ExperimentConfig, recorder: Recorder, name: str, planned: int) -> dict[str, Any]:
+    """Open the session run and its state folder; the state of a session that has run nothing yet."""
+    tuning = config.tuning
+    per_episode = tuning.epochs_per_episode or config.gan.epochs
+    budget = tuning.budget_epochs or planned * per_episode
+    session_id = recorder.start_session(
+        f"{name}-session",
+        params={
+            "strategy": name,
+            "episodes": planned,
+            "epochs_per_episode": per_episode,
+            "budget_epochs": budget,
+            "seed": config.seed,
+            "objective": tuning.objective,
+            "executor": config.executor.kind,
+            "workers": config.executor.workers,
+        },
+        tags={STRATEGY_TAG: name},
+    )
+    log.info("session %s (after a crash, continue it with --resume %s)", session_id, session_id)
+    folder = sessions_dir(config) / session_id
+    folder.mkdir(parents=True, exist_ok=True)
+    recorder.log_text(session_id, json.dumps({"state_dir": str(folder)}), "session.json")
+    return {
+        "session_id": session_id,
+        "experiment": recorder.experiment_name,
+        "strategy": name,
+        "planned_episodes": planned,
+        "epochs_per_episode": per_episode,
+        "budget_epochs": budget,
+        "seed": config.seed,
+        "next_index": 0,
+        "episodes": {},
+        "pending": {},
+        "epochs_spent": 0,
+        "stopped": False,
+        "finished": False,
+    }
+
+
+def _resumed_state(
+    config: ExperimentConfig, recorder: Recorder, resume: str, strategy: str | None
+) -> dict[str, Any]:
+    """The saved state of session `resume`, whose run is marked RUNNING again."""
+    state = _load_state(sessions_dir(config) / resume, resume)
+    if strategy is not None and strategy != state["strategy"]:
+        raise TuningError(
+            f"--resume {resume}: the session ran strategy {state['strategy']!r}, not {strategy!r}"
+        )
+    try:
+        recorder.reopen(resume)
+    except TrackingError as exc:
+        raise TrackingError(f"--resume {resume}: no such session run ({exc})") from None
+    return state
+
+
 def run_session(
     config: ExperimentConfig,
     task: ForecastTask,
-    recorder: Any,
+    recorder: Recorder,
     *,
     strategy: str | Strategy | None = None,
     episodes: int | None = None,
@@ -465,89 +467,39 @@ def run_session(
     :param resume: a session id whose saved state is continued (see the module docstring).
     """
     config = absolute_paths(config)
-    tuning = config.tuning
-    name = _strategy_name(strategy, config)
-    space = SearchSpace(tuning.space)
-    if resume is not None:
-        folder = sessions_dir(config) / resume
-        state = _load_state(folder, resume)
-        if strategy is not None and name != state["strategy"]:
-            raise TuningError(
-                f"--resume {resume}: the session ran strategy {state['strategy']!r}, not {name!r}"
-            )
-        name = state["strategy"]
-        try:
-            recorder.client.update_run(resume, status="RUNNING")
-        except Exception as exc:
-            raise TrackingError(f"--resume {resume}: no such session run in {recorder.uri} ({exc})") from None
-        session_id = resume
+    name = strategy.name if isinstance(strategy, Strategy) else strategy or config.tuning.strategy
+    if resume is None:
+        state = _new_state(config, recorder, name, episodes or config.tuning.episodes)
     else:
-        planned = episodes or tuning.episodes
-        per_episode = tuning.epochs_per_episode or config.gan.epochs
-        from gan_trader.tracking.store import STRATEGY_TAG
-
-        session_id = recorder.start_session(
-            f"{name}-session",
-            params={
-                "strategy": name,
-                "episodes": planned,
-                "epochs_per_episode": per_episode,
-                "budget_epochs": tuning.budget_epochs or planned * per_episode,
-                "seed": config.seed,
-                "objective": tuning.objective,
-                "executor": config.executor.kind,
-                "workers": config.executor.workers,
-            },
-            tags={STRATEGY_TAG: name},
-        )
-        log.info("session %s (after a crash, continue it with --resume %s)", session_id, session_id)
-        folder = sessions_dir(config) / session_id
-        state = {
-            "session_id": session_id,
-            "experiment": recorder.experiment_name,
-            "strategy": name,
-            "planned_episodes": planned,
-            "epochs_per_episode": per_episode,
-            "budget_epochs": tuning.budget_epochs or planned * per_episode,
-            "seed": config.seed,
-            "next_index": 0,
-            "episodes": {},
-            "pending": {},
-            "epochs_spent": 0,
-            "stopped": False,
-            "finished": False,
-        }
-        folder.mkdir(parents=True, exist_ok=True)
-        recorder.log_text(session_id, json.dumps({"state_dir": str(folder)}), "session.json")
-    seed = int(state["seed"])
-    owns_executor = executor is None
+        state = _resumed_state(config, recorder, resume, name if strategy is not None else None)
+    session_id = str(state["session_id"])
+    session: _Session | None = None
     try:
-        if isinstance(strategy, Strategy):
-            strategy_obj = strategy
-        else:
-            strategy_obj = make_strategy(name, config, space, seed, quiet=quiet, task=task)
-        if name == "pbt":
-            return strategy_obj.drive(config, task, recorder, state, folder, quiet=quiet)  # type: ignore[attr-defined]
-        executor = executor or make_executor(config)
-        executor.bind(recorder)
-        session = _Session(config, task, recorder, executor, strategy_obj, state, folder, quiet)
-        rerun: list[EpisodeSpec] = []
-        if resume is not None:
-            strategy_obj.load(folder / "strategy")
-            rerun = session.recover()
-        elif tuning.warm_start:
-            used = strategy_obj.warm_start(logged_observations(recorder, space, tuning.objective, session_id))
-            if used:
-                recorder.log_metrics(session_id, {"tune/warm_start_points": used})
-        session.save()
-        session.run(rerun)
-        return session.close()
+        if not isinstance(strategy, Strategy):
+            space = SearchSpace(config.tuning.space)
+            strategy = make_strategy(
+                state["strategy"], config, space, int(state["seed"]), quiet=quiet, task=task
+            )
+        folder = sessions_dir(config) / session_id
+        session = _Session(
+            config,
+            task,
+            recorder,
+            strategy,
+            state,
+            folder,
+            executor=executor,
+            resumed=resume is not None,
+            quiet=quiet,
+        )
+        session.prepare()
+        return session.close(strategy.drive(session))
     except KeyboardInterrupt:
-        recorder.finish(session_id, "KILLED", "interrupted; resume with --resume " + session_id)
+        recorder.finish(session_id, KILLED, "interrupted; resume with --resume " + session_id)
         raise
     except BaseException as exc:
         recorder.finish(session_id, FAILED, f"{type(exc).__name__}: {exc}")
         raise
     finally:
-        if owns_executor and executor is not None:
-            executor.close()
+        if session is not None:
+            session.release_executor()

@@ -1,56 +1,84 @@
-"""Tuning strategies behind one small base: `next_action` says what the next episode trains.
+"""Tuning strategies behind one small base: `drive` runs a session's episodes.
+
+Most strategies decide one episode at a time (`EpisodeStrategy.next_action`) and let the session's loop
+(loop.py) drive them; a strategy with its own scheduler overrides `drive` instead (`pbt`; a later `pb2`
+the same way).
 
 - `fixed`: the config's own hyperparameters, every episode (seeds differ).
 - `random`: uniform samples of the search box.
 - `bo`: Gaussian-process UCB (bayes.py).
 - `rl` (the design): a saved PPO/DQN/QR-DQN policy picks keep / new / stop from the session's observation
-  (env.py); "new" sets come from the optimiser, which also fills extra parallel slots.
+  (observation.py); "new" sets come from the optimiser, which also fills extra parallel slots.
 - `pbt`: Ray Tune's PopulationBasedTraining on the real GAN trainable; Tune makes the exploit/explore
-  decisions, so this strategy drives the whole session (`drive`) instead of answering `next_action`.
+  decisions, so this strategy drives the whole session.
 """
 
 from __future__ import annotations
 
 import contextlib
 import json
+import shutil
+import tempfile
 from abc import ABC, abstractmethod
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import Any, ClassVar, Protocol
 
 import numpy as np
 
-from gan_trader.config import ExperimentConfig
+from gan_trader.config import ExperimentConfig, TrackingConfig
 from gan_trader.errors import TuningError
 from gan_trader.io import atomic_path, write_json
-from gan_trader.tuning.bayes import BayesOptimizer, Suggestion
-from gan_trader.tuning.env import KEEP, NEW, STOP, continuable, observe
-from gan_trader.tuning.episode import EpisodeResult
+from gan_trader.models.base import ForecastTask
+from gan_trader.tracking.recorder import Recorder
+from gan_trader.tracking.store import open_recorder
+from gan_trader.tuning.bayes import BayesOptimizer
+from gan_trader.tuning.episode import EpisodeResult, EpisodeSpec, run_episode
+from gan_trader.tuning.executor import RayExecutor, start_worker
+from gan_trader.tuning.loop import CHOICES, KEEP, NEW, STOP, Action, continuable
+from gan_trader.tuning.observation import observation
 from gan_trader.tuning.space import ALIASES, SearchSpace, changes_architecture
 
 
-@dataclass
-class Action:
-    """The next episode: `new` trains `hyperparameters` afresh, `keep` continues `parent`'s checkpoint."""
+class TuningSession(Protocol):
+    """What a strategy's driver sees of the session it runs (tuning/session.py)."""
 
-    kind: str  # new | keep | stop
-    hyperparameters: dict[str, Any] = field(default_factory=dict)
-    suggestion: Suggestion | None = None
-    parent: EpisodeResult | None = None
-    source: str = ""  # which strategy / component decided
+    @property
+    def config(self) -> ExperimentConfig: ...
 
-    def to_dict(self) -> dict[str, Any]:
-        return {
-            "kind": self.kind,
-            "hyperparameters": self.hyperparameters,
-            "source": self.source,
-            "suggestion": self.suggestion.to_dict() if self.suggestion else None,
-            "parent": self.parent.index if self.parent else None,
-        }
+    @property
+    def task(self) -> ForecastTask: ...
+
+    @property
+    def recorder(self) -> Recorder: ...
+
+    @property
+    def session_id(self) -> str: ...
+
+    @property
+    def folder(self) -> Path: ...
+
+    @property
+    def resumed(self) -> bool: ...
+
+    @property
+    def budget_epochs(self) -> int: ...
+
+    def run_episodes(self, strategy: EpisodeStrategy) -> list[EpisodeResult]:
+        """The per-episode loop: ask `strategy.next_action` whenever a slot is free, run, record."""
+        ...
+
+    def set_plan(self, episodes: int, epochs_per_episode: int) -> None:
+        """Record the episodes a driver with its own scheduler will log (and their length)."""
+        ...
+
+    def logged_episodes(self) -> list[EpisodeResult]:
+        """The session's episodes as the store holds them (for episodes run under another driver)."""
+        ...
 
 
 class Strategy(ABC):
-    """Decides each episode's hyperparameters; learns from finished episodes; saves its state for resume."""
+    """Runs a session's episodes (`drive`); learns from finished episodes; saves its state for resume."""
 
     name: ClassVar[str]
 
@@ -60,10 +88,14 @@ class Strategy(ABC):
         self.seed = seed
         self.objective = config.tuning.objective
 
+    @property
+    def fresh_action(self) -> str:
+        """The action an episode trained from scratch is logged with: the strategy's name."""
+        return self.name
+
     @abstractmethod
-    def next_action(self, history: list[EpisodeResult], budget_left: float, pending: int = 0) -> Action:
-        """The next episode, given the finished ones, the share of the epoch budget left and how many
-        episodes are still running (parallel slots)."""
+    def drive(self, session: TuningSession) -> list[EpisodeResult]:
+        """Run the session's episodes; returns them in index order."""
 
     def observe(self, result: EpisodeResult) -> None:  # noqa: B027 - stateless strategies ignore results
         """Learn from a finished (or failed) episode."""
@@ -79,6 +111,18 @@ class Strategy(ABC):
         """Restore the state written by `save`."""
 
 
+class EpisodeStrategy(Strategy):
+    """Decides one episode at a time; the session's loop asks whenever an executor slot is free."""
+
+    def drive(self, session: TuningSession) -> list[EpisodeResult]:
+        return session.run_episodes(self)
+
+    @abstractmethod
+    def next_action(self, history: list[EpisodeResult], budget_left: float, pending: int = 0) -> Action:
+        """The next episode, given the finished ones, the share of the epoch budget left and how many
+        episodes are still running (parallel slots)."""
+
+
 def config_hyperparameters(config: ExperimentConfig, names: list[str]) -> dict[str, Any]:
     """The values the config itself gives each hyperparameter (the `fixed` strategy's set)."""
     raw = config.gan.model_dump(mode="python")
@@ -92,14 +136,14 @@ def config_hyperparameters(config: ExperimentConfig, names: list[str]) -> dict[s
     return values
 
 
-class FixedStrategy(Strategy):
+class FixedStrategy(EpisodeStrategy):
     name = "fixed"
 
     def next_action(self, history: list[EpisodeResult], budget_left: float, pending: int = 0) -> Action:
         return Action("new", config_hyperparameters(self.config, self.space.names), source="fixed")
 
 
-class RandomStrategy(Strategy):
+class RandomStrategy(EpisodeStrategy):
     name = "random"
 
     def __init__(self, config: ExperimentConfig, space: SearchSpace, seed: int) -> None:
@@ -118,14 +162,13 @@ class RandomStrategy(Strategy):
             self.rng.bit_generator.state = json.loads(path.read_text(encoding="utf-8"))
 
 
-class BOStrategy(Strategy):
+class BOStrategy(EpisodeStrategy):
     name = "bo"
 
     def __init__(self, config: ExperimentConfig, space: SearchSpace, seed: int) -> None:
         super().__init__(config, space, seed)
         tuning = config.tuning
         self.optimizer = BayesOptimizer(space, tuning.kappa, tuning.init_points, seed)
-        self._boxes: dict[int, dict[str, float]] = {}
 
     def next_action(self, history: list[EpisodeResult], budget_left: float, pending: int = 0) -> Action:
         suggestion = self.optimizer.suggest()
@@ -153,66 +196,46 @@ class BOStrategy(Strategy):
             self.optimizer = BayesOptimizer.load(self.space, path)
 
 
+class Controller(Protocol):
+    """A trained policy (agents.Policy): an observation (observation.py) in, a choice (KEEP/NEW/STOP) out."""
+
+    def act(self, observation: np.ndarray) -> int: ...
+
+
 class RLStrategy(BOStrategy):
     """The design: a trained policy chooses keep / new / stop; the optimiser supplies every new set."""
 
     name = "rl"
 
-    def __init__(self, config: ExperimentConfig, space: SearchSpace, seed: int, policy: Any = None) -> None:
+    def __init__(
+        self, config: ExperimentConfig, space: SearchSpace, seed: int, policy: Controller | None = None
+    ) -> None:
         super().__init__(config, space, seed)
         self.policy = policy
+
+    @property
+    def fresh_action(self) -> str:
+        return CHOICES[NEW]  # the controller's choice, not the strategy's name
 
     def next_action(self, history: list[EpisodeResult], budget_left: float, pending: int = 0) -> Action:
         if self.policy is None:
             raise TuningError("tuning.agent: the rl strategy needs a policy (see gan_trader.tuning.agents)")
         if pending:
             return super().next_action(history, budget_left, pending)  # extra parallel slots: the optimiser
-        current = history[-1].hyperparameters if history else None
-        if current is not None:
-            try:
-                self.space.check(current)
-            except TuningError:
-                current = None
-        obs = observe(history, self.space, self.objective, budget_left, current)
-        choice = self.policy.act(obs)
+        choice = self.policy.act(observation(history, self.space, self.objective, budget_left))
         if choice == STOP and self.config.tuning.allow_stop and history:
             return Action("stop", source="rl")
+        return self.action_for(choice, history, budget_left)
+
+    def action_for(self, choice: int, history: list[EpisodeResult], budget_left: float) -> Action:
+        """A controller's keep / new as an episode (shared with the env): keep continues the last episode
+        when it can be continued; new, or keep with nothing to continue, trains the optimiser's next set."""
         parent = continuable(history) if choice == KEEP else None
         if parent is not None:
             return Action("keep", dict(parent.hyperparameters), parent=parent, source="rl")
-        action = super().next_action(history, budget_left, pending)
+        action = super().next_action(history, budget_left)
         action.source = f"rl:{'new' if choice == NEW else 'new (nothing to keep)'}"
         return action
-
-
-STRATEGIES: dict[str, type[Strategy]] = {
-    cls.name: cls for cls in (FixedStrategy, RandomStrategy, BOStrategy, RLStrategy)
-}
-ALL_STRATEGIES = ("rl", "bo", "random", "pbt", "fixed")
-
-
-def make_strategy(
-    name: str,
-    config: ExperimentConfig,
-    space: SearchSpace,
-    seed: int,
-    *,
-    quiet: bool = True,
-    task: Any = None,
-) -> Strategy:
-    """The strategy registered under `name` (rl loads or pre-trains its policy; pbt imports Ray Tune)."""
-    if name == "pbt":
-        return PBTStrategy(config, space, seed)
-    if name not in STRATEGIES:
-        raise TuningError(
-            f"tuning.strategy: unknown strategy {name!r} (choose one of {', '.join(ALL_STRATEGIES)})"
-        )
-    if name == "rl":
-        from gan_trader.tuning.agents import load_or_train_policy
-
-        policy = load_or_train_policy(config, task, space, quiet=quiet) if task is not None else None
-        return RLStrategy(config, space, seed, policy)
-    return STRATEGIES[name](config, space, seed)
 
 
 class PBTStrategy(Strategy):
@@ -221,204 +244,190 @@ class PBTStrategy(Strategy):
     `tuning.pbt.population` trials train side by side; every `tuning.pbt.interval` epochs each reports its
     validation error with a checkpoint, and Tune's scheduler copies the weights of a top trial into a bottom
     one and perturbs (or resamples) its hyperparameters. Each interval is one logged episode (action `pbt`),
-    index = trial number x rounds + round. Tune sees every hyperparameter as a [0, 1] coordinate of the
-    search box (so perturbations respect log scales and integer rounding); hyperparameters that change the
-    networks' shapes (filters, kernel_size, strides, padding...) are drawn per trial and inherited on
-    exploit, never perturbed. Not resumable: a killed pbt session is re-run from the start.
+    index = trial number x rounds + round; every round of trial t trains with seed + t. Tune sees every
+    hyperparameter as a [0, 1] coordinate of the search box (so perturbations respect log scales and integer
+    rounding); hyperparameters that change the networks' shapes (filters, kernel_size, strides, padding...)
+    are drawn per trial and inherited on exploit, never perturbed. Not resumable: a killed pbt session is
+    re-run from the start.
     """
 
     name = "pbt"
-
-    def next_action(self, history: list[EpisodeResult], budget_left: float, pending: int = 0) -> Action:
-        # Tune's scheduler decides inside `drive`; this strategy never runs the per-episode loop.
-        raise TuningError("tuning.strategy: pbt is driven by Ray Tune (run_session calls PBTStrategy.drive)")
 
     def rounds(self, budget_epochs: int) -> int:
         pbt = self.config.tuning.pbt
         return max(1, budget_epochs // (pbt.population * pbt.interval))
 
-    def drive(
-        self,
-        config: ExperimentConfig,
-        task: Any,
-        recorder: Any,
-        state: dict[str, Any],
-        folder: Path,
-        *,
-        quiet: bool = True,
-        episode_factory: Any = None,
-    ) -> Any:
-        """Run the population with Ray Tune, then close the session from the logged episodes."""
-        from ray import tune
-        from ray.tune.schedulers import PopulationBasedTraining
-        from ray.tune.search import BasicVariantGenerator
-
-        from gan_trader.tuning.executor import RayExecutor
-        from gan_trader.tuning.session import close_session, episodes_from_store
-
-        if state.get("next_index", 0) or state.get("episodes"):
+    def drive(self, session: TuningSession) -> list[EpisodeResult]:
+        """Run the population with Ray Tune; the episodes are then read back from the store."""
+        if session.resumed:
             raise TuningError(
                 "--resume: pbt sessions cannot be resumed (Ray Tune owns their state); start a new session"
             )
-        pbt = config.tuning.pbt
-        rounds = self.rounds(int(state["budget_epochs"]))
-        state.update(
-            planned_episodes=pbt.population * rounds,
-            epochs_per_episode=pbt.interval,
-            next_index=pbt.population * rounds,
-        )
+        pbt = session.config.tuning.pbt
+        rounds = self.rounds(session.budget_epochs)
+        session.set_plan(pbt.population * rounds, pbt.interval)
+        settings = session.config.executor
         ray_owner = RayExecutor(
-            config.executor.workers,
-            config.executor.ray_address,
-            config.executor.gpus_per_episode,
-            config.executor.connect_timeout_s,
-            config.executor.torch_threads,
+            settings.workers,
+            settings.ray_address,
+            settings.gpus_per_episode,
+            settings.connect_timeout_s,
+            settings.torch_threads,
         )
         try:
-            rng = np.random.default_rng(self.seed)
-            scheduler = PopulationBasedTraining(
-                time_attr="training_iteration",
-                metric="objective",
-                mode="min",
-                perturbation_interval=1,
-                # Architecture hyperparameters are never perturbed: an exploiting trial inherits them with
-                # the donor's weights (Tune copies the donor's config), so the checkpoint always fits.
-                hyperparam_mutations={
-                    name: tune.uniform(0.0, 1.0)
-                    for name in self.space.names
-                    if not changes_architecture(name)
-                },
-                quantile_fraction=pbt.quantile_fraction,
-                resample_probability=pbt.resample_probability,
-                synch=True,
-                log_config=False,
-            )
-            starts = [
-                {name: float(rng.uniform()) for name in self.space.names} for _ in range(pbt.population)
-            ]
-            trainable = tune.with_parameters(
-                pbt_trainable,
-                experiment_config=config,
-                task=task,
-                tracking=recorder_tracking(recorder),
-                experiment=recorder.experiment_name,
-                session_id=state["session_id"],
-                folder=str(folder),
-                rounds=rounds,
-                torch_threads=ray_owner.torch_threads,
-                episode_factory=episode_factory,
-            )
-            trainable = tune.with_resources(trainable, {"cpu": 1, "gpu": ray_owner.gpus})
-            tuner = tune.Tuner(
-                trainable,
-                param_space={name: tune.uniform(0.0, 1.0) for name in self.space.names},
-                tune_config=tune.TuneConfig(
-                    scheduler=scheduler,
-                    num_samples=pbt.population,
-                    search_alg=BasicVariantGenerator(
-                        points_to_evaluate=starts, max_concurrent=ray_owner.workers
-                    ),
-                ),
-                run_config=tune.RunConfig(
-                    name="pbt",
-                    storage_path=str(folder / "tune"),
-                    verbose=0,
-                    stop={"training_iteration": rounds},
-                ),
-            )
-            tuner.fit()
+            self._tuner(session, rounds, ray_owner).fit()
         finally:
             ray_owner.close()
-        history = episodes_from_store(recorder, state["session_id"], self.space)
-        return close_session(recorder, state, folder, self.name, config.tuning.objective, history, self)
+        return session.logged_episodes()
+
+    def _scheduler(self) -> Any:
+        from ray import tune
+        from ray.tune.schedulers import PopulationBasedTraining
+
+        pbt = self.config.tuning.pbt
+        return PopulationBasedTraining(
+            time_attr="training_iteration",
+            metric="objective",
+            mode="min",
+            perturbation_interval=1,
+            # Architecture hyperparameters are never perturbed: an exploiting trial inherits them with the
+            # donor's weights (Tune copies the donor's config), so the checkpoint always fits.
+            hyperparam_mutations={
+                name: tune.uniform(0.0, 1.0) for name in self.space.names if not changes_architecture(name)
+            },
+            quantile_fraction=pbt.quantile_fraction,
+            resample_probability=pbt.resample_probability,
+            synch=True,
+            log_config=False,
+        )
+
+    def _tuner(self, session: TuningSession, rounds: int, ray_owner: RayExecutor) -> Any:
+        from ray import tune
+        from ray.tune.search import BasicVariantGenerator
+
+        population = session.config.tuning.pbt.population
+        rng = np.random.default_rng(self.seed)
+        starts = [{name: float(rng.uniform()) for name in self.space.names} for _ in range(population)]
+        trainable = tune.with_parameters(
+            pbt_trainable,
+            experiment_config=session.config,
+            task=session.task,
+            tracking=session.recorder.tracking,
+            experiment=session.recorder.experiment_name,
+            session_id=session.session_id,
+            folder=str(session.folder),
+            rounds=rounds,
+            torch_threads=ray_owner.torch_threads,
+        )
+        return tune.Tuner(
+            tune.with_resources(trainable, {"cpu": 1, "gpu": ray_owner.gpus}),
+            param_space={name: tune.uniform(0.0, 1.0) for name in self.space.names},
+            tune_config=tune.TuneConfig(
+                scheduler=self._scheduler(),
+                num_samples=population,
+                search_alg=BasicVariantGenerator(points_to_evaluate=starts, max_concurrent=ray_owner.workers),
+            ),
+            run_config=tune.RunConfig(
+                name="pbt",
+                storage_path=str(session.folder / "tune"),
+                verbose=0,
+                stop={"training_iteration": rounds},
+            ),
+        )
 
 
-def recorder_tracking(recorder: Any) -> Any:
-    from gan_trader.config import TrackingConfig
-    from gan_trader.tuning.executor import absolute_tracking
+STRATEGIES: dict[str, type[Strategy]] = {
+    cls.name: cls for cls in (FixedStrategy, RandomStrategy, BOStrategy, RLStrategy, PBTStrategy)
+}
+ALL_STRATEGIES = ("rl", "bo", "random", "pbt", "fixed")
 
-    tracking = TrackingConfig(
-        uri=recorder.uri, artifact_root=recorder.artifact_root, experiment=recorder.experiment_name
-    )
-    return absolute_tracking(tracking)
+
+@dataclass
+class _TrialStart:
+    """Where a PBT trial (re)starts: its round, the checkpoint to continue and the episode it came from."""
+
+    round: int = 0
+    resume_from: Path | None = None
+    prior_epochs: int = 0
+    parent_index: int | None = None
+
+
+def _trial_start(checkpoint: Any, folder: Path, trial: int) -> _TrialStart:
+    """Tune hands over this trial's own checkpoint, or a better trial's after an exploit step (or none)."""
+    if checkpoint is None:
+        return _TrialStart()
+    with checkpoint.as_directory() as directory:
+        meta = json.loads((Path(directory) / "meta.json").read_text(encoding="utf-8"))
+        round_ = int(meta["round"])
+        resume_from = folder / "pbt-resume" / f"trial-{trial:03d}-round-{round_:03d}" / meta["file"]
+        with atomic_path(resume_from) as tmp:
+            shutil.copyfile(Path(directory) / meta["file"], tmp)
+    return _TrialStart(round_, resume_from, int(meta["total_epochs"]), int(meta["index"]))
+
+
+def _report_round(result: EpisodeResult, round_: int, objective: str) -> None:
+    """Report a finished round to Tune with its checkpoint (copied: Tune moves what it is given)."""
+    from ray import tune
+
+    assert result.checkpoint is not None
+    with tempfile.TemporaryDirectory() as out:
+        shutil.copy(result.checkpoint, Path(out) / result.checkpoint.name)
+        meta = {
+            "round": round_,
+            "total_epochs": result.total_epochs,
+            "index": result.index,
+            "file": result.checkpoint.name,
+        }
+        (Path(out) / "meta.json").write_text(json.dumps(meta), encoding="utf-8")
+        tune.report(
+            {"objective": result.objective(objective), "episode": result.index},
+            checkpoint=tune.Checkpoint.from_directory(out),
+        )
 
 
 def pbt_trainable(
     tune_config: dict[str, float],
     *,
     experiment_config: ExperimentConfig,
-    task: Any,
-    tracking: Any,
+    task: ForecastTask,
+    tracking: TrackingConfig,
     experiment: str,
     session_id: str,
     folder: str,
     rounds: int,
     torch_threads: int,
-    episode_factory: Any = None,
 ) -> None:
-    """One PBT trial: `interval` epochs per round, each round a logged episode, checkpointed for Tune."""
-    import shutil
-    import tempfile
-
-    import torch
+    """One PBT trial (a Ray worker): `interval` epochs per round, each round a logged episode,
+    checkpointed for Tune."""
     from ray import tune
 
-    from gan_trader.tracking.store import open_recorder
-    from gan_trader.tuning.episode import EpisodeSpec, run_episode
-
-    torch.set_num_threads(torch_threads)
+    start_worker(torch_threads)
     space = SearchSpace(experiment_config.tuning.space)
-    bounds = space.bounds
     box = {
-        n: bounds[n][0] + float(np.clip(tune_config[n], 0, 1)) * (bounds[n][1] - bounds[n][0])
-        for n in space.names
+        name: low + float(np.clip(tune_config[name], 0, 1)) * (high - low)
+        for name, (low, high) in space.bounds.items()
     }
     params = space.from_box(box)
     trial = int(tune.get_context().get_trial_id().rsplit("_", 1)[-1])
-    interval = experiment_config.tuning.pbt.interval
-    round_, resume_from, prior, parent = 0, None, 0, None
-    root = Path(folder) / "episodes"
-    checkpoint = tune.get_checkpoint()
-    if checkpoint is not None:
-        # Tune hands over this trial's own checkpoint, or a better trial's after an exploit step.
-        with checkpoint.as_directory() as directory:
-            meta = json.loads((Path(directory) / "meta.json").read_text(encoding="utf-8"))
-            round_, prior, parent = int(meta["round"]), int(meta["total_epochs"]), int(meta["index"])
-            resume_from = Path(folder) / "pbt-resume" / f"trial-{trial:03d}-round-{round_:03d}" / meta["file"]
-            with atomic_path(resume_from) as tmp:
-                shutil.copyfile(Path(directory) / meta["file"], tmp)
+    start = _trial_start(tune.get_checkpoint(), Path(folder), trial)
     recorder = open_recorder(tracking, experiment)
-    kwargs = {"forecaster_factory": episode_factory} if episode_factory else {}
-    while round_ < rounds:
+    for round_ in range(start.round, rounds):
         index = trial * rounds + round_
         spec = EpisodeSpec(
-            index,
-            params,
-            interval,
-            experiment_config.seed + trial,
-            root / f"{index:03d}",
-            "pbt",
-            resume_from,
-            prior,
-            {"box": box, "params": params, "source": "pbt"},
-            parent,
+            index=index,
+            hyperparameters=params,
+            epochs=experiment_config.tuning.pbt.interval,
+            seed=experiment_config.seed + trial,
+            checkpoint_dir=Path(folder) / "episodes" / f"{index:03d}",
+            action="pbt",
+            resume_from=start.resume_from,
+            prior_epochs=start.prior_epochs,
+            suggestion={"box": box, "params": params, "source": "pbt"},
+            parent_index=start.parent_index,
         )
-        result = run_episode(experiment_config, task, recorder, session_id, spec, **kwargs)
-        round_ += 1
+        result = run_episode(experiment_config, task, recorder, session_id, spec)
         if not result.ok or result.checkpoint is None:
             tune.report({"objective": 1e9, "episode": index})
             return
-        with tempfile.TemporaryDirectory() as out:
-            shutil.copy(result.checkpoint, Path(out) / result.checkpoint.name)
-            meta = {
-                "round": round_,
-                "total_epochs": result.total_epochs,
-                "index": index,
-                "file": result.checkpoint.name,
-            }
-            (Path(out) / "meta.json").write_text(json.dumps(meta), encoding="utf-8")
-            tune.report(
-                {"objective": result.objective(experiment_config.tuning.objective), "episode": index},
-                checkpoint=tune.Checkpoint.from_directory(out),
-            )
-        resume_from, prior, parent = result.checkpoint, result.total_epochs, index
+        _report_round(result, round_ + 1, experiment_config.tuning.objective)
+        start = _TrialStart(round_ + 1, result.checkpoint, result.total_epochs, index)

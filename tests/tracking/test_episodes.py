@@ -8,6 +8,7 @@ from gan_trader.config import TrackingConfig
 from gan_trader.errors import EpisodeFailed, TrackingError
 from gan_trader.tracking.episodes import EpisodeBrowser, render_episode, render_table
 from gan_trader.tracking.store import open_recorder
+from gan_trader.tracking.tags import ACTION_TAG, STRATEGY_TAG
 
 
 @pytest.fixture(scope="module")
@@ -16,7 +17,7 @@ def store(tmp_path_factory):
     tracking = TrackingConfig(uri=f"sqlite:///{root}/mlflow.db", artifact_root=root / "artifacts")
     recorder = open_recorder(tracking, "demo")
     session = recorder.start_session(
-        "session-a", params={"tuning": {"strategy": "rl"}}, tags={"gan_trader.strategy": "rl"}
+        "session-a", params={"tuning": {"strategy": "rl"}}, tags={STRATEGY_TAG: "rl"}
     )
     # Episodes logged out of order: the browser must list them by index.
     for index, (lr, action) in [(1, (0.002, "new")), (0, (0.001, "new")), (2, (0.002, "continue"))]:
@@ -24,7 +25,7 @@ def store(tmp_path_factory):
             session,
             index,
             params={"gan": {"lr_g": lr}, "suggestion": {"cnn_lr": lr / 10}},
-            tags={"gan_trader.action": action},
+            tags={ACTION_TAG: action},
         ) as run_id:
             for epoch in range(1, 4):
                 recorder.log_metrics(

@@ -13,6 +13,7 @@ from gan_trader.workflow.prepare import prepare
 
 @pytest.fixture(scope="session")
 def tiny_task(tmp_path_factory: pytest.TempPathFactory) -> ForecastTask:
+    """What `prepare` makes of the tiny tuning experiment (the close alone, default split)."""
     config = tiny_config(tmp_path_factory.mktemp("task"))
     return prepare(config, use_cache=False).task
 

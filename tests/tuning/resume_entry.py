@@ -11,7 +11,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from tuning_doubles import FakeForecaster, tiny_config  # noqa: E402
+from tuning_doubles import SmoothObjectiveGan, tiny_config  # noqa: E402
 
 from gan_trader.tracking.store import open_recorder  # noqa: E402
 from gan_trader.tuning.episode import run_episode  # noqa: E402
@@ -20,7 +20,7 @@ from gan_trader.tuning.session import run_session  # noqa: E402
 from gan_trader.workflow.prepare import prepare  # noqa: E402
 
 
-class SlowForecaster(FakeForecaster):
+class SlowForecaster(SmoothObjectiveGan):
     """Each epoch takes a second, so the test can kill the process in the middle of an episode."""
 
     def _train(self, epochs: int) -> None:

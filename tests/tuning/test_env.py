@@ -1,4 +1,5 @@
-"""The tuning environment: gymnasium's checker, keep/new/stop semantics, and the two reward definitions."""
+"""The tuning environment: gymnasium's checker, keep/new/stop semantics, the two reward definitions, and the
+one loop it shares with a session."""
 
 from __future__ import annotations
 
@@ -9,14 +10,19 @@ import pytest
 from gymnasium.utils.env_checker import check_env
 from tuning_doubles import fake_result, tiny_config
 
-from gan_trader.tuning.env import KEEP, NEW, STOP, TuningEnv, observation_size, reward
-from gan_trader.tuning.episode import EpisodeResult
+from gan_trader.tracking.store import open_recorder
+from gan_trader.tuning.env import KEEP, NEW, STOP, TuningEnv
+from gan_trader.tuning.episode import EpisodeResult, EpisodeSpec
+from gan_trader.tuning.loop import reward
+from gan_trader.tuning.observation import observation_size
+from gan_trader.tuning.session import _Session
 from gan_trader.tuning.space import SearchSpace
+from gan_trader.tuning.strategies import RLStrategy
 
 
-def make_env(tmp_path: Path, **kwargs) -> TuningEnv:
-    space = SearchSpace(tiny_config(tmp_path).tuning.space)
-    return TuningEnv(space, fake_result, budget_epochs=3, epochs_per_episode=1, workdir=tmp_path, **kwargs)
+def make_env(tmp_path: Path, *overrides: str) -> TuningEnv:
+    config = tiny_config(tmp_path, *overrides)
+    return TuningEnv(config, fake_result, budget_epochs=3, epochs_per_episode=1, workdir=tmp_path)
 
 
 def test_passes_gymnasium_env_checker(tmp_path: Path) -> None:
@@ -46,7 +52,7 @@ def test_stop_ends_without_spending(tmp_path: Path) -> None:
     env.reset(seed=0)
     _, gain, terminated, _, info = env.step(STOP)
     assert terminated and gain == 0.0 and env.spent == 0 and info["action"] == "stop"
-    assert make_env(tmp_path, allow_stop=False).action_space.n == 2
+    assert make_env(tmp_path, "tuning.allow_stop=false").action_space.n == 2
 
 
 def _result(error: float, epochs: int = 2, ok: bool = True, loss_g: float = 0.3, loss_d: float = -0.5):
@@ -79,9 +85,68 @@ def test_failed_episode_is_observed_as_failed(tmp_path: Path) -> None:
     def failing(spec):
         return EpisodeResult(spec.index, "FAILED", None, spec.hyperparameters, epochs=1, reason="nan")
 
-    space = SearchSpace(tiny_config(tmp_path).tuning.space)
-    env = TuningEnv(space, failing, budget_epochs=2, epochs_per_episode=1, workdir=tmp_path)
+    env = TuningEnv(tiny_config(tmp_path), failing, budget_epochs=2, epochs_per_episode=1, workdir=tmp_path)
     env.reset(seed=0)
     obs, gain, *_ = env.step(NEW)
     assert obs[12] == 1.0 and obs[0] == 10.0 and gain == 0.0
     assert np.isfinite(obs).all()
+
+
+class ScriptedPolicy:
+    """A policy that plays a fixed list of choices."""
+
+    def __init__(self, choices: list[int]) -> None:
+        self.choices = list(choices)
+
+    def act(self, observation: np.ndarray) -> int:
+        return self.choices.pop(0)
+
+
+def _relative(spec: EpisodeSpec, root: Path) -> dict:
+    """A spec with its paths relative to the folder its driver keeps checkpoints in."""
+    payload = spec.to_dict()
+    for key in ("checkpoint_dir", "resume_from"):
+        if payload[key] is not None:
+            payload[key] = str(Path(payload[key]).relative_to(root))
+    return payload
+
+
+def test_env_and_session_plan_the_same_episodes(tmp_path: Path, store: Path, experiment: str) -> None:
+    """One loop: the same choices on the same history give the same specs and rewards in both drivers."""
+    config = tiny_config(tmp_path, store=store)
+    choices = [NEW, KEEP, NEW]
+    by_env: list[EpisodeSpec] = []
+
+    def runner(spec: EpisodeSpec) -> EpisodeResult:
+        by_env.append(spec)
+        return fake_result(spec)
+
+    env = TuningEnv(config, runner, budget_epochs=3, epochs_per_episode=1, workdir=tmp_path / "env")
+    env.reset(seed=5)
+    env_rewards = [env.step(choice)[1] for choice in choices]
+
+    recorder = open_recorder(config.tracking, experiment)
+    state = {
+        "session_id": recorder.start_session("one-loop"),
+        "seed": config.seed,
+        "budget_epochs": 3,
+        "epochs_per_episode": 1,
+        "planned_episodes": 3,
+        "next_index": 0,
+        "episodes": {},
+        "pending": {},
+        "epochs_spent": 0,
+        "stopped": False,
+    }
+    strategy = RLStrategy(config, SearchSpace(config.tuning.space), 5, ScriptedPolicy(choices))
+    session = _Session(config, None, recorder, strategy, state, tmp_path / "session")
+    by_session, session_rewards = [], []
+    while (spec := session.next_spec(strategy)) is not None:
+        by_session.append(spec)
+        session_rewards.append(session.finish_episode(fake_result(spec)))
+
+    assert [s.action for s in by_env] == ["new", "keep", "new"]
+    env_root, session_root = tmp_path / "env" / "env-0001", tmp_path / "session" / "episodes"
+    assert [_relative(s, session_root) for s in by_session] == [_relative(s, env_root) for s in by_env]
+    assert session_rewards == pytest.approx(env_rewards)
+    assert session.spent == env.spent == 3

@@ -9,6 +9,7 @@ import yaml
 from tuning_doubles import tiny_config
 
 from gan_trader.tracking.store import open_recorder
+from gan_trader.tracking.tags import ACTION_TAG
 from gan_trader.tuning.episode import EpisodeSpec, run_episode
 
 HP = {
@@ -30,7 +31,15 @@ def test_real_episode_logs_everything_and_continues(
     config = tiny_config(tmp_path, "gan.epochs=2", store=store)
     recorder = open_recorder(config.tracking, experiment)
     session = recorder.start_session("s")
-    spec = EpisodeSpec(0, HP, 1, 7, tmp_path / "ep0", "new", suggestion={"source": "ucb", "params": HP})
+    spec = EpisodeSpec.fresh(
+        0,
+        HP,
+        epochs=1,
+        seed=7,
+        checkpoint_dir=tmp_path / "ep0",
+        action="new",
+        suggestion={"source": "ucb", "params": HP},
+    )
     result = run_episode(config, tiny_task, recorder, session, spec)
     assert result.status == "FINISHED", result.reason
     assert result.epochs == 1 and result.checkpoint is not None and result.checkpoint.exists()
@@ -47,24 +56,24 @@ def test_real_episode_logs_everything_and_continues(
     assert result.metrics["test/persistence_mase"] == 1.0
     assert len(result.test_forecast.origins) == len(tiny_task.origins("test"))
 
-    run = recorder.client.get_run(result.run_id)
-    assert run.info.status == "FINISHED"
-    assert run.data.params["hp.filters"] == "4" and run.data.params["episode.action"] == "new"
-    assert run.data.params["suggestion.source"] == "ucb"
-    assert run.data.tags["gan_trader.action"] == "new"
-    history = recorder.client.get_metric_history(result.run_id, "train/loss_d")
-    assert [m.step for m in history] == [1]
+    run = recorder.run(result.run_id)
+    assert run.status == "FINISHED"
+    assert run.params["hp.filters"] == "4" and run.params["episode.action"] == "new"
+    assert run.params["suggestion.source"] == "ucb"
+    assert run.tags[ACTION_TAG] == "new"
+    assert [step for step, _ in recorder.metric_history(result.run_id, "train/loss_d")] == [1]
     artifacts = recorder.artifact_dir(result.run_id)
     assert (artifacts / "predictions.csv").exists() and (artifacts / "checkpoint" / "model.pt").exists()
     resolved = yaml.safe_load((artifacts / "config.yaml").read_text())
     assert resolved["gan"]["critic"]["filters"] == [4, 8, 16] and resolved["gan"]["lr_d"] == 1e-3
     assert list((artifacts / "plots").glob("*.png"))
 
-    keep = EpisodeSpec(1, HP, 1, 7, tmp_path / "ep1", "keep", result.checkpoint, result.total_epochs, None, 0)
+    keep = EpisodeSpec.continuing(1, result, epochs=1, seed=7, checkpoint_dir=tmp_path / "ep1")
+    assert keep.resume_from == result.checkpoint and keep.prior_epochs == 1 and keep.parent_index == 0
     continued = run_episode(config, tiny_task, recorder, session, keep)
     assert continued.status == "FINISHED", continued.reason
     assert continued.epochs == 1 and continued.total_epochs == 2
-    steps = [m.step for m in recorder.client.get_metric_history(continued.run_id, "train/loss_d")]
+    steps = [step for step, _ in recorder.metric_history(continued.run_id, "train/loss_d")]
     assert steps == [2]  # epochs numbered across the continuation
 
 
@@ -76,8 +85,8 @@ def test_a_crashing_episode_fails_alone(tmp_path: Path, tiny_task, store: Path, 
     def crashing(*args, **kwargs):
         raise RuntimeError("CUDA out of memory (simulated)")
 
-    spec = EpisodeSpec(0, HP, 1, 7, tmp_path / "e", "new")
+    spec = EpisodeSpec.fresh(0, HP, epochs=1, seed=7, checkpoint_dir=tmp_path / "e", action="new")
     result = run_episode(config, tiny_task, recorder, session, spec, forecaster_factory=crashing)
     assert result.status == "FAILED" and result.reason == "RuntimeError: CUDA out of memory (simulated)"
-    run = recorder.client.get_run(result.run_id)
-    assert run.info.status == "FAILED" and run.data.tags["gan_trader.failure"] == result.reason
+    run = recorder.run(result.run_id)
+    assert run.status == "FAILED" and run.failure == result.reason

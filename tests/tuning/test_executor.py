@@ -11,16 +11,14 @@ import pytest
 from tuning_doubles import fake_episode, tiny_config
 
 from gan_trader.errors import TuningError
+from gan_trader.tracking.recorder import Recorder
 from gan_trader.tracking.store import open_recorder
 from gan_trader.tuning.executor import LocalExecutor, RayExecutor, check_address, make_executor
 from gan_trader.tuning.session import run_session
 
 
-def _finished_indices(recorder, session_id: str) -> Counter:
-    runs = recorder.client.search_runs(
-        [recorder.experiment_id], f"tags.`gan_trader.session` = '{session_id}'"
-    )
-    return Counter(int(r.data.tags["gan_trader.episode"]) for r in runs if r.info.status == "FINISHED")
+def _finished_indices(recorder: Recorder, session_id: str) -> Counter:
+    return Counter(r.episode_index for r in recorder.runs(session=session_id, status="FINISHED"))
 
 
 def test_local_executor_in_process(tmp_path: Path, tiny_task, store: Path, experiment: str) -> None:
@@ -112,4 +110,4 @@ def test_pbt_runs_ray_tune_population_on_the_real_gan(
         (e.status, e.action, e.reason) for e in result.episodes
     ]
     assert [e.total_epochs for e in result.episodes] == [1, 2, 1, 2]  # round 2 continues a checkpoint
-    assert recorder.client.get_run(result.session_id).info.status == "FINISHED"
+    assert recorder.run(result.session_id).status == "FINISHED"

@@ -15,6 +15,7 @@ from pathlib import Path
 
 from tuning_doubles import fake_episode, tiny_config
 
+from gan_trader.tracking.recorder import Recorder
 from gan_trader.tracking.store import open_recorder
 from gan_trader.tuning.executor import LocalExecutor
 from gan_trader.tuning.session import INTERRUPTED, run_session, sessions_dir
@@ -23,7 +24,7 @@ ENTRY = Path(__file__).with_name("resume_entry.py")
 
 
 def _wait_for_second_episode(
-    state_root: Path, recorder, process: subprocess.Popen, limit: float = 240.0
+    state_root: Path, recorder: Recorder, process: subprocess.Popen, limit: float = 240.0
 ) -> str:
     """Return the session id once episode 0 is recorded and episode 1 is running in the store."""
     deadline = time.monotonic() + limit
@@ -35,11 +36,8 @@ def _wait_for_second_episode(
             except json.JSONDecodeError:  # never happens with atomic writes; kept so a failure is clear
                 raise AssertionError(f"{state_file} is half-written") from None
             if "0" in state["episodes"] and "1" in state["pending"]:
-                running = recorder.client.search_runs(
-                    [recorder.experiment_id],
-                    "attributes.status = 'RUNNING' and tags.`gan_trader.episode` = '1'",
-                )
-                if running:
+                running = recorder.runs(session=state["session_id"], status="RUNNING")
+                if any(r.episode_index == 1 for r in running):
                     return state["session_id"]
         time.sleep(0.2)
     raise AssertionError("episode 1 never started")
@@ -70,34 +68,19 @@ def test_resume_after_sigkill_logs_every_episode_once(
         config, tiny_task, recorder, resume=session_id, executor=LocalExecutor(1, fake_episode), quiet=True
     )
     assert [e.index for e in result.episodes] == [0, 1, 2, 3]
-    runs = recorder.client.search_runs(
-        [recorder.experiment_id], f"tags.`gan_trader.session` = '{session_id}'"
-    )
-    finished = Counter(int(r.data.tags["gan_trader.episode"]) for r in runs if r.info.status == "FINISHED")
+    runs = recorder.runs(session=session_id)
+    finished = Counter(r.episode_index for r in runs if r.status == "FINISHED")
     assert finished == {0: 1, 1: 1, 2: 1, 3: 1}
-    failed = [r for r in runs if r.info.status == "FAILED"]
-    assert [(r.data.tags["gan_trader.episode"], r.data.tags["gan_trader.failure"]) for r in failed] == [
-        ("1", INTERRUPTED)
-    ]
-    everything = recorder.client.search_runs([recorder.experiment_id], "")
-    assert not [r for r in everything if r.info.status == "RUNNING"]
-    assert recorder.client.get_run(session_id).info.status == "FINISHED"
+    failed = [r for r in runs if r.status == "FAILED"]
+    assert [(r.episode_index, r.failure) for r in failed] == [(1, INTERRUPTED)]
+    assert not recorder.runs(status="RUNNING")
+    assert recorder.run(session_id).status == "FINISHED"
     # The re-run used the hyperparameters decided before the kill.
-    interrupted = failed[0].data.params
-    rerun = next(r for r in runs if r.data.tags["gan_trader.episode"] == "1" and r.info.status == "FINISHED")
-    assert {k: v for k, v in rerun.data.params.items() if k.startswith("hp.")} == {
-        k: v for k, v in interrupted.items() if k.startswith("hp.")
-    }
+    rerun = next(r for r in runs if r.episode_index == 1 and r.status == "FINISHED")
+    assert rerun.param_section("hp") == failed[0].param_section("hp")
     # Resuming a finished session runs nothing more.
     again = run_session(
         config, tiny_task, recorder, resume=session_id, executor=LocalExecutor(1, fake_episode), quiet=True
     )
     assert len(again.episodes) == 4
-    assert (
-        len(
-            recorder.client.search_runs(
-                [recorder.experiment_id], f"tags.`gan_trader.session` = '{session_id}'"
-            )
-        )
-        == 5
-    )
+    assert len(recorder.runs(session=session_id)) == 5

@@ -10,11 +10,13 @@ from tuning_doubles import fake_episode, fake_result, tiny_config
 
 from gan_trader.errors import TrackingError, TuningError
 from gan_trader.tracking.store import open_recorder
+from gan_trader.tracking.tags import BEST_EPISODE_TAG, BEST_RUN_TAG
 from gan_trader.tuning.agents import Policy, load_or_train_policy, policy_path
+from gan_trader.tuning.episode import EpisodeResult, EpisodeSpec
 from gan_trader.tuning.executor import LocalExecutor
 from gan_trader.tuning.session import run_session
 from gan_trader.tuning.space import SearchSpace
-from gan_trader.tuning.strategies import config_hyperparameters
+from gan_trader.tuning.strategies import Strategy, TuningSession, config_hyperparameters
 from gan_trader.workflow.compare import compare_strategies
 
 
@@ -40,13 +42,12 @@ def test_strategy_runs_logged_episodes(tmp_path: Path, tiny_task, strategy: str,
     assert all(e.ok for e in result.episodes) and result.epochs_spent == 3
     table = result.table()
     assert table["best_val"].is_monotonic_decreasing
-    runs = recorder.client.search_runs([recorder.experiment_id], "tags.`gan_trader.kind` = 'episode'")
-    assert len(runs) == 3 and all(r.info.status == "FINISHED" for r in runs)
-    assert all("tune/reward" in r.data.metrics and "test/persistence_mae" in r.data.metrics for r in runs)
-    session = recorder.client.get_run(result.session_id)
-    assert (
-        session.info.status == "FINISHED" and session.data.tags["gan_trader.best_run"] == result.best.run_id
-    )
+    runs = recorder.runs(kind="episode")
+    assert len(runs) == 3 and all(r.status == "FINISHED" for r in runs)
+    assert all("tune/reward" in r.metrics and "test/persistence_mae" in r.metrics for r in runs)
+    session = recorder.run(result.session_id)
+    assert session.status == "FINISHED" and session.tags[BEST_RUN_TAG] == result.best.run_id
+    assert session.tags[BEST_EPISODE_TAG] == str(result.best.index)
     if strategy == "fixed":
         expected = config_hyperparameters(config, SearchSpace(config.tuning.space).names)
         assert all(e.hyperparameters == expected for e in result.episodes)
@@ -64,9 +65,10 @@ def test_non_finite_episode_fails_and_the_session_goes_on(
     )
     assert [e.status for e in result.episodes] == ["FAILED", "FAILED"]
     assert "non-finite train/loss" in result.episodes[0].reason and result.best is None
-    runs = recorder.client.search_runs([recorder.experiment_id], "tags.`gan_trader.kind` = 'episode'")
-    assert {r.info.status for r in runs} == {"FAILED"}
-    assert all("non-finite" in r.data.tags["gan_trader.failure"] for r in runs)
+    runs = recorder.runs(kind="episode")
+    assert {r.status for r in runs} == {"FAILED"}
+    assert all("non-finite" in r.failure for r in runs)
+    assert result.epochs_spent == 2  # a crash before its first epoch still costs one
 
 
 def test_epoch_budget_caps_the_session(tmp_path: Path, tiny_task, store, experiment) -> None:
@@ -146,3 +148,31 @@ def test_compare_strategies_at_equal_budget(tmp_path: Path, tiny_task, store, ex
     assert {"best_val", "test_at_best", "test_persistence"} <= set(frame.columns)
     artifacts = recorder.artifact_dir(frame.attrs["run_id"])
     assert (artifacts / "plots" / "best_vs_epochs.png").exists() and (artifacts / "comparison.csv").exists()
+
+
+class OwnDriver(Strategy):
+    """A strategy with its own scheduler (as pbt): it logs one episode itself and reads it back."""
+
+    name = "own-driver"
+
+    def drive(self, session: TuningSession) -> list[EpisodeResult]:
+        session.set_plan(1, 1)
+        spec = EpisodeSpec.fresh(
+            0, {"lrelu_alpha": 0.1}, epochs=1, seed=0, checkpoint_dir=session.folder / "own", action="own"
+        )
+        with session.recorder.episode(session.session_id, spec.index, {"hp": spec.hyperparameters}) as run_id:
+            session.recorder.log_metrics(run_id, {"val/mae": 0.5, "tune/epochs": 1})
+        return session.logged_episodes()
+
+
+def test_a_strategy_with_its_own_driver_runs_the_session(
+    tmp_path: Path, tiny_task, store: Path, experiment: str
+) -> None:
+    config = tiny_config(tmp_path, store=store)
+    recorder = open_recorder(config.tracking, experiment)
+    strategy = OwnDriver(config, SearchSpace(config.tuning.space), config.seed)
+    result = run_session(config, tiny_task, recorder, strategy=strategy, quiet=True)
+    assert result.strategy == "own-driver" and [e.index for e in result.episodes] == [0]
+    assert result.best is not None and result.best.metrics["val/mae"] == 0.5 and result.epochs_spent == 1
+    session = recorder.run(result.session_id)
+    assert session.status == "FINISHED" and session.tags[BEST_RUN_TAG] == result.best.run_id

@@ -1,4 +1,4 @@
-"""Tiny configs and cheap deterministic stand-ins for the GAN, used where a test checks tuning logic."""
+"""The tiny tuning experiment and cheap deterministic GAN stand-ins, for tests of the tuning logic."""
 
 from __future__ import annotations
 
@@ -12,10 +12,13 @@ import pandas as pd
 
 from gan_trader.config import ExperimentConfig, GanConfig, load_config
 from gan_trader.models.base import Forecast, ForecastTask
+from gan_trader.tracking.recorder import Recorder
+from gan_trader.tracking.store import open_recorder
 from gan_trader.tuning.episode import EpisodeResult, EpisodeSpec, run_episode
 from gan_trader.tuning.executor import EpisodeJob
 
-TINY = [
+# The tiny tuning experiment: MSFT from mid-2015, no feature builders, a seconds-long GAN, a small space.
+TINY_TUNING_EXPERIMENT = [
     "features.builders={}",
     "features.cache_dir=null",
     "data.start=2015-06-01",
@@ -44,7 +47,7 @@ TINY = [
 def tiny_config(tmp_path: Path, *extra: str, store: Path | None = None) -> ExperimentConfig:
     """A seconds-long GAN on a short slice; `store` shares one MLflow database (creating one is slow)."""
     overrides = [
-        *TINY,
+        *TINY_TUNING_EXPERIMENT,
         f"runs_dir={tmp_path / 'runs'}",
         f"tracking.uri=sqlite:///{(store or tmp_path) / 'mlflow.db'}",
         f"tracking.artifact_root={tmp_path / 'artifacts'}",
@@ -53,11 +56,12 @@ def tiny_config(tmp_path: Path, *extra: str, store: Path | None = None) -> Exper
     return load_config(None, overrides)
 
 
-class FakeForecaster:
+class SmoothObjectiveGan:
     """Deterministic stand-in with the GanForecaster API: a constant forecast set by the hyperparameters.
 
     Its error is smallest near lrelu_alpha = 0.1, so an optimiser has something to find; lr_g above 0.1
-    produces a NaN loss (the episode must end FAILED). Checkpoints are small JSON files.
+    produces a NaN loss (the episode must end FAILED). Checkpoints are small JSON files. (The reliability
+    tests' ScriptedGan is the other stand-in: its fits follow a script of ok / NaN / Ctrl-C.)
     """
 
     def __init__(self, config: GanConfig, seed: int, callback: Any, checkpoint_dir: Path, **_: Any) -> None:
@@ -78,7 +82,7 @@ class FakeForecaster:
 
     def fit(
         self, task: ForecastTask, resume_from: Path | None = None, epochs: int | None = None
-    ) -> FakeForecaster:
+    ) -> SmoothObjectiveGan:
         if resume_from is not None:
             self.epochs_done = json.loads(Path(resume_from).read_text())["epochs"]
         self._train(epochs if epochs is not None else self.config.epochs)
@@ -89,14 +93,12 @@ class FakeForecaster:
         return Forecast.from_returns("fake", task, origins, np.full(len(origins), level))
 
 
-def fake_episode(job: EpisodeJob, task: ForecastTask, recorder: Any = None) -> EpisodeResult:
-    """An executor episode function that runs the real episode logic around FakeForecaster."""
+def fake_episode(job: EpisodeJob, task: ForecastTask, recorder: Recorder | None = None) -> EpisodeResult:
+    """An executor episode function that runs the real episode logic around SmoothObjectiveGan."""
     if recorder is None:
-        from gan_trader.tracking.store import open_recorder
-
         recorder = open_recorder(job.tracking, job.experiment)
     return run_episode(
-        job.config, task, recorder, job.session_id, job.spec, forecaster_factory=FakeForecaster
+        job.config, task, recorder, job.session_id, job.spec, forecaster_factory=SmoothObjectiveGan
     )
 
 
@@ -113,14 +115,15 @@ def fake_result(spec: EpisodeSpec) -> EpisodeResult:
     history = [{"train/loss_d": -0.5, "train/loss_g": 0.3, "train/wasserstein": 0.5}]
     checkpoint = spec.checkpoint_dir / "last.pt"
     return EpisodeResult(
-        spec.index,
-        "FINISHED",
-        None,
-        spec.hyperparameters,
-        metrics,
-        spec.epochs,
-        spec.prior_epochs + spec.epochs,
-        checkpoint,
+        index=spec.index,
+        status="FINISHED",
+        run_id=None,
+        hyperparameters=spec.hyperparameters,
+        metrics=metrics,
+        epochs=spec.epochs,
+        total_epochs=spec.prior_epochs + spec.epochs,
+        checkpoint=checkpoint,
         action=spec.action,
         history=history,
+        suggestion=spec.suggestion,
     )

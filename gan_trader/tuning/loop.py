@@ -1,0 +1,199 @@
+"""The tuning loop: an Action becomes an EpisodeSpec; a finished episode is charged, fed back and rewarded.
+
+A session (session.py) and the gymnasium env (env.py) both drive one `EpisodeLoop`, as stable-baselines3's
+`learn` drives `collect_rollouts` / `train`: the session asks its strategy for each action, runs episodes on
+an executor (several at a time) and makes every step durable through the hooks; the env takes its actions
+from an agent and runs one episode per step. The rules, one each:
+
+- spec: `keep` continues its parent's checkpoint with the parent's hyperparameters; any other action (or a
+  `keep` without a checkpoint to continue) trains its hyperparameters from scratch, logged with the
+  strategy's `fresh_action`.
+- seed: episode i trains with seed + i, fresh or continued (a continued episode restores the weights,
+  optimisers and RNG of its checkpoint; its own seed drives its validation and forecast noise).
+- epochs: an episode is given min(epochs per episode, the budget left), where the epochs given to episodes
+  still running count as spent.
+- charge: a finished episode costs the epochs it trained, at least one: a crash still took its slot, and
+  the budget must run out even when every episode crashes.
+- feedback: the strategy observes every episode, failed ones included (an optimiser registers a failure as
+  the worst point seen).
+- reward: `reward(mode, ...)` on errors relative to persistence's; the best before the first episode is
+  persistence itself (1.0), so a model worse than persistence earns nothing.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Protocol
+
+import numpy as np
+
+from gan_trader.tuning.bayes import Suggestion
+from gan_trader.tuning.episode import EpisodeResult, EpisodeSpec
+
+KEEP, NEW, STOP = 0, 1, 2  # a controller's choices: the env's actions, an rl policy's outputs
+CHOICES = ("keep", "new", "stop")
+FAILED_ERROR = 10.0  # the relative error of a failed episode (the observation's upper clip)
+
+
+@dataclass
+class Action:
+    """The next episode: `new` trains `hyperparameters` afresh, `keep` continues `parent`'s checkpoint."""
+
+    kind: str  # new | keep | stop
+    hyperparameters: dict[str, Any] = field(default_factory=dict)
+    suggestion: Suggestion | None = None
+    parent: EpisodeResult | None = None
+    source: str = ""  # which strategy / component decided
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "kind": self.kind,
+            "hyperparameters": self.hyperparameters,
+            "source": self.source,
+            "suggestion": self.suggestion.to_dict() if self.suggestion else None,
+            "parent": self.parent.index if self.parent else None,
+        }
+
+
+def continuable(history: Sequence[EpisodeResult]) -> EpisodeResult | None:
+    """The last episode, when it finished with a checkpoint that training can continue from."""
+    if not history:
+        return None
+    last = history[-1]
+    return last if last.ok and last.checkpoint is not None else None
+
+
+def reference_error(result: EpisodeResult, objective: str) -> float:
+    """Persistence's value of the objective on the same validation days (1 for MASE)."""
+    if objective == "val/mase":
+        return 1.0
+    value = result.metrics.get(objective.replace("val/", "val/persistence_"), math.nan)
+    return float(value) if math.isfinite(value) and value > 0 else math.nan
+
+
+def relative_error(result: EpisodeResult, objective: str) -> float:
+    """The objective divided by persistence's; FAILED_ERROR for a failed episode."""
+    if not result.ok:
+        return FAILED_ERROR
+    reference = reference_error(result, objective)
+    error = result.objective(objective)
+    if not (math.isfinite(reference) and math.isfinite(error)):
+        return FAILED_ERROR
+    return min(error / reference, FAILED_ERROR)
+
+
+def reward(mode: str, result: EpisodeResult, best_before: float, best_after: float) -> float:
+    """The step's reward; `best_*` are relative errors (error / persistence's error). See env.py."""
+    if mode == "original":
+        if not result.ok:
+            return -FAILED_ERROR
+        last = result.history[-1] if result.history else {}
+        loss = 2.0 * last.get("train/loss_g", 0.0) + last.get("train/loss_d", 0.0)
+        accuracy = result.metrics.get("val/directional_accuracy", 0.5)
+        return float(np.clip(-loss + accuracy, -100.0, 100.0))
+    return float(100.0 * (best_before - best_after) / charge(result))
+
+
+def charge(result: EpisodeResult) -> int:
+    """The epochs an episode costs the budget: those it trained, at least one."""
+    return max(result.epochs, 1)
+
+
+class Learner(Protocol):
+    """What the loop needs of a strategy: the action a fresh episode is logged with, and its feedback."""
+
+    @property
+    def fresh_action(self) -> str: ...
+
+    def observe(self, result: EpisodeResult) -> None: ...
+
+
+class EpisodeLoop:
+    """Plans episodes from actions and records their results by the rules of the module docstring.
+
+    Hooks: `on_planned(spec)` runs once an episode is planned (before it starts), `on_recorded(result)` once
+    its result is recorded; the session makes both durable, the env keeps everything in memory.
+    """
+
+    def __init__(
+        self,
+        learner: Learner,
+        *,
+        seed: int,
+        budget_epochs: int,
+        epochs_per_episode: int,
+        objective: str,
+        reward_mode: str,
+        checkpoint_root: Path,
+    ) -> None:
+        self.learner = learner
+        self.seed = seed
+        self.budget_epochs = budget_epochs
+        self.epochs_per_episode = epochs_per_episode
+        self.objective = objective
+        self.reward_mode = reward_mode
+        self.checkpoint_root = checkpoint_root
+        self.history: list[EpisodeResult] = []  # recorded episodes, in index order
+        self.pending: dict[int, EpisodeSpec] = {}  # planned, not yet recorded
+        self.spent = 0  # epochs charged to recorded episodes
+        self.next_index = 0
+
+    @property
+    def epochs_left(self) -> int:
+        committed = self.spent + sum(spec.epochs for spec in self.pending.values())
+        return max(self.budget_epochs - committed, 0)
+
+    @property
+    def budget_left(self) -> float:
+        """The share of the epoch budget not yet spent or given to running episodes."""
+        return self.epochs_left / self.budget_epochs
+
+    def best_error(self) -> float:
+        """The best relative error recorded so far; persistence's (1.0) before any better one."""
+        return min([1.0, *(relative_error(r, self.objective) for r in self.history)])
+
+    def plan_episode(self, action: Action) -> EpisodeSpec:
+        """The next episode for `action` (not `stop`)."""
+        index = self.next_index
+        epochs = min(self.epochs_per_episode, self.epochs_left)
+        seed = self.seed + index
+        folder = self.checkpoint_root / f"{index:03d}"
+        parent = action.parent
+        if action.kind == "keep" and parent is not None and parent.checkpoint is not None:
+            spec = EpisodeSpec.continuing(index, parent, epochs=epochs, seed=seed, checkpoint_dir=folder)
+        else:
+            spec = EpisodeSpec.fresh(
+                index,
+                action.hyperparameters,
+                epochs=epochs,
+                seed=seed,
+                checkpoint_dir=folder,
+                action=self.learner.fresh_action,
+                suggestion=action.suggestion.to_dict() if action.suggestion else None,
+            )
+        self.next_index = index + 1
+        self.pending[index] = spec
+        self.on_planned(spec)
+        return spec
+
+    def finish_episode(self, result: EpisodeResult) -> float:
+        """Record a finished (or failed) episode: charge it, feed it back, reward it; returns the reward."""
+        best_before = self.best_error()
+        self.pending.pop(result.index, None)
+        self.history.append(result)
+        self.history.sort(key=lambda r: r.index)
+        self.spent += charge(result)
+        self.learner.observe(result)
+        best_after = min(best_before, relative_error(result, self.objective))
+        result.reward = reward(self.reward_mode, result, best_before, best_after)
+        self.on_recorded(result)
+        return result.reward
+
+    def on_planned(self, spec: EpisodeSpec) -> None:
+        """Hook: an episode was planned and is about to start."""
+
+    def on_recorded(self, result: EpisodeResult) -> None:
+        """Hook: an episode's result was recorded (result.reward is set)."""
