@@ -21,7 +21,7 @@ the LSTM's recurrent product with the zero initial state or a gradient w.r.t. th
 The GEMM rate is the LSTM's GEMM shapes, in the step's proportions, with the same threads, through each
 float32 product torch offers here (torch.mm's BLAS and, on CPU, oneDNN; see `models.gemm`): the machine's
 rate is the fastest of them. MKL, torch's BLAS, runs its AVX2 path on AMD processors, so on an AVX-512
-EPYC torch.mm alone would understate the machine by about 2x and let the step's ratio exceed 1. The
+EPYC torch.mm alone would understate the machine and could let the step's ratio exceed 1. The
 products are measured in rounds interleaved with the step's rounds (the machine may be shared): the ratio
 is per round, median; a CPU-time ratio is reported beside it. `PlainPort`, a straightforward port of the
 same step, is timed in the same rounds for comparison (windows/s).
@@ -32,12 +32,14 @@ from __future__ import annotations
 import statistics
 import time
 from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
 
 import torch
 
 from gan_trader.bench import BenchResult
 from gan_trader.config import CriticConfig, GanConfig
-from gan_trader.models.devices import describe, resolve_device
+from gan_trader.models.devices import configure_process_memory, describe, resolve_device
 from gan_trader.models.gemm import onednn_available
 from gan_trader.models.wgan import Batch, GanTrainer
 
@@ -239,15 +241,37 @@ def _timed(fn: Callable[[], object], repeats: int, device: torch.device) -> tupl
 def bench_gan_step(quick: bool, device: str = "cpu", threads: int | None = None) -> list[BenchResult]:
     """Time GanTrainer.step at the original's size; compare achieved GFLOP/s with the GEMM rate.
 
+    Calls `configure_process_memory` first (idempotent), as the CLI and executor workers do at start-up, so
+    the step is timed under the allocator setting training runs with, whoever runs the benchmark.
+
     :param threads: torch intra-op threads for both measurements (default: the current setting); restored.
     """
+    memory_configured = configure_process_memory()
     previous_threads = torch.get_num_threads()
     if threads is not None:
         torch.set_num_threads(threads)
     try:
-        return _bench(quick, device)
+        results = _bench(quick, device)
     finally:
         torch.set_num_threads(previous_threads)
+    for result in results:
+        result.details["process_memory_configured"] = memory_configured
+    return results
+
+
+@dataclass
+class _Rounds:
+    """Per round: the step's, the GEMM mix's (fastest backend) and the plain port's seconds, the ratios."""
+
+    step: list[float] = field(default_factory=list)
+    gemm: list[float] = field(default_factory=list)
+    ratio: list[float] = field(default_factory=list)
+    cpu_ratio: list[float] = field(default_factory=list)
+    plain: list[float] = field(default_factory=list)
+    by_backend: dict[str, list[float]] = field(default_factory=dict)
+
+
+GemmMixes = dict[str, tuple[Callable[[], None], int]]
 
 
 def _bench(quick: bool, device: str) -> list[BenchResult]:
@@ -262,12 +286,10 @@ def _bench(quick: bool, device: str) -> list[BenchResult]:
 
     batch = Batch(rand(BATCH, SEQ_LEN, FEATURES), rand(BATCH, SEQ_LEN), rand(BATCH))
     flops = step_flops(config, FEATURES, BATCH)
-    total_flops = sum(flops.values())
     mixes = {
         name: gemm_mix(config, FEATURES, BATCH, torch_device, product)
         for name, product in gemm_backends(torch_device).items()
     }
-    gemm_flops = next(iter(mixes.values()))[1]
     rounds, steps = (3, 2) if quick else (7, 5)
     for _ in range(2):  # warm-up: allocator, oneDNN primitive caches
         trainer.step(batch)
@@ -275,30 +297,64 @@ def _bench(quick: bool, device: str) -> list[BenchResult]:
             gemm()
     plain = PlainPort(config, FEATURES, torch_device)
     plain.step(batch)
-    step_times, gemm_times, ratios, cpu_ratios, plain_times = [], [], [], [], []
-    backend_times: dict[str, list[float]] = {name: [] for name in mixes}
+    timed = _time_rounds(trainer, plain, batch, mixes, sum(flops.values()), rounds, steps, torch_device)
+    ratio = statistics.median(timed.ratio)
+    kind = "gpu" if torch_device.type == "cuda" else "cpu"
+    threads_label = f", {torch.get_num_threads()} thread(s)" if kind == "cpu" else ""
+    return [
+        BenchResult(
+            name=f"gan.train_step.{kind}{threads_label}",
+            value=sum(flops.values()) / statistics.median(timed.step) / 1e9,
+            unit="GFLOP/s",
+            target=f">= {TARGET_RATIO:.0%} of float32 GEMM GFLOP/s",
+            ratio=ratio,
+            passed=ratio >= TARGET_RATIO,
+            details=_details(timed, flops, next(iter(mixes.values()))[1], torch_device, rounds, steps),
+        )
+    ]
+
+
+def _time_rounds(
+    trainer: GanTrainer,
+    plain: PlainPort,
+    batch: Batch,
+    mixes: GemmMixes,
+    step_flops_total: int,
+    rounds: int,
+    steps: int,
+    device: torch.device,
+) -> _Rounds:
+    """Time the GEMM mixes, the step and the plain port in interleaved rounds (the machine may be shared)."""
+    gemm_flops = next(iter(mixes.values()))[1]
+    timed = _Rounds(by_backend={name: [] for name in mixes})
     for _ in range(rounds):
-        timed = {name: _timed(gemm, steps, torch_device) for name, (gemm, _) in mixes.items()}
-        for name, (wall, _) in timed.items():
-            backend_times[name].append(wall)
+        by_backend = {name: _timed(gemm, steps, device) for name, (gemm, _) in mixes.items()}
+        for name, (wall, _) in by_backend.items():
+            timed.by_backend[name].append(wall)
         # The machine's GEMM rate in this round: its fastest float32 product.
-        gemm_time, gemm_cpu = min(timed.values())
-        step_time, step_cpu = _timed(lambda: trainer.step(batch), steps, torch_device)
-        plain_times.append(_timed(lambda: plain.step(batch), max(steps // 2, 1), torch_device)[0])
-        gemm_times.append(gemm_time)
-        step_times.append(step_time)
-        ratios.append((total_flops / step_time) / (gemm_flops / gemm_time))
+        gemm_time, gemm_cpu = min(by_backend.values())
+        step_time, step_cpu = _timed(lambda: trainer.step(batch), steps, device)
+        timed.plain.append(_timed(lambda: plain.step(batch), max(steps // 2, 1), device)[0])
+        timed.gemm.append(gemm_time)
+        timed.step.append(step_time)
+        timed.ratio.append((step_flops_total / step_time) / (gemm_flops / gemm_time))
         # CPU-time ratio: less sensitive to other processes on a shared machine (meaningful with 1 thread).
-        cpu_ratios.append((total_flops / step_cpu) / (gemm_flops / gemm_cpu))
-    step_time = statistics.median(step_times)
-    gemm_rate = gemm_flops / statistics.median(gemm_times) / 1e9
-    achieved = total_flops / step_time / 1e9
-    ratio = statistics.median(ratios)
+        timed.cpu_ratio.append((step_flops_total / step_cpu) / (gemm_flops / gemm_cpu))
+    return timed
+
+
+def _details(
+    timed: _Rounds, flops: dict[str, int], gemm_flops: int, device: torch.device, rounds: int, steps: int
+) -> dict[str, Any]:
+    """The figures behind the step's ratio, for the JSON report and the command-line summary."""
+    total_flops = sum(flops.values())
+    step_time = statistics.median(timed.step)
+    gemm_rate = gemm_flops / statistics.median(timed.gemm) / 1e9
     backend_rates = {
-        name: gemm_flops / statistics.median(times) / 1e9 for name, times in backend_times.items()
+        name: gemm_flops / statistics.median(times) / 1e9 for name, times in timed.by_backend.items()
     }
-    details = {
-        "device": describe(torch_device),
+    return {
+        "device": describe(device),
         "threads": torch.get_num_threads(),
         "windows_per_s": BATCH / step_time,
         "step_ms": step_time * 1e3,
@@ -307,28 +363,15 @@ def _bench(quick: bool, device: str) -> list[BenchResult]:
         "gemm_gflops": gemm_rate,
         "gemm_gflops_by_backend": backend_rates,
         "gemm_backend": max(backend_rates, key=lambda name: backend_rates[name]),
-        "ratio_per_round": ratios,
-        "best_ratio": max(ratios),
-        "cpu_time_ratio": statistics.median(cpu_ratios),
-        "plain_port_windows_per_s": BATCH / statistics.median(plain_times),
-        "plain_port_ratio_same_flops": (total_flops / statistics.median(plain_times)) / (gemm_rate * 1e9),
+        "ratio_per_round": timed.ratio,
+        "best_ratio": max(timed.ratio),
+        "cpu_time_ratio": statistics.median(timed.cpu_ratio),
+        "plain_port_windows_per_s": BATCH / statistics.median(timed.plain),
+        "plain_port_ratio_same_flops": (total_flops / statistics.median(timed.plain)) / (gemm_rate * 1e9),
         "rounds": rounds,
         "steps_per_round": steps,
         "size": f"LSTM {HIDDEN}, {FEATURES} features (+{NOISE} noise), {SEQ_LEN} steps, batch {BATCH}",
     }
-    kind = "gpu" if torch_device.type == "cuda" else "cpu"
-    threads_label = f", {torch.get_num_threads()} thread(s)" if kind == "cpu" else ""
-    return [
-        BenchResult(
-            name=f"gan.train_step.{kind}{threads_label}",
-            value=achieved,
-            unit="GFLOP/s",
-            target=f">= {TARGET_RATIO:.0%} of float32 GEMM GFLOP/s",
-            ratio=ratio,
-            passed=ratio >= TARGET_RATIO,
-            details=details,
-        )
-    ]
 
 
 def bench_gan_steps(quick: bool) -> list[BenchResult]:

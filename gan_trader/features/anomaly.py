@@ -33,14 +33,14 @@ class AnomalyParams(BuilderParams):
     _positive_widths = field_validator("hidden")(check_widths)
 
 
-class AnomalyScore(FeatureBuilder):
+class AnomalyScore(FeatureBuilder[AnomalyParams]):
     """`anomaly.score`: mean squared reconstruction error of the scaled inputs (0 = a typical day)."""
 
     name = "anomaly"
     Params = AnomalyParams
 
     def _series_columns(self, frame: pd.DataFrame) -> list[str]:
-        params: AnomalyParams = self.params  # type: ignore[assignment]
+        params = self.params
         if params.columns is not None:
             self.require(frame, params.columns)
             return list(params.columns)
@@ -50,16 +50,15 @@ class AnomalyScore(FeatureBuilder):
         return columns
 
     def _inputs(self, frame: pd.DataFrame) -> pd.DataFrame:
-        params: AnomalyParams = self.params  # type: ignore[assignment]
         series = frame[self._series_columns(frame)].astype(float)
-        if params.log_returns:
+        if self.params.log_returns:
             # A non-positive level has no log return: NaN marks the row as unscorable.
             positive = series.where(series > 0)
             return np.log(positive / positive.shift(1))
         return series
 
     def fit(self, frame: pd.DataFrame, train_end: pd.Timestamp) -> AnomalyScore:
-        params: AnomalyParams = self.params  # type: ignore[assignment]
+        params = self.params
         inputs = self._inputs(frame)
         self.inputs = ScaledInputs(self.name, list(inputs.columns))
         training = self.inputs.fit(self.training_rows(inputs, train_end))

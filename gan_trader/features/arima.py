@@ -21,7 +21,7 @@ from pydantic import Field, field_validator
 from statsmodels.tsa.arima.model import ARIMA
 
 from gan_trader.errors import FeatureError
-from gan_trader.features.base import Artifact, BuilderParams, FeatureBuilder, single_threaded
+from gan_trader.features.base import Artifact, BuilderParams, FeatureBuilder, one_blas_thread
 
 
 class ArimaParams(BuilderParams):
@@ -50,7 +50,7 @@ def fit_arima(
     values: np.ndarray, order: tuple[int, int, int], start_params: np.ndarray | None = None
 ) -> np.ndarray:
     """Maximum-likelihood parameters of ARIMA(order) on `values` (statsmodels' state-space fit)."""
-    with single_threaded(), warnings.catch_warnings():
+    with one_blas_thread(), warnings.catch_warnings():
         # Convergence chatter on short or flat spans; the estimate is still the optimiser's best.
         warnings.simplefilter("ignore")
         result = arima_model(values, order).fit(start_params=start_params)
@@ -59,21 +59,21 @@ def fit_arima(
 
 def one_step_forecasts(values: np.ndarray, order: tuple[int, int, int], params: np.ndarray) -> np.ndarray:
     """forecast[t] = E[y_{t+1} | y_0..y_t] under fixed `params`, from one Kalman-filter pass."""
-    with single_threaded(), warnings.catch_warnings():
+    with one_blas_thread(), warnings.catch_warnings():
         warnings.simplefilter("ignore")
         filtered = arima_model(values, order).filter(params)
         # predict(start=1, end=n) gives the one-step prediction of rows 1..n, each made one row earlier.
         return np.asarray(filtered.predict(start=1, end=len(values)))
 
 
-class ArimaForecast(FeatureBuilder):
+class ArimaForecast(FeatureBuilder[ArimaParams]):
     """The original's ARIMA(5,1,0) feature, made causal and about a hundred times cheaper."""
 
     name = "arima"
     Params = ArimaParams
 
     def fit(self, frame: pd.DataFrame, train_end: pd.Timestamp) -> ArimaForecast:
-        params: ArimaParams = self.params  # type: ignore[assignment]
+        params = self.params
         self.require(frame, [params.column])
         training = self.training_rows(frame, train_end)[params.column].to_numpy(float)
         p, d, q = params.order
@@ -94,7 +94,7 @@ class ArimaForecast(FeatureBuilder):
         return self
 
     def transform(self, frame: pd.DataFrame) -> pd.DataFrame:
-        params: ArimaParams = self.params  # type: ignore[assignment]
+        params = self.params
         self.require(frame, [params.column])
         values = frame[params.column].to_numpy(float)
         forecast = one_step_forecasts(values, params.order, self.estimate)
@@ -108,14 +108,13 @@ class ArimaForecast(FeatureBuilder):
 
     def _refitted(self, values: np.ndarray, forecast: np.ndarray, every: int) -> np.ndarray:
         """Replace forecasts after train_end by those of parameters re-estimated every `every` days."""
-        params: ArimaParams = self.params  # type: ignore[assignment]
         result = forecast.copy()
         estimate = self.estimate
         # Positions: the training span is rows [0, train_rows); refit days are train_rows-1+every, +2*every...
         for refit_day in range(self.train_rows - 1 + every, len(values), every):
-            estimate = fit_arima(values[: refit_day + 1], params.order, start_params=estimate)
+            estimate = fit_arima(values[: refit_day + 1], self.params.order, start_params=estimate)
             block_end = min(refit_day + every, len(values))
             # Filtering only rows <= block_end - 1 keeps each forecast in the block causal by construction.
-            block = one_step_forecasts(values[:block_end], params.order, estimate)
+            block = one_step_forecasts(values[:block_end], self.params.order, estimate)
             result[refit_day:block_end] = block[refit_day:block_end]
         return result

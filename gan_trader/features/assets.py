@@ -26,19 +26,18 @@ def is_panel_asset_column(column: str) -> bool:
     return column.endswith(".close") and column.count(".") == 1
 
 
-class CorrelatedAssets(FeatureBuilder):
+class CorrelatedAssets(FeatureBuilder[AssetsParams]):
     """The original fed 72 correlated assets' prices to the GAN; here any panel assets, plus their returns."""
 
     name = "assets"
     Params = AssetsParams
 
     def _columns(self, frame: pd.DataFrame) -> list[str]:
-        params: AssetsParams = self.params  # type: ignore[assignment]
         available = list(self.context.asset_columns) or [c for c in frame.columns if is_panel_asset_column(c)]
-        if params.assets is None:
+        if self.params.assets is None:
             return available
         chosen = []
-        for asset in params.assets:
+        for asset in self.params.assets:
             column = asset if asset.endswith(".close") else f"{asset}.close"
             if column not in available:
                 known = ", ".join(c.removesuffix(".close") for c in available) or "none"
@@ -49,8 +48,7 @@ class CorrelatedAssets(FeatureBuilder):
         return chosen
 
     def fit(self, frame: pd.DataFrame, train_end: pd.Timestamp) -> CorrelatedAssets:
-        params: AssetsParams = self.params  # type: ignore[assignment]
-        if not (params.closes or params.log_returns):
+        if not (self.params.closes or self.params.log_returns):
             raise FeatureError(f"features.builders.{self.name}: closes and log_returns are both off")
         self.training_rows(frame, train_end)
         columns = self._columns(frame)
@@ -60,15 +58,14 @@ class CorrelatedAssets(FeatureBuilder):
         return self
 
     def transform(self, frame: pd.DataFrame) -> pd.DataFrame:
-        params: AssetsParams = self.params  # type: ignore[assignment]
         columns = self._columns(frame)
         self.require(frame, columns)
         output: dict[str, pd.Series] = {}
         for column in columns:
             asset = column.removesuffix(".close")
             close = frame[column].astype(float)
-            if params.closes:
+            if self.params.closes:
                 output[self.column(f"{asset}.close")] = close
-            if params.log_returns:
+            if self.params.log_returns:
                 output[self.column(f"{asset}.log_return")] = np.log(close / close.shift(1))
         return pd.DataFrame(output, index=frame.index)

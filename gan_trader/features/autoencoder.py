@@ -9,8 +9,8 @@ Training is deterministic for a given `context.seed`: weights are initialised un
 global RNG is left as it was), batches and VAE noise are drawn from a seeded `torch.Generator`, and training
 runs with deterministic algorithms on one CPU thread (see `deterministic_torch`). The first training in a
 process pays a one-time import of torch's compiler stack (torch.optim and use_deterministic_algorithms both
-pull it in; 5 s measured on a busy 2-core machine), shared with every later torch model in the process. The
-torch pieces (`StackedAutoencoder`, `train_autoencoder`) are shared with the anomaly builder.
+pull it in), shared with every later torch model in the process. The torch pieces (`StackedAutoencoder`,
+`train_autoencoder`) are shared with the anomaly builder.
 """
 
 from __future__ import annotations
@@ -28,7 +28,7 @@ from sklearn.preprocessing import StandardScaler
 from torch import nn
 
 from gan_trader.errors import FeatureError
-from gan_trader.features.base import Artifact, BuilderParams, FeatureBuilder, single_threaded
+from gan_trader.features.base import Artifact, BuilderParams, FeatureBuilder, one_blas_thread
 
 MIN_TRAINING_ROWS = 20
 
@@ -85,12 +85,12 @@ class TrainingSettings:
 def deterministic_torch(seed: int) -> Iterator[None]:
     """Seed torch's RNG, require deterministic kernels and use one thread inside the block; restore all three.
 
-    One thread because these networks are tiny: on a busy 2-core machine, synchronising intra-op threads
-    made a training step ten times slower than running it on one.
+    One thread because these networks are tiny: synchronising intra-op threads costs more than they save
+    (docs/performance.md).
     """
     was_deterministic = torch.are_deterministic_algorithms_enabled()
     threads = torch.get_num_threads()
-    with torch.random.fork_rng(devices=[]), single_threaded():
+    with torch.random.fork_rng(devices=[]), one_blas_thread():
         torch.manual_seed(seed)
         torch.use_deterministic_algorithms(True)
         torch.set_num_threads(1)
@@ -197,36 +197,34 @@ class ScaledInputs:
         return scaled, complete
 
 
-class AutoencoderFeatures(FeatureBuilder):
+class AutoencoderFeatures(FeatureBuilder[AutoencoderParams]):
     """Compressed representation of the features built so far (the original's "stacked autoencoder")."""
 
     name = "autoencoder"
     Params = AutoencoderParams
 
     def _input_columns(self, frame: pd.DataFrame) -> list[str]:
-        params: AutoencoderParams = self.params  # type: ignore[assignment]
+        params = self.params
         if params.columns is not None:
             self.require(frame, params.columns)
             return list(params.columns)
         return [c for c in frame.columns if pd.api.types.is_numeric_dtype(frame[c])]
 
     def fit(self, frame: pd.DataFrame, train_end: pd.Timestamp) -> AutoencoderFeatures:
-        params: AutoencoderParams = self.params  # type: ignore[assignment]
         self.inputs = ScaledInputs(self.name, self._input_columns(frame))
         training = self.inputs.fit(self.training_rows(frame, train_end))
-        self.model, loss = train_autoencoder(training, params.settings(), self.context.seed)
+        self.model, loss = train_autoencoder(training, self.params.settings(), self.context.seed)
         self.artifacts = [Artifact(name="autoencoder_training", metrics={"autoencoder/train_loss": loss})]
         return self
 
     def transform(self, frame: pd.DataFrame) -> pd.DataFrame:
-        params: AutoencoderParams = self.params  # type: ignore[assignment]
         self.require(frame, self.inputs.columns)
         scaled, complete = self.inputs.transform(frame)
         with torch.no_grad():
             mean, _ = self.model.encode(torch.as_tensor(scaled, dtype=torch.float32))
-            values = self.model.decode_hidden(mean) if params.features_from == "decoder" else mean
+            values = self.model.decode_hidden(mean) if self.params.features_from == "decoder" else mean
         output = values.numpy().astype(float)
         output[~complete] = np.nan
-        prefix = "h" if params.features_from == "decoder" else "z"
+        prefix = "h" if self.params.features_from == "decoder" else "z"
         columns = [self.column(f"{prefix}{i}") for i in range(output.shape[1])]
         return pd.DataFrame(output, index=frame.index, columns=columns)

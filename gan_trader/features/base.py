@@ -13,7 +13,7 @@ from abc import ABC, abstractmethod
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, ClassVar, Literal
+from typing import Any, ClassVar, Generic, Literal, TypeVar
 
 import pandas as pd
 from pydantic import BaseModel, ConfigDict, ValidationError
@@ -55,8 +55,14 @@ class Artifact:
     metrics: dict[str, float] = field(default_factory=dict)
 
 
-class FeatureBuilder(ABC):
+P = TypeVar("P", bound=BuilderParams)
+
+
+class FeatureBuilder(ABC, Generic[P]):
     """Fit on the training span, transform causally. Subclasses set `name`, `Params` and the two hooks.
+
+    Generic over its parameter model: `class Technical(FeatureBuilder[TechnicalParams])` with
+    `Params = TechnicalParams` types `self.params` as TechnicalParams.
 
     kind: "features" builders add columns; a "selector" returns the subset of existing columns to keep
     (its `transform` returns the frame restricted to them); a "report" adds nothing and only produces
@@ -67,14 +73,14 @@ class FeatureBuilder(ABC):
     Params: ClassVar[type[BuilderParams]] = BuilderParams
     kind: ClassVar[BuilderKind] = "features"
 
-    def __init__(self, params: BuilderParams, context: BuildContext) -> None:
-        self.params = params
+    def __init__(self, params: P, context: BuildContext) -> None:
+        self.params: P = params
         self.context = context
         self.artifacts: list[Artifact] = []
         self.skipped: str | None = None  # set with a reason when the builder cannot apply (no news...)
 
     @abstractmethod
-    def fit(self, frame: pd.DataFrame, train_end: pd.Timestamp) -> FeatureBuilder:
+    def fit(self, frame: pd.DataFrame, train_end: pd.Timestamp) -> FeatureBuilder[P]:
         """Learn whatever the builder learns from `frame.loc[:train_end]` only; return self."""
 
     @abstractmethod
@@ -105,11 +111,11 @@ class FeatureBuilder(ABC):
 
 
 @contextlib.contextmanager
-def single_threaded() -> Iterator[None]:
+def one_blas_thread() -> Iterator[None]:
     """Run BLAS / OpenMP on one thread inside the block (restored after it).
 
-    Builders' matrices are small (thousands of rows, tens of columns): on a busy 2-core machine, measured
-    ARIMA fits and VIF regressions ran 3-10x slower with two BLAS threads than with one.
+    Builders' matrices are small (thousands of rows, tens of columns), so a second BLAS thread mostly waits
+    at barriers: ARIMA fits and VIF regressions ran several times slower with two (docs/performance.md).
     """
     with threadpool_limits(limits=1):
         yield
@@ -132,11 +138,11 @@ REGISTRY: dict[str, str] = {
 BUILDERS: tuple[str, ...] = tuple(REGISTRY)
 
 
-def builder_class(name: str) -> type[FeatureBuilder]:
+def builder_class(name: str) -> type[FeatureBuilder[Any]]:
     return resolve(REGISTRY, name, f"features.builders.{name}: unknown builder")  # type: ignore[no-any-return]
 
 
-def create_builder(name: str, params: dict[str, Any] | None, context: BuildContext) -> FeatureBuilder:
+def create_builder(name: str, params: dict[str, Any] | None, context: BuildContext) -> FeatureBuilder[Any]:
     """Instantiate a registered builder, validating its parameters (errors name the builder's key path)."""
     cls = builder_class(name)
     try:

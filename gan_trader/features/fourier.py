@@ -70,14 +70,14 @@ def endpoint_weights(length: int, components: int) -> np.ndarray:
     return lowpass_reconstruction(np.eye(length), components)[:, -1]
 
 
-class FourierTrends(FeatureBuilder):
+class FourierTrends(FeatureBuilder[FourierParams]):
     """Trend features at several smoothness levels, each from the trailing window only."""
 
     name = "fourier"
     Params = FourierParams
 
     def fit(self, frame: pd.DataFrame, train_end: pd.Timestamp) -> FourierTrends:
-        params: FourierParams = self.params  # type: ignore[assignment]
+        params = self.params
         self.require(frame, [params.column])
         rows = len(self.training_rows(frame, train_end))
         if rows < params.window:
@@ -89,7 +89,7 @@ class FourierTrends(FeatureBuilder):
         return self
 
     def transform(self, frame: pd.DataFrame) -> pd.DataFrame:
-        params: FourierParams = self.params  # type: ignore[assignment]
+        params = self.params
         self.require(frame, [params.column])
         price = frame[params.column].to_numpy(float)
         output = {}

@@ -67,7 +67,7 @@ class ImportanceParams(BuilderParams):
     plot_top: int = Field(30, ge=1, le=1000)
 
 
-class XGBoostImportance(FeatureBuilder):
+class XGBoostImportance(FeatureBuilder[ImportanceParams]):
     """Ranks the features built so far by how much they help forecast tomorrow; selects the best if asked."""
 
     name = "importance"
@@ -75,7 +75,7 @@ class XGBoostImportance(FeatureBuilder):
     kind: ClassVar[BuilderKind] = "selector"
 
     def fit(self, frame: pd.DataFrame, train_end: pd.Timestamp) -> XGBoostImportance:
-        params: ImportanceParams = self.params  # type: ignore[assignment]
+        params = self.params
         features, label = training_design(frame, train_end, self.context.target_kind, self.name)
         self.columns = list(features.columns)
         model = XGBRegressor(
@@ -120,7 +120,7 @@ class XGBoostImportance(FeatureBuilder):
         return self
 
     def _select(self, table: pd.DataFrame) -> list[str]:
-        params: ImportanceParams = self.params  # type: ignore[assignment]
+        params = self.params
         ranked = table.sort_values("gain", ascending=False, kind="stable")
         if params.threshold is not None:
             ranked = ranked[ranked["share"] >= params.threshold]
@@ -130,8 +130,7 @@ class XGBoostImportance(FeatureBuilder):
         return [c for c in self.columns if c in chosen]
 
     def _figure(self, table: pd.DataFrame) -> Figure:
-        params: ImportanceParams = self.params  # type: ignore[assignment]
-        shown = table.head(params.plot_top).iloc[::-1]
+        shown = table.head(self.params.plot_top).iloc[::-1]
         figure = Figure(figsize=(8, max(3.0, 0.25 * len(shown) + 1)))
         axes = figure.add_subplot()
         colours = ["tab:blue" if selected else "tab:gray" for selected in shown["selected"]]

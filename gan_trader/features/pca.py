@@ -15,7 +15,7 @@ from sklearn.decomposition import PCA
 
 from gan_trader.errors import FeatureError
 from gan_trader.features.autoencoder import ScaledInputs
-from gan_trader.features.base import Artifact, BuilderParams, FeatureBuilder, single_threaded
+from gan_trader.features.base import Artifact, BuilderParams, FeatureBuilder, one_blas_thread
 
 
 class PcaParams(BuilderParams):
@@ -26,14 +26,14 @@ class PcaParams(BuilderParams):
     max_components: int | None = Field(None, ge=1, le=10_000)
 
 
-class PrincipalComponents(FeatureBuilder):
+class PrincipalComponents(FeatureBuilder[PcaParams]):
     """Decorrelated, compressed features (the original's PCA over the autoencoder's output)."""
 
     name = "pca"
     Params = PcaParams
 
     def _input_columns(self, frame: pd.DataFrame) -> list[str]:
-        params: PcaParams = self.params  # type: ignore[assignment]
+        params = self.params
         numeric = [c for c in frame.columns if pd.api.types.is_numeric_dtype(frame[c])]
         if params.prefix is None:
             return numeric
@@ -46,16 +46,15 @@ class PrincipalComponents(FeatureBuilder):
         return columns
 
     def fit(self, frame: pd.DataFrame, train_end: pd.Timestamp) -> PrincipalComponents:
-        params: PcaParams = self.params  # type: ignore[assignment]
         self.inputs = ScaledInputs(self.name, self._input_columns(frame))
         training = self.inputs.fit(self.training_rows(frame, train_end))
-        with single_threaded():
+        with one_blas_thread():
             probe = PCA(svd_solver="full").fit(training)
         explained = np.cumsum(probe.explained_variance_ratio_)
         # The first count whose cumulative share reaches the target (tolerant to rounding at exactly 1.0).
-        count = int(np.searchsorted(explained, params.variance - 1e-12) + 1)
-        count = min(count, len(explained), params.max_components or len(explained))
-        with single_threaded():
+        count = int(np.searchsorted(explained, self.params.variance - 1e-12) + 1)
+        count = min(count, len(explained), self.params.max_components or len(explained))
+        with one_blas_thread():
             self.pca = PCA(n_components=count, svd_solver="full").fit(training)
         table = pd.DataFrame(
             {

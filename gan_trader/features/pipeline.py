@@ -59,7 +59,7 @@ class FeaturePipeline:
         self.context = context
         self.cache_dir = cache_dir
         # Validate every builder's parameters up front, before any work is done.
-        self.builders: list[FeatureBuilder] = [
+        self.builders: list[FeatureBuilder[Any]] = [
             create_builder(name, params, context) for name, params in self.specs.items()
         ]
 

@@ -19,15 +19,14 @@ class SentimentParams(SentimentSettings, BuilderParams):
     """The sentiment builder's parameters: the scorer's settings (sentiment.score.SentimentSettings)."""
 
 
-class NewsSentiment(FeatureBuilder):
+class NewsSentiment(FeatureBuilder[SentimentParams]):
     """Daily mean headline sentiment in [0, 1] and the headline count, from a local BERT-family encoder."""
 
     name = "sentiment"
     Params = SentimentParams
 
-    def __init__(self, params: SentimentParams, context: BuildContext) -> None:  # type: ignore[override]
+    def __init__(self, params: SentimentParams, context: BuildContext) -> None:
         super().__init__(params, context)
-        self.params: SentimentParams = params
         self.scorer: NewsScorer | None = None
         self._source: NewsSource | None = None
 

@@ -108,17 +108,16 @@ def on_balance_volume(close: pd.Series, volume: pd.Series) -> pd.Series:
     return pd.Series(signed, index=close.index).cumsum()
 
 
-class TechnicalIndicators(FeatureBuilder):
+class TechnicalIndicators(FeatureBuilder[TechnicalParams]):
     """The original's twelve indicators on the target's price, with momentum made a real momentum."""
 
     name = "technical"
     Params = TechnicalParams
 
     def fit(self, frame: pd.DataFrame, train_end: pd.Timestamp) -> TechnicalIndicators:
-        params: TechnicalParams = self.params  # type: ignore[assignment]
         self._required(frame)
         rows = len(self.training_rows(frame, train_end))
-        key, longest = max(params.windows().items(), key=lambda item: item[1])
+        key, longest = max(self.params.windows().items(), key=lambda item: item[1])
         if rows < longest:
             raise FeatureError(
                 f"features.builders.{self.name}.{key}: needs {longest} rows, the training span has {rows}"
@@ -126,7 +125,7 @@ class TechnicalIndicators(FeatureBuilder):
         return self
 
     def _required(self, frame: pd.DataFrame) -> None:
-        params: TechnicalParams = self.params  # type: ignore[assignment]
+        params = self.params
         needed = [params.column]
         if params.atr:
             needed += ["high", "low"]
@@ -135,7 +134,7 @@ class TechnicalIndicators(FeatureBuilder):
         self.require(frame, needed)
 
     def transform(self, frame: pd.DataFrame) -> pd.DataFrame:
-        params: TechnicalParams = self.params  # type: ignore[assignment]
+        params = self.params
         self._required(frame)
         price = frame[params.column].astype(float)
         ma_long = price.rolling(params.ma_long, min_periods=params.ma_long).mean()

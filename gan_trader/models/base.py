@@ -9,14 +9,16 @@ from __future__ import annotations
 from abc import ABC, abstractmethod
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, ClassVar, Literal
+from typing import TYPE_CHECKING, Any, ClassVar, Literal
 
 import numpy as np
 import pandas as pd
 
-from gan_trader.data.panel import Panel
-from gan_trader.data.splits import Split
 from gan_trader.io import atomic_path
+
+if TYPE_CHECKING:  # types only: the models import with torch and numpy alone (no config validation)
+    from gan_trader.data.panel import Panel
+    from gan_trader.data.splits import Split
 
 TargetKind = Literal["log_return", "price"]
 
@@ -150,6 +152,8 @@ class Forecaster(ABC):
     """fit on the task's train/val rows, predict next-day values for given origins (causally)."""
 
     name: ClassVar[str]
+    # Whether the constructor takes the experiment's `gan` section and scaler (the GAN ablation baseline).
+    uses_gan_config: ClassVar[bool] = False
 
     @abstractmethod
     def fit(self, task: ForecastTask) -> Forecaster:

@@ -3,7 +3,7 @@
 The critic is small (a few hundred thousand weights over 18 steps), so autograd's generic double backward of
 the gradient penalty spends most of the update on many small operations rather than on arithmetic (56
 matrix products of 64-128 rows at the original's size). Here the same gradients come from the chain rule
-written out layer by layer, in 26 products over stacked rows (14 -> 8 ms per update, 1 thread):
+written out layer by layer, in 26 products over stacked rows (docs/performance.md has the timings):
 
 1. forward over the real, generated and interpolated series together (3B rows);
 2. one backward pass over all 3B rows: for the real and generated rows it is the first-order gradient of
@@ -364,44 +364,73 @@ def critic_update(
         scale = torch.where(norms > 0, (norms - 1.0) * (2.0 * gp_weight / size) / norms, 0.0)
         sweep = _penalty_sweep(layers, traces, first, grad * scale, hat_rows)
         second = _backward(layers, traces, None, sweep.sources, rows=hat_rows)
-        grads = []
-        for position, layer in enumerate(layers):
-            trace = traces[position]
-            grad_first, grad_second = first.grad_z[position], second.grad_z[position]
-            assert grad_first is not None
-            zeta, adjoint = sweep.pairs[position]
-            ys, xs = [grad_first[pair_rows], zeta], [trace.inputs[pair_rows], adjoint]
-            bias = grad_first[pair_rows].sum(0)
-            if grad_second is not None:
-                ys.append(grad_second)
-                xs.append(trace.inputs[hat_rows])
-                bias += grad_second.sum(0)
-            grads += [layer.linear.weight_grad(torch.cat(ys), torch.cat(xs)), bias]
-            if layer.norm is not None:
-                assert trace.normalised is not None
-                grad_u1, grad_u2 = first.grad_norm_out[position], second.grad_norm_out[position]
-                sweep_gamma = sweep.gamma_grads[position]
-                assert grad_u1 is not None and sweep_gamma is not None
-                gamma = (grad_u1[pair_rows] * trace.normalised[pair_rows]).sum(0) + sweep_gamma
-                beta = grad_u1[pair_rows].sum(0)
-                if grad_u2 is not None:
-                    gamma += (grad_u2 * trace.normalised[hat_rows]).sum(0)
-                    beta += grad_u2.sum(0)
-                grads += [gamma, beta]
-        targets, values = list(tracked), grads
+        passes = _Passes(traces, first, second, sweep, pair_rows, hat_rows)
+        targets, values = list(tracked), _effective_weight_grads(layers, passes)
         if conditioning is not None:
-            grad_z0 = first.grad_z[0]
-            assert grad_z0 is not None
-            flat = grad_z0[pair_rows].view(2, size, -1).sum(0)
-            if second.grad_z[0] is not None:
-                flat += second.grad_z[0]
             targets.append(conditioning)
-            values.append(flat.view_as(conditioning))
+            values.append(_conditioning_grad(passes, size).view_as(conditioning))
     for parameter in critic.parameters():
         parameter.grad = None
     torch.autograd.backward(targets, values)
     loss = d_fake.mean() - d_real.mean() + gp_weight * penalty
     return CriticUpdate(loss, d_real.mean() - d_fake.mean(), penalty)
+
+
+@dataclass
+class _Passes:
+    """The results of a critic update's passes that its gradients are read from.
+
+    `first` ran over all 3B rows (real and generated: `pair_rows`, interpolated: `hat_rows`), `second` and
+    the sweep over the interpolated rows only.
+    """
+
+    traces: list[_Trace]
+    first: _Backward
+    second: _Backward
+    sweep: _Sweep
+    pair_rows: slice
+    hat_rows: slice
+
+
+def _effective_weight_grads(layers: list[_Layer], passes: _Passes) -> list[torch.Tensor]:
+    """Per layer, in `_layers`' order: the gradients of its weight, bias and (with a norm) gamma and beta."""
+    first, second, sweep = passes.first, passes.second, passes.sweep
+    pair_rows, hat_rows = passes.pair_rows, passes.hat_rows
+    grads = []
+    for position, layer in enumerate(layers):
+        trace = passes.traces[position]
+        grad_first, grad_second = first.grad_z[position], second.grad_z[position]
+        assert grad_first is not None
+        zeta, adjoint = sweep.pairs[position]
+        ys, xs = [grad_first[pair_rows], zeta], [trace.inputs[pair_rows], adjoint]
+        bias = grad_first[pair_rows].sum(0)
+        if grad_second is not None:
+            ys.append(grad_second)
+            xs.append(trace.inputs[hat_rows])
+            bias += grad_second.sum(0)
+        grads += [layer.linear.weight_grad(torch.cat(ys), torch.cat(xs)), bias]
+        if layer.norm is not None:
+            assert trace.normalised is not None
+            grad_u1, grad_u2 = first.grad_norm_out[position], second.grad_norm_out[position]
+            sweep_gamma = sweep.gamma_grads[position]
+            assert grad_u1 is not None and sweep_gamma is not None
+            gamma = (grad_u1[pair_rows] * trace.normalised[pair_rows]).sum(0) + sweep_gamma
+            beta = grad_u1[pair_rows].sum(0)
+            if grad_u2 is not None:
+                gamma += (grad_u2 * trace.normalised[hat_rows]).sum(0)
+                beta += grad_u2.sum(0)
+            grads += [gamma, beta]
+    return grads
+
+
+def _conditioning_grad(passes: _Passes, size: int) -> torch.Tensor:
+    """The gradient of the features' share of the first convolution, which every row group adds: (B, m_0)."""
+    grad_z0 = passes.first.grad_z[0]
+    assert grad_z0 is not None
+    flat = grad_z0[passes.pair_rows].view(2, size, -1).sum(0)
+    if passes.second.grad_z[0] is not None:
+        flat += passes.second.grad_z[0]
+    return flat
 
 
 class _FrozenCritic(torch.autograd.Function):

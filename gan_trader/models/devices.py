@@ -1,7 +1,9 @@
-"""Device resolution, optional bf16 autocast and seeded determinism for the GAN.
+"""Device resolution, optional bf16 autocast, seeded determinism and the process's allocator setting.
 
 Every CUDA call is guarded, so the same code runs on CPU-only machines. Seeding happens inside a forked RNG
 scope: training is reproducible from the config's seed without leaving global random state behind.
+`configure_process_memory` changes the whole process, so only process start-up code calls it (the CLI, an
+executor's worker, a benchmark), never a model's constructor.
 """
 
 from __future__ import annotations
@@ -42,7 +44,7 @@ def autocast(device: torch.device, bf16: bool) -> contextlib.AbstractContextMana
 
 
 @contextlib.contextmanager
-def seeded(seed: int, device: torch.device) -> Iterator[None]:
+def seeded_global_rng(seed: int, device: torch.device) -> Iterator[None]:
     """Run a block with torch's global generators seeded, restoring the caller's RNG state afterwards.
 
     Dropout draws from the global generator, so determinism needs it seeded; forking keeps that local.
@@ -69,21 +71,25 @@ def set_rng_state(state: dict[str, torch.Tensor], device: torch.device) -> None:
 
 # glibc mallopt parameters (malloc.h): M_TRIM_THRESHOLD = -1, M_MMAP_THRESHOLD = -3.
 _M_TRIM_THRESHOLD, _M_MMAP_THRESHOLD = -1, -3
-_MMAP_THRESHOLD = 256 * 1024 * 1024  # oneDNN's LSTM workspaces exceed 32 MB: below that ~5,000 faults remain
+# Above the largest buffer a CPU training step allocates: oneDNN's LSTM workspaces exceed glibc's 32 MB cap
+# on the dynamic mmap threshold, so that cap alone would leave them mapped afresh every step.
+_MMAP_THRESHOLD = 256 * 1024 * 1024
 _TRIM_THRESHOLD = 256 * 1024 * 1024
 
 
 @functools.cache
-def keep_cpu_buffers() -> bool:
-    """Let glibc reuse freed multi-megabyte CPU tensors instead of unmapping them (once per process).
+def configure_process_memory() -> bool:
+    """Make glibc keep freed multi-megabyte buffers in the heap for reuse; call once where a process starts.
 
-    A training step allocates tens of MB of activations, gradients and oneDNN LSTM workspaces; with glibc's
-    defaults they are mmap-ed fresh every step and every page faults on first touch (measured at the
-    original's size, 1 thread: ~8,000 faults and ~20 ms of an ~80 ms step; under 10 faults with this). Raising
-    the mmap and trim thresholds keeps them in the heap for reuse: the allocator tuning PyTorch's CPU
-    performance guide recommends (there via jemalloc or tcmalloc). The cost: up to _TRIM_THRESHOLD of freed
-    heap is kept rather than returned to the system. Returns whether it applied (glibc on Linux only);
-    process-wide, like the thread count.
+    A CPU training step allocates tens of MB of activations, gradients and oneDNN LSTM workspaces. With
+    glibc's defaults each is mmap-ed afresh every step and every page of it faults on first touch, a sizeable
+    share of the step (docs/performance.md has the figures). Raising the mmap and trim thresholds keeps them
+    in the heap: the allocator tuning PyTorch's CPU performance guide recommends (there via jemalloc or
+    tcmalloc). The cost: up to _TRIM_THRESHOLD of freed heap is kept rather than returned to the system.
+
+    The setting is process-wide, like torch's thread count, so process start-up code calls this (the CLI,
+    executor workers, `gan-trader bench`), never a model. Results do not change, only speed. Idempotent.
+    Returns whether it applied (glibc on Linux only).
     """
     if not sys.platform.startswith("linux"):
         return False

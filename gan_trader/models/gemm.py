@@ -3,8 +3,8 @@
 On CPU, torch.mm goes to the BLAS torch was built with (MKL in the PyPI wheels), while oneDNN, which torch
 also ships, reaches the same matrix products through its own JIT kernels. They are not equally fast
 everywhere: MKL takes its AVX2 code path on AMD processors, so on an AVX-512 EPYC oneDNN runs the step's
-products about 2.2x faster (measured by `gan-trader bench`, which reports both). Products through oneDNN
-cost a fixed ~20 us per call, so small ones stay with torch.mm.
+products much faster (`gan-trader bench` reports both rates; docs/performance.md has past figures). A
+product through oneDNN has a fixed cost per call, so small ones stay with torch.mm.
 
 `linear` is differentiable to any order (the gradient penalty differentiates the critic's input gradient);
 `matmul_nt` is the raw product for code that writes its own backward (`critic_grad`).

@@ -4,17 +4,10 @@ The original generator (LSTM 112 -> 500 -> 1, Xavier init) had no noise input, s
 Metropolis-Hastings step had nothing to choose from; here a noise vector z is concatenated to every time step.
 
 The recurrence runs in PyTorch's own LSTM kernel (oneDNN on CPU, cuDNN on GPU). oneDNN's kernel also
-multiplies the zero initial state and computes the gradient of its input (about 12 % more arithmetic at the
-original's size), but a hand-written LSTM layer that skips both, with its products on oneDNN's matmul, only
-tied with it at 1 thread (45.4 vs 45.6 ms forward and backward, batch 64, LSTM 500, 17 steps) and lost at 2
-(26.3 vs 24.6 ms): its element-wise work, a dozen separate operations per step, costs what it saves. With
-that work fused into one C loop per step and direction (ctypes, -O3 -march=native, the recurrent weight
-packed for oneDNN once per pass), the backward beat oneDNN's (about 27 vs 32 ms) but the forward lost
-(15.7 vs 14.2 ms: oneDNN applies the cell inside its recurrent product, while the gates are in cache), and
-full training steps tied: alternating in one process, the medians' ratio was 0.98-1.10 at 1 thread and
-0.97-1.01 at 2. Letting oneDNN apply the gates' activations inside the products (input and state in one
-product per step) tied as well: 42.5 vs 43.8 ms at 1 thread, 24.6 vs 24.0 at 2. So nn.LSTM stays.
-Inputs are fed time-major.
+multiplies the zero initial state and computes the gradient of its input, work a hand-written layer could
+skip; three such layers were tried (plain PyTorch, a fused C cell, oneDNN post-op activations) and none beat
+nn.LSTM in a full training step, because oneDNN applies the cell inside its recurrent product while the gates
+are still in cache (docs/performance.md has the measurements). So nn.LSTM stays. Inputs are fed time-major.
 """
 
 from __future__ import annotations

@@ -24,14 +24,13 @@ import copy
 import math
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 import numpy as np
 import pandas as pd
 import torch
 from torch.nn import functional as F
 
-from gan_trader.config import GanConfig, ScheduleConfig
 from gan_trader.errors import ConfigError, EpisodeFailed, TrainingError
 from gan_trader.io import atomic_path
 from gan_trader.models import critic_grad
@@ -39,16 +38,18 @@ from gan_trader.models.base import Forecast, Forecaster, ForecastTask
 from gan_trader.models.critic import Critic, series_with_next
 from gan_trader.models.devices import (
     autocast,
-    keep_cpu_buffers,
     resolve_device,
     rng_state,
-    seeded,
+    seeded_global_rng,
     set_rng_state,
 )
 from gan_trader.models.generator import Generator
 from gan_trader.models.mh import CriticCalibrator, mh_select
 from gan_trader.models.scoring import forecast_metrics
 from gan_trader.models.windows import WindowMaker, WindowSet
+
+if TYPE_CHECKING:  # validated configs come from the caller; only `load` validates one (pydantic)
+    from gan_trader.config import GanConfig, ScheduleConfig
 
 CHECKPOINT_FORMAT = 1
 # Windows per forward pass when sampling K candidates for many origins (bounds the LSTM's gate buffers).
@@ -127,8 +128,6 @@ class GanTrainer:
     def __init__(self, config: GanConfig, n_features: int, seq_len: int, device: torch.device) -> None:
         self.config = config
         self.device = device
-        if device.type == "cpu":
-            keep_cpu_buffers()
         gen_cfg = config.generator
         self.generator = Generator(
             n_features, gen_cfg.hidden, gen_cfg.layers, gen_cfg.noise_dim, gen_cfg.dropout
@@ -353,7 +352,8 @@ class GanForecaster(Forecaster):
     :param scaler: feature scaler (features.scaler), fitted on the training span by WindowMaker.
     :param callback: receives per-epoch metrics, figures and checkpoint paths.
     :param checkpoint_dir: where best.pt / last.pt / model.pt go (None: no files).
-    :param seed: overrides task.seed when given.
+    :param seed: overrides task.seed when given (kept as `seed_override`; the seed in effect for a fit is
+        `training_seed`).
     """
 
     name = "gan"
@@ -371,7 +371,7 @@ class GanForecaster(Forecaster):
         self.scaler = scaler
         self.callback: TrainingCallback = callback or NullCallback()
         self.checkpoint_dir = Path(checkpoint_dir) if checkpoint_dir is not None else None
-        self.seed = seed
+        self.seed_override = seed
         self.model_name = name or ("gan_l1" if config.loss == "l1" else "gan")
         self.device = resolve_device(config.device)
         self.history: list[dict[str, float]] = []
@@ -386,16 +386,20 @@ class GanForecaster(Forecaster):
         self.epoch = 0
         self._epochs_since_best = 0
         self._best_state: dict[str, Any] | None = None
-        self._seed = 0
+        # The base of every random stream of the current fit: seed_override or the task's seed.
+        self.training_seed = 0
 
     # ------------------------------------------------------------------ fitting
 
+    def _resolve_seed(self, task: ForecastTask) -> int:
+        return self.seed_override if self.seed_override is not None else task.seed
+
     def _setup(self, task: ForecastTask) -> None:
-        self._seed = self.seed if self.seed is not None else task.seed
+        self.training_seed = self._resolve_seed(task)
         self.maker = WindowMaker(task, self.scaler)
         n_features = self.maker.scaled.shape[1]
         self.trainer = GanTrainer(self.config, n_features, self.maker.seq_len, self.device)
-        self.trainer.noise.manual_seed(self._seed)
+        self.trainer.noise.manual_seed(self.training_seed)
 
     def fit(
         self, task: ForecastTask, resume_from: str | Path | None = None, epochs: int | None = None
@@ -406,7 +410,7 @@ class GanForecaster(Forecaster):
             history and best-so-far are restored; the early-stopping patience starts afresh.
         :param epochs: epochs to train in this call (default: up to gan.epochs in total).
         """
-        with seeded(self._seed_for(task), self.device):
+        with seeded_global_rng(self._resolve_seed(task), self.device):
             self._setup(task)
             if resume_from is not None:
                 self._restore(Path(resume_from))
@@ -420,9 +424,6 @@ class GanForecaster(Forecaster):
             if self.checkpoint_dir is not None:
                 self.model_checkpoint = self._save(self.checkpoint_dir / "model.pt")
         return self
-
-    def _seed_for(self, task: ForecastTask) -> int:
-        return self.seed if self.seed is not None else task.seed
 
     def _train(self, task: ForecastTask, epochs: int) -> None:
         assert self.maker is not None and self.trainer is not None
@@ -508,7 +509,7 @@ class GanForecaster(Forecaster):
     def _validation_noise(self) -> torch.Generator:
         # The same draws at every epoch: epoch-to-epoch changes in val error come from the weights, not z.
         noise = torch.Generator(device=self.device)
-        noise.manual_seed(self._seed + 1)
+        noise.manual_seed(self.training_seed + 1)
         return noise
 
     def _point_forecast(self, task: ForecastTask, windows: WindowSet, batch: Batch) -> Forecast:
@@ -549,7 +550,7 @@ class GanForecaster(Forecaster):
             return
         val = to_batch(self.maker.windows(self.maker.task.origins("val")), self.device)
         noise = torch.Generator(device=self.device)
-        noise.manual_seed(self._seed + 2)
+        noise.manual_seed(self.training_seed + 2)
         fakes = self.trainer.sample(val.window, CALIBRATION_SAMPLES, noise)
         real_scores = self.trainer.score(val.window, val.history, val.target[:, None])
         fake_scores = self.trainer.score(val.window, val.history, fakes)
@@ -562,7 +563,7 @@ class GanForecaster(Forecaster):
         windows = self.maker.windows(origins)
         batch = to_batch(windows, self.device)
         noise = torch.Generator(device=self.device)
-        noise.manual_seed(self._seed + 3)
+        noise.manual_seed(self.training_seed + 3)
         if self.calibrator is None:
             draws = self.trainer.sample(batch.window, self.config.val_samples, noise)
             point = self.maker.target_scaler.unscale(draws.mean(dim=1).cpu().numpy())
@@ -572,7 +573,7 @@ class GanForecaster(Forecaster):
         probability = self.calibrator.predict(
             self.trainer.score(batch.window, batch.history, candidates).cpu().numpy()
         )
-        chosen = mh_select(probability, np.random.default_rng(self._seed + 4))
+        chosen = mh_select(probability, np.random.default_rng(self.training_seed + 4))
         values = self.maker.target_scaler.unscale(candidates.cpu().numpy())
         point = values[np.arange(len(values)), chosen.index]
         forecast = self._forecast(task, windows.origins, point, values)
@@ -591,7 +592,7 @@ class GanForecaster(Forecaster):
             "format": CHECKPOINT_FORMAT,
             "config": self.config.model_dump(mode="json"),
             "columns": list(self.maker.task.features.columns),
-            "seed": self._seed,
+            "seed": self.training_seed,
             "epoch": self.epoch,
             "history": self.history,
             "best_epoch": self.best_epoch,
@@ -645,13 +646,16 @@ class GanForecaster(Forecaster):
         callback: TrainingCallback | None = None,
     ) -> GanForecaster:
         """Rebuild a fitted forecaster from model.pt (or any checkpoint) for `task`, ready to predict."""
+        # Imported here, not above, so that training and sampling need torch and numpy alone (no pydantic).
+        from gan_trader.config import GanConfig
+
         raw = torch.load(Path(path), map_location="cpu", weights_only=False) if Path(path).is_file() else None
         if raw is None:
             raise TrainingError(f"{path}: checkpoint not found")
         model = cls(
             GanConfig.model_validate(raw["config"]), scaler=scaler, callback=callback, seed=raw["seed"]
         )
-        with seeded(raw["seed"], model.device):
+        with seeded_global_rng(raw["seed"], model.device):
             model._setup(task)
             model._restore(Path(path))
             model.calibrator = raw.get("calibrator")

@@ -1,4 +1,4 @@
-"""Fixtures for the feature-builder tests: the bundled real panel and its build context."""
+"""Fixtures for the feature-builder tests: real_panel's build context, default train_end and a short slice."""
 
 from __future__ import annotations
 
@@ -9,12 +9,7 @@ from gan_trader.config import load_config
 from gan_trader.data.panel import Panel
 from gan_trader.data.splits import make_split
 from gan_trader.features.base import BuildContext
-from gan_trader.workflow.prepare import build_context, load_panel
-
-
-@pytest.fixture(scope="session")
-def real_panel() -> Panel:
-    return load_panel(load_config(None, ["features.builders={}", "features.cache_dir=null"]))
+from gan_trader.workflow.prepare import build_context
 
 
 @pytest.fixture(scope="session")

@@ -7,6 +7,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
+from news_files import BAD, FLAT, GOOD, write_generated_news
 
 from gan_trader.data.loaders import load_asset_file
 from gan_trader.errors import ConfigError, FeatureError, GanTraderError
@@ -15,34 +16,6 @@ from gan_trader.features.pipeline import FeaturePipeline
 from gan_trader.sentiment import score as score_module
 
 ROOT = Path(__file__).resolve().parents[2]
-
-GOOD = [
-    "record profit lifts {c}",
-    "{c} shares gain on strong growth",
-    "{c} beats estimates, outlook improves",
-]
-BAD = [
-    "{c} shares plunge on loss",
-    "{c} faces lawsuit and investigation",
-    "weak demand hurts {c}, sales decline",
-]
-FLAT = ["{c} to hold annual meeting", "{c} announces conference date", "{c} names new director"]
-
-
-def generated_news(path: Path, start: str, end: str, seed: int = 0, company: str = "Microsoft") -> Path:
-    """A deterministic news file: about one headline per calendar day at random hours (weekends, evenings)."""
-    rng = np.random.default_rng(seed)
-    rows = []
-    for day in pd.date_range(start, end):
-        for _ in range(int(rng.integers(0, 3))):
-            templates = (GOOD, BAD, FLAT)[int(rng.integers(0, 3))]
-            headline = templates[int(rng.integers(0, 3))].format(c=company) + f" #{int(rng.integers(0, 50))}"
-            stamp = day + pd.Timedelta(minutes=int(rng.integers(0, 24 * 60)))
-            rows.append(
-                {"timestamp": stamp.strftime("%Y-%m-%d %H:%M"), "headline": headline, "ticker": "MSFT"}
-            )
-    pd.DataFrame(rows).to_csv(path, index=False)
-    return path
 
 
 @pytest.fixture(scope="module")
@@ -53,7 +26,7 @@ def frame() -> pd.DataFrame:
 
 @pytest.fixture(scope="module")
 def news_file(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return generated_news(tmp_path_factory.mktemp("news") / "news.csv", "2015-12-20", "2016-06-10")
+    return write_generated_news(tmp_path_factory.mktemp("news") / "news.csv", "2015-12-20", "2016-06-10")
 
 
 def context(news: Path | None, cache_dir: Path | None = None) -> BuildContext:

@@ -21,6 +21,7 @@ from typing import Any, ClassVar
 import numpy as np
 import pandas as pd
 import pytest
+from news_files import write_generated_news
 
 from gan_trader.features.base import (
     BUILDERS,
@@ -48,28 +49,12 @@ class Case:
     pending: str | None = None
 
 
-def _news_file(folder: Path, frame: pd.DataFrame) -> Path:
-    """Sentiment case: about one MSFT headline every other calendar day, at random hours, as a CSV file."""
-    rng = np.random.default_rng(0)
-    words = {
-        "good": "record profit, shares gain",
-        "bad": "loss and lawsuit, shares plunge",
-        "flat": "holds meeting",
-    }
-    rows = [
-        {
-            "timestamp": (day + pd.Timedelta(minutes=int(rng.integers(0, 1440)))).strftime("%Y-%m-%d %H:%M"),
-            "headline": f"Microsoft {words[str(rng.choice(list(words)))]} #{int(rng.integers(0, 40))}",
-            "ticker": "MSFT",
-        }
-        for day in pd.date_range(
-            frame.index[0] - pd.Timedelta(days=5), frame.index[-1] + pd.Timedelta(days=5)
-        )
-        if rng.random() < 0.5
-    ]
-    path = folder / "news.csv"
-    pd.DataFrame(rows).to_csv(path, index=False)
-    return path
+def _news_around(folder: Path, frame: pd.DataFrame) -> Path:
+    """Sentiment case: a headline on about half the days, from five days before the frame to five after."""
+    days = pd.Timedelta(days=5)
+    return write_generated_news(
+        folder / "news.csv", frame.index[0] - days, frame.index[-1] + days, max_per_day=1, variants=12
+    )
 
 
 SMALL_AUTOENCODER = {"hidden": [16], "latent": 4, "epochs": 4, "batch_size": 64}
@@ -86,7 +71,7 @@ CASES: dict[str, Case] = {
     # A generated news file over the frame's span (evenings and weekends included), no embedding cache:
     # each day's headlines are encoded as their own group, so later news cannot move earlier features.
     "sentiment": Case(
-        {"steps": 100, "threads": 1}, setup=lambda folder, rows: {"news": _news_file(folder, rows)}
+        {"steps": 100, "threads": 1}, setup=lambda folder, rows: {"news": _news_around(folder, rows)}
     ),
     "importance": Case({"n_estimators": 20, "top_k": 8}, upstream={"technical": {}, "assets": {}}),
     "checks": Case({"lags": [1, 5]}, upstream={"technical": {}, "assets": {"assets": ["JPM", "SP500"]}}),
@@ -254,7 +239,7 @@ def test_pipeline_is_causal(
 # ---------------------------------------------------------------------------------------------- controls
 
 
-class CentredAverage(FeatureBuilder):
+class CentredAverage(FeatureBuilder[BuilderParams]):
     """Leaky on purpose: a centred moving average reads two rows ahead."""
 
     name: ClassVar[str] = "centred"
@@ -267,7 +252,7 @@ class CentredAverage(FeatureBuilder):
         return pd.DataFrame({"centred.ma5": frame["close"].rolling(5, center=True).mean()}, index=frame.index)
 
 
-class WholeSpanScaler(FeatureBuilder):
+class WholeSpanScaler(FeatureBuilder[BuilderParams]):
     """Leaky on purpose: the original's scaler, fitted on every row instead of the training span."""
 
     name: ClassVar[str] = "whole_span"
@@ -283,7 +268,7 @@ class WholeSpanScaler(FeatureBuilder):
 
 @pytest.mark.parametrize("leaky", [CentredAverage, WholeSpanScaler])
 def test_machinery_catches_leaky_builders(
-    leaky: type[FeatureBuilder],
+    leaky: type[FeatureBuilder[BuilderParams]],
     frame: pd.DataFrame,
     points: tuple[pd.Timestamp, pd.Timestamp],
     real_context: BuildContext,

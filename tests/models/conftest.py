@@ -1,4 +1,4 @@
-"""Fixtures for the GAN tests: a tiny real task (bundled MSFT panel) and a tiny GAN config."""
+"""Fixtures for the model tests: one torch thread, and the small multi-asset task the GAN tests train on."""
 
 from __future__ import annotations
 
@@ -6,11 +6,10 @@ from collections.abc import Iterator
 
 import pytest
 import torch
-from gan_fixtures import make_task
+from gan_fixtures import make_gan_task
 
-from gan_trader.config import load_config
+from gan_trader.data.panel import Panel
 from gan_trader.models.base import ForecastTask
-from gan_trader.workflow.prepare import load_panel
 
 
 @pytest.fixture
@@ -22,11 +21,6 @@ def single_thread() -> Iterator[None]:
     torch.set_num_threads(threads)
 
 
-@pytest.fixture(scope="session")
-def gan_panel():  # type: ignore[no-untyped-def]
-    return load_panel(load_config(None, ["features.builders={}", "features.cache_dir=null"]))
-
-
 @pytest.fixture
-def tiny_task(gan_panel) -> ForecastTask:  # type: ignore[no-untyped-def]
-    return make_task(gan_panel)
+def gan_task(real_panel: Panel) -> ForecastTask:
+    return make_gan_task(real_panel)

@@ -1,14 +1,17 @@
-"""Helpers shared by the GAN tests (imported by conftest.py and the test modules)."""
+"""Helpers shared by the model tests (plain functions: conftest.py and the test modules import them)."""
 
 from __future__ import annotations
 
 from gan_trader.config import GanConfig, SplitConfig
+from gan_trader.data.panel import Panel
 from gan_trader.data.splits import make_split
 from gan_trader.models.base import ForecastTask
 
 
-def make_task(panel, rows: int = 200, target_kind: str = "log_return", seed: int = 3) -> ForecastTask:  # type: ignore[no-untyped-def]
-    """The last `rows` days of MSFT with three correlated closes as features; 60/20/20 split."""
+def make_gan_task(
+    panel: Panel, rows: int = 200, target_kind: str = "log_return", seed: int = 3
+) -> ForecastTask:
+    """The last `rows` days of MSFT, three correlated closes as features; 60/20/20 split, 17-day windows."""
     features = panel.frame.iloc[-rows:][["close", "SP500.close", "NASDAQ.close", "AAPL.close"]]
     split = make_split(
         features.index, SplitConfig.model_validate({"train_end": 0.6, "val_end": 0.8}), min_rows=19

@@ -12,7 +12,7 @@ import torch
 from gan_trader.config import CriticConfig, GanConfig, load_config
 from gan_trader.errors import ConfigError
 from gan_trader.models.critic import Critic, series_with_next
-from gan_trader.models.devices import autocast, resolve_device, seeded
+from gan_trader.models.devices import autocast, resolve_device, seeded_global_rng
 from gan_trader.models.generator import Generator
 
 pytestmark = pytest.mark.usefixtures("single_thread")
@@ -122,9 +122,9 @@ def test_seeded_scope_restores_the_callers_random_state() -> None:
     torch.manual_seed(123)
     expected = torch.rand(3)
     torch.manual_seed(123)
-    with seeded(7, torch.device("cpu")):
+    with seeded_global_rng(7, torch.device("cpu")):
         inside = torch.rand(3)
-    with seeded(7, torch.device("cpu")):
+    with seeded_global_rng(7, torch.device("cpu")):
         assert torch.equal(torch.rand(3), inside)
     assert torch.equal(torch.rand(3), expected)
 
@@ -155,9 +155,7 @@ def test_critic_equals_a_plain_convolution_over_target_and_feature_channels() ->
 FAULT_PROBE = """
 import resource, sys, torch
 import gan_trader.models.devices as devices
-if sys.argv[1] == "default":
-    devices.keep_cpu_buffers = lambda: False  # what GanTrainer would call, switched off
-elif not devices.keep_cpu_buffers():
+if sys.argv[1] == "keep" and not devices.configure_process_memory():
     print("unsupported"); sys.exit()
 from gan_trader.bench import gan
 from gan_trader.models.wgan import Batch, GanTrainer
@@ -175,8 +173,9 @@ print((resource.getrusage(resource.RUSAGE_SELF).ru_minflt - before) // 10)
 """
 
 
+@pytest.mark.slow  # a performance property at the original's size, in two fresh processes
 @pytest.mark.skipif(not sys.platform.startswith("linux"), reason="glibc allocator tuning is Linux-only")
-def test_kept_cpu_buffers_are_reused_without_page_faults() -> None:
+def test_configured_process_memory_reuses_cpu_buffers_without_page_faults() -> None:
     # A fresh process each: the setting is process-wide and this process's heap has a history.
     def faults_per_training_step(mode: str) -> str:
         done = subprocess.run(
@@ -187,8 +186,8 @@ def test_kept_cpu_buffers_are_reused_without_page_faults() -> None:
     kept = faults_per_training_step("keep")
     if kept == "unsupported":
         pytest.skip("libc without mallopt")
-    # At the original's size a step maps tens of MB afresh (measured ~8,000 faults) unless they are kept
-    # (measured under 10).
+    # At the original's size a step maps tens of MB afresh, thousands of page faults, unless they are kept
+    # (then a handful; docs/performance.md has the measured counts).
     default = int(faults_per_training_step("default"))
     assert default > 2_000
     assert int(kept) < default / 20

@@ -9,7 +9,7 @@ from typing import Any
 import numpy as np
 import pytest
 import torch
-from gan_fixtures import make_task, tiny_gan
+from gan_fixtures import make_gan_task, tiny_gan
 
 from gan_trader.config import ScheduleConfig
 from gan_trader.errors import EpisodeFailed
@@ -131,33 +131,31 @@ def test_schedule_multiplies_the_base_rate_triangularly() -> None:
     assert rates == pytest.approx([0.5, 1.25, 2.0])
 
 
-def test_fit_runs_end_to_end_on_real_data_and_forecasts_with_samples(tiny_task, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+def test_fit_runs_end_to_end_on_real_data_and_forecasts_with_samples(gan_task, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
     recorder = Recorder()
     model = GanForecaster(tiny_gan(epochs=3, plot_epochs=[1]), callback=recorder, checkpoint_dir=tmp_path)
-    model.fit(tiny_task)
+    model.fit(gan_task)
     assert [epoch for epoch, _ in recorder.epochs] == [1, 2, 3]
     assert set(recorder.epochs[0][1]) >= EPOCH_KEYS
     assert all(math.isfinite(v) for _, metrics in recorder.epochs for v in metrics.values())
     assert recorder.figures == ["val_predicted_epoch_001", "val_predicted_epoch_003_last"]
     assert model.best_epoch in (1, 2, 3) and model.best_score == min(h["val/mae"] for h in model.history)
     assert {p.name for p in recorder.checkpoints} >= {"best.pt", "last.pt", "model.pt"}
-    origins = tiny_task.origins("test")
-    forecast = model.predict(tiny_task, origins)
+    origins = gan_task.origins("test")
+    forecast = model.predict(gan_task, origins)
     assert isinstance(forecast, Forecast) and len(forecast.origins) == len(origins)
     assert forecast.samples is not None and forecast.samples.shape == (len(origins), 8)
     # The point forecast is the MH chain's final state: one of the K samples.
     assert np.isclose(forecast.samples, forecast.log_return[:, None]).any(axis=1).all()
     assert set(forecast.extra["quantiles"]) == {0.05, 0.25, 0.5, 0.75, 0.95}
-    metrics = forecast_metrics(tiny_task, forecast)
+    metrics = forecast_metrics(gan_task, forecast)
     assert math.isfinite(metrics["mase"]) and math.isfinite(metrics["price_mae"])
-    reloaded = GanForecaster.load(tmp_path / "model.pt", tiny_task)
-    np.testing.assert_allclose(
-        reloaded.predict(tiny_task, origins).log_return, forecast.log_return, rtol=1e-6
-    )
+    reloaded = GanForecaster.load(tmp_path / "model.pt", gan_task)
+    np.testing.assert_allclose(reloaded.predict(gan_task, origins).log_return, forecast.log_return, rtol=1e-6)
 
 
-def test_price_target_and_l1_ablation_forecast(gan_panel) -> None:  # type: ignore[no-untyped-def]
-    task = make_task(gan_panel, target_kind="price")
+def test_price_target_and_l1_ablation_forecast(real_panel) -> None:  # type: ignore[no-untyped-def]
+    task = make_gan_task(real_panel, target_kind="price")
     forecast = GanForecaster(tiny_gan(epochs=1)).fit(task).predict(task, task.origins("test"))
     assert forecast.samples is not None and np.isfinite(forecast.samples).all()
     assert np.allclose(
@@ -169,7 +167,7 @@ def test_price_target_and_l1_ablation_forecast(gan_panel) -> None:  # type: igno
     assert plain.samples is None and plain.model == "gan_l1"
 
 
-def test_calibration_is_fitted_on_validation_windows_only(tiny_task, monkeypatch: pytest.MonkeyPatch) -> None:  # type: ignore[no-untyped-def]
+def test_calibration_is_fitted_on_validation_windows_only(gan_task, monkeypatch: pytest.MonkeyPatch) -> None:  # type: ignore[no-untyped-def]
     histories: list[np.ndarray] = []
     original_score = GanTrainer.score
     fitted: list[tuple[int, int]] = []
@@ -185,26 +183,26 @@ def test_calibration_is_fitted_on_validation_windows_only(tiny_task, monkeypatch
 
     monkeypatch.setattr(GanTrainer, "score", spy_score)
     monkeypatch.setattr(CriticCalibrator, "fit", spy_fit)
-    model = GanForecaster(tiny_gan(epochs=1)).fit(tiny_task)
+    model = GanForecaster(tiny_gan(epochs=1)).fit(gan_task)
     assert model.maker is not None
-    val = model.maker.windows(tiny_task.origins("val"))
+    val = model.maker.windows(gan_task.origins("val"))
     assert len(histories) == 2 and all(np.array_equal(h, val.history) for h in histories)
     assert fitted == [(len(val), CALIBRATION_SAMPLES * len(val))]
 
 
-def test_same_seed_same_metrics_and_different_seeds_differ(tiny_task) -> None:  # type: ignore[no-untyped-def]
+def test_same_seed_same_metrics_and_different_seeds_differ(gan_task) -> None:  # type: ignore[no-untyped-def]
     runs = [
-        GanForecaster(tiny_gan(generator={"dropout": 0.2}), seed=seed).fit(tiny_task) for seed in (5, 5, 6)
+        GanForecaster(tiny_gan(generator={"dropout": 0.2}), seed=seed).fit(gan_task) for seed in (5, 5, 6)
     ]
     assert runs[0].history == runs[1].history
     assert runs[0].history != runs[2].history
-    origins = tiny_task.origins("test")
-    first, second = runs[0].predict(tiny_task, origins), runs[1].predict(tiny_task, origins)
+    origins = gan_task.origins("test")
+    first, second = runs[0].predict(gan_task, origins), runs[1].predict(gan_task, origins)
     np.testing.assert_array_equal(first.samples, second.samples)
     np.testing.assert_array_equal(first.log_return, second.log_return)
 
 
-def test_non_finite_loss_ends_the_episode_with_its_reason(tiny_task) -> None:  # type: ignore[no-untyped-def]
+def test_non_finite_loss_ends_the_episode_with_its_reason(gan_task) -> None:  # type: ignore[no-untyped-def]
     class Poison(Recorder):
         model: GanForecaster
 
@@ -218,36 +216,36 @@ def test_non_finite_loss_ends_the_episode_with_its_reason(tiny_task) -> None:  #
     poison = Poison()
     poison.model = GanForecaster(tiny_gan(epochs=3), callback=poison)
     with pytest.raises(EpisodeFailed, match=r"epoch 2: train/\w+ is not finite") as failure:
-        poison.model.fit(tiny_task)
+        poison.model.fit(gan_task)
     assert "epoch 2" in failure.value.reason
 
 
-def test_non_finite_inputs_end_the_episode(tiny_task) -> None:  # type: ignore[no-untyped-def]
+def test_non_finite_inputs_end_the_episode(gan_task) -> None:  # type: ignore[no-untyped-def]
     model = GanForecaster(tiny_gan())
-    model._setup(tiny_task)
+    model._setup(gan_task)
     assert model.maker is not None
     model.maker.target_next[50] = np.nan  # a training origin
     with pytest.raises(EpisodeFailed, match="non-finite training inputs"):
-        model._train(tiny_task, 1)
+        model._train(gan_task, 1)
 
 
-def test_resume_continues_exactly_where_training_stopped(tiny_task, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+def test_resume_continues_exactly_where_training_stopped(gan_task, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
     config = tiny_gan(epochs=4, early_stopping_patience=None, generator={"dropout": 0.1})
-    straight = GanForecaster(config).fit(tiny_task)
-    first = GanForecaster(config, checkpoint_dir=tmp_path).fit(tiny_task, epochs=2)
+    straight = GanForecaster(config).fit(gan_task)
+    first = GanForecaster(config, checkpoint_dir=tmp_path).fit(gan_task, epochs=2)
     assert first.last_checkpoint == tmp_path / "last.pt" and first.epoch == 2
-    resumed = GanForecaster(config).fit(tiny_task, resume_from=tmp_path / "last.pt", epochs=2)
+    resumed = GanForecaster(config).fit(gan_task, resume_from=tmp_path / "last.pt", epochs=2)
     assert resumed.epoch == 4
     assert resumed.history == straight.history
     assert resumed.best_epoch == straight.best_epoch
-    origins = tiny_task.origins("test")
+    origins = gan_task.origins("test")
     np.testing.assert_array_equal(
-        resumed.predict(tiny_task, origins).log_return, straight.predict(tiny_task, origins).log_return
+        resumed.predict(gan_task, origins).log_return, straight.predict(gan_task, origins).log_return
     )
 
 
-def test_early_stopping_stops_after_patience_epochs_without_improvement(tiny_task) -> None:  # type: ignore[no-untyped-def]
+def test_early_stopping_stops_after_patience_epochs_without_improvement(gan_task) -> None:  # type: ignore[no-untyped-def]
     model = GanForecaster(tiny_gan(epochs=30, early_stopping_patience=1, lr_g=1e-9, lr_d=1e-9))
-    model.fit(tiny_task)
+    model.fit(gan_task)
     assert model.epoch < 30
     assert model.epoch - (model.best_epoch or 0) == 1

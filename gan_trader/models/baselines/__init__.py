@@ -37,7 +37,7 @@ def create_baseline(
 ) -> Forecaster:
     """Instantiate a registered baseline; the GAN ablation also takes the experiment's `gan` section."""
     cls = baseline_class(name)
-    if getattr(cls, "uses_gan_config", False):
+    if cls.uses_gan_config:
         return cls(seed=seed, gan=gan, scaler=scaler)  # type: ignore[call-arg]
     return cls(seed=seed)  # type: ignore[call-arg]
 

@@ -16,21 +16,21 @@ from torch import nn
 
 
 @contextlib.contextmanager
-def seeded(seed: int) -> Iterator[torch.Generator]:
+def seeded_fitting(seed: int) -> Iterator[torch.Generator]:
     """Seed torch for the block only (weight init, dropout masks) and yield a generator for shuffling.
 
-    The block also runs single-threaded: these networks multiply tiny matrices step by step, where intra-op
-    threads only add synchronisation (measured: 20x more CPU time per batch with 2 threads on a busy
-    2-core machine). The caller's thread count is restored afterwards.
+    The block also runs on one intra-op thread: these networks multiply tiny matrices step by step, where
+    intra-op threads only add synchronisation (docs/performance.md). The caller's thread count is restored
+    afterwards.
     """
-    with single_threaded(), torch.random.fork_rng(devices=[]):
+    with one_torch_thread(), torch.random.fork_rng(devices=[]):
         torch.manual_seed(seed)
         yield torch.Generator().manual_seed(seed)
 
 
 @contextlib.contextmanager
-def single_threaded() -> Iterator[None]:
-    """Run the block with one intra-op thread (see `seeded`), restoring the caller's setting."""
+def one_torch_thread() -> Iterator[None]:
+    """Run the block with one torch intra-op thread (see `seeded_fitting`), restoring the caller's setting."""
     threads = torch.get_num_threads()
     torch.set_num_threads(1)
     try:
@@ -91,7 +91,7 @@ def predict_batches(module: nn.Module, x: np.ndarray, batch_size: int = 1024) ->
     """Evaluate the module in inference mode (dropout off) on windows x."""
     module.eval()
     out = []
-    with torch.no_grad(), single_threaded():
+    with torch.no_grad(), one_torch_thread():
         for start in range(0, len(x), batch_size):
             chunk = torch.as_tensor(x[start : start + batch_size], dtype=torch.float32)
             out.append(module(chunk).reshape(-1).numpy())

@@ -13,7 +13,7 @@ from torch import nn
 
 from gan_trader.errors import TrainingError
 from gan_trader.models.base import Forecast, Forecaster, ForecastTask
-from gan_trader.models.baselines._training import fit_regressor, predict_batches, seeded
+from gan_trader.models.baselines._training import fit_regressor, predict_batches, seeded_fitting
 
 
 class PriceLSTMNet(nn.Module):
@@ -85,7 +85,7 @@ class PriceLSTM(Forecaster):
             )
         x_train, y_train = self._windows(task, train)
         x_val, y_val = self._windows(task, val)
-        with seeded(self.seed) as generator:
+        with seeded_fitting(self.seed) as generator:
             self.net = PriceLSTMNet()
             self.history = fit_regressor(
                 self.net,

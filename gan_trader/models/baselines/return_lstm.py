@@ -23,7 +23,7 @@ from torch import nn
 
 from gan_trader.errors import TrainingError
 from gan_trader.models.base import Forecast, Forecaster, ForecastTask
-from gan_trader.models.baselines._training import fit_regressor, predict_batches, seeded
+from gan_trader.models.baselines._training import fit_regressor, predict_batches, seeded_fitting
 
 INPUTS = ("close", "open", "high", "low", "amount", "volume")
 
@@ -164,7 +164,7 @@ class ReturnLSTM(Forecaster):
         val = self._fit_origins(task, task.split.val_end, task.split.train_end)
         if len(train) < 10:
             raise TrainingError(f"return_lstm: {len(train)} training windows are too few")
-        with seeded(self.seed) as generator:
+        with seeded_fitting(self.seed) as generator:
             self.net = ReturnLSTMNet()
             self.history = fit_regressor(
                 self.net,

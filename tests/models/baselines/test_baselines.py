@@ -5,35 +5,25 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 import pytest
+from gan_fixtures import tiny_gan
 
-from gan_trader.config import GanConfig
 from gan_trader.errors import ConfigError
 from gan_trader.models.base import Forecaster
 from gan_trader.models.baselines import BASELINES, create_baseline, run_baselines
 from gan_trader.models.scoring import forecast_metrics
 
-# Small enough for the fast path; the defaults are exercised by the experiments.
-TINY_GAN = GanConfig(
-    epochs=2,
-    seq_len=8,
-    batch_size=32,
-    generator={"hidden": 8},
-    early_stopping_patience=None,
-    device="cpu",
-    plot_epochs=[],
-    mh={"enabled": False},
-)
-
 
 def small(name: str, seed: int = 0) -> Forecaster:
-    model = create_baseline(name, seed, gan=TINY_GAN)
+    """A baseline small enough for the fast path; the defaults are exercised by the experiments."""
+    gan = tiny_gan(seq_len=8, early_stopping_patience=None, plot_epochs=[], mh={"enabled": False})
+    model = create_baseline(name, seed, gan=gan)
     if hasattr(model, "epochs"):
         model.epochs = 2  # type: ignore[attr-defined]
     return model
 
 
 @pytest.mark.parametrize("name", BASELINES)
-def test_baseline_forecasts_the_test_days(name, small_task, one_thread):
+def test_baseline_forecasts_the_test_days(name, small_task, single_thread):
     origins = small_task.origins("test")
     forecast = small(name).fit(small_task).predict(small_task, origins)
     assert forecast.model == name
@@ -45,14 +35,14 @@ def test_baseline_forecasts_the_test_days(name, small_task, one_thread):
 
 
 @pytest.mark.parametrize("name", BASELINES)
-def test_baseline_is_causal(name, small_panel, perturb_after, make_task, one_thread):
+def test_baseline_is_causal(name, small_panel, perturb_after, small_task_from, single_thread):
     """Forecasts made at origins <= t are unchanged when every row after t is scrambled."""
-    task = make_task(small_panel)
+    task = small_task_from(small_panel)
     test_origins = task.origins("test")
     cut = test_origins[len(test_origins) // 2]
     early = test_origins[test_origins <= cut]
     before = small(name).fit(task).predict(task, early)
-    scrambled = make_task(perturb_after(small_panel, cut))
+    scrambled = small_task_from(perturb_after(small_panel, cut))
     after = small(name).fit(scrambled).predict(scrambled, early)
     np.testing.assert_allclose(after.log_return, before.log_return, rtol=1e-6, atol=1e-9)
     np.testing.assert_allclose(after.price, before.price, rtol=1e-6)
@@ -62,7 +52,7 @@ def test_baseline_is_causal(name, small_panel, perturb_after, make_task, one_thr
 
 
 @pytest.mark.parametrize("name", ["price_lstm", "return_lstm", "xgboost"])
-def test_fitted_baselines_are_deterministic_per_seed(name, small_task, one_thread):
+def test_fitted_baselines_are_deterministic_per_seed(name, small_task, single_thread):
     origins = small_task.origins("test")[:30]
     first = small(name, seed=3).fit(small_task).predict(small_task, origins)
     second = small(name, seed=3).fit(small_task).predict(small_task, origins)
@@ -78,16 +68,16 @@ def test_persistence_and_drift_values(small_task):
     np.testing.assert_allclose(drift.log_return, train_mean)
 
 
-def test_arima_uses_training_parameters_only(small_panel, perturb_after, make_task):
+def test_arima_uses_training_parameters_only(small_panel, perturb_after, small_task_from):
     """ARIMA's parameters come from the training span: scrambling validation and test rows leaves them."""
-    task = make_task(small_panel)
+    task = small_task_from(small_panel)
     fitted = small("arima").fit(task)
-    scrambled = make_task(perturb_after(small_panel, task.split.train_end))
+    scrambled = small_task_from(perturb_after(small_panel, task.split.train_end))
     refitted = small("arima").fit(scrambled)
     np.testing.assert_allclose(fitted.result.params, refitted.result.params)  # type: ignore[attr-defined]
 
 
-def test_return_lstm_targets_and_signal(small_task, one_thread):
+def test_return_lstm_targets_and_signal(small_task, single_thread):
     model = small("return_lstm").fit(small_task)
     origins = small_task.origins("train")[40:45]
     close = small_task.close
