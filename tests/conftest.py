@@ -1,17 +1,17 @@
-"""Shared fixtures: the bundled real panel, small configs, an isolated working directory for runs."""
+"""Shared fixtures: the bundled panel (whole and a small slice), the small task, a working folder, the CLI."""
 
 from __future__ import annotations
 
 import os
 import sys
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 
 import matplotlib
 import numpy as np
 import pandas as pd
 import pytest
-import torch
+from cli_runner import CliRunner
 
 from gan_trader.config import SplitConfig, load_config
 from gan_trader.data.panel import Panel
@@ -47,8 +47,14 @@ def in_tmp(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     return tmp_path
 
 
-# A tiny real task (bundled MSFT, 2009-2011) and a way to perturb its future rows: used by the
-# baseline and evaluation tests.
+@pytest.fixture(scope="session")
+def real_panel() -> Panel:
+    """The whole bundled panel (MSFT and its related assets), no feature builders."""
+    return load_panel(load_config(None, ["features.builders={}", "features.cache_dir=null"]))
+
+
+# A small real task (bundled MSFT, 2009-2011, the close alone) and a way to perturb its future rows: used by
+# the baseline and evaluation tests.
 
 
 @pytest.fixture(scope="session")
@@ -67,7 +73,7 @@ def task_from_panel(panel: Panel, seed: int = 0) -> ForecastTask:
 
 
 @pytest.fixture
-def make_task() -> Callable[[Panel], ForecastTask]:
+def small_task_from() -> Callable[[Panel], ForecastTask]:
     """Build the small task from any (e.g. perturbed) panel."""
     return task_from_panel
 
@@ -91,18 +97,6 @@ def perturb_after() -> Callable[[Panel, pd.Timestamp], Panel]:
         return Panel(panel.target, frame, panel.assets, panel.sources)
 
     return perturb
-
-
-@pytest.fixture
-def one_thread() -> Iterator[None]:
-    """Tiny networks run fastest single-threaded on the shared test machine; restored afterwards."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
-
-
-CliRunner = Callable[[list[str]], tuple[int, str, str]]
 
 
 @pytest.fixture

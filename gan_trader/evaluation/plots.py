@@ -190,23 +190,3 @@ def tuning_progress(episodes: pd.DataFrame, objective: str = "val/mae") -> Figur
     axis.set_title("tuning progress")
     figure.tight_layout()
     return figure
-
-
-def metric_curves(history: pd.DataFrame, title: str) -> Figure:
-    """Metric histories (columns: metric keys, index: step), losses and validation metrics in two panels."""
-    if history.empty:
-        raise Unavailable("no metric history")
-    losses = [c for c in history.columns if str(c).startswith("train/")]
-    others = [c for c in history.columns if c not in losses]
-    figure, (top, bottom) = plt.subplots(2, 1, figsize=(9, 6), sharex=True)
-    for column in losses:
-        top.plot(history.index, history[column], lw=0.9, label=column)
-    for column in others:
-        bottom.plot(history.index, history[column], lw=0.9, label=column)
-    for axis in (top, bottom):
-        if axis.lines:
-            axis.legend(fontsize=7)
-    top.set_title(title)
-    bottom.set_xlabel("epoch")
-    figure.tight_layout()
-    return figure

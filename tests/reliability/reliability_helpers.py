@@ -1,4 +1,4 @@
-"""Shared pieces of the reliability tests: a tiny config, a fast stand-in GAN, store inspection."""
+"""Shared pieces of the reliability tests: a tiny CLI experiment, a scripted stand-in GAN, store queries."""
 
 from __future__ import annotations
 
@@ -12,7 +12,8 @@ import pandas as pd
 
 from gan_trader.models.base import Forecast, ForecastTask
 
-TINY_CONFIG = """\
+# A whole experiment for the CLI: real technical and asset features, a small GAN, fixed episodes.
+TINY_CLI_EXPERIMENT = """\
 name: tiny
 seed: 7
 data:
@@ -37,22 +38,23 @@ evaluation: {baselines: [persistence]}
 """
 
 
-def write_tiny_config(folder: Path, episodes: int = 2, extra: str = "") -> Path:
+def write_tiny_cli_experiment(folder: Path, episodes: int = 2, extra: str = "") -> Path:
     path = folder / "tiny.yaml"
     # An absolute store URI: MLflow caches its store per URI, so a relative one reused in the same process
     # (in-process tests in different folders) would keep writing to the first folder's database.
     uri = f"sqlite:///{(folder / 'runs' / 'mlflow.db').resolve()}"
-    text = TINY_CONFIG.replace("episodes: 2", f"episodes: {episodes}").replace(
+    text = TINY_CLI_EXPERIMENT.replace("episodes: 2", f"episodes: {episodes}").replace(
         "sqlite:///runs/mlflow.db", uri
     )
     path.write_text(text + extra)
     return path
 
 
-class FakeGan:
+class ScriptedGan:
     """A stand-in for GanForecaster (same constructor, fit, predict) that trains nothing and is fast.
 
     `behaviour` maps an action to each call of fit: "ok", "nan" (a non-finite loss), "interrupt" (Ctrl-C).
+    (The tuning tests' SmoothObjectiveGan is the other stand-in: its score follows the hyperparameters.)
     """
 
     behaviour: list[str] = []
@@ -69,8 +71,10 @@ class FakeGan:
         self.gan, self.callback, self.seed = gan, callback, seed
 
     def fit(self, task: ForecastTask, resume_from: Any = None, epochs: int | None = None) -> None:
-        action = FakeGan.behaviour[FakeGan.fits] if FakeGan.fits < len(FakeGan.behaviour) else "ok"
-        FakeGan.fits += 1
+        action = (
+            ScriptedGan.behaviour[ScriptedGan.fits] if ScriptedGan.fits < len(ScriptedGan.behaviour) else "ok"
+        )
+        ScriptedGan.fits += 1
         if action == "interrupt":
             raise KeyboardInterrupt
         loss = math.nan if action == "nan" else 0.5

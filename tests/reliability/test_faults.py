@@ -9,7 +9,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from reliability_helpers import runs_of, write_tiny_config
+from reliability_helpers import runs_of, write_tiny_cli_experiment
 
 from gan_trader.config import load_config
 from gan_trader.tracking.store import open_recorder
@@ -20,7 +20,7 @@ ROOT = Path(__file__).resolve().parents[2]
 
 
 def _episode(in_tmp: Path, hyperparameters: dict, corrupt_input: bool = False) -> object:
-    config = load_config(write_tiny_config(in_tmp), [])
+    config = load_config(write_tiny_cli_experiment(in_tmp), [])
     prepared = prepare(config)
     task = prepared.task
     if corrupt_input:
@@ -50,7 +50,7 @@ def test_absurd_learning_rate_fails_the_episode(in_tmp: Path) -> None:
 
 def _run(folder: Path, *overrides: str) -> subprocess.CompletedProcess[str]:
     (folder / "data").symlink_to(ROOT / "data")
-    config = write_tiny_config(folder, episodes=1)
+    config = write_tiny_cli_experiment(folder, episodes=1)
     env = {**os.environ, "MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR": "false", "PYTHONPATH": str(ROOT)}
     sets = [arg for item in overrides for arg in ("--set", item)]
     done = subprocess.run(

@@ -13,30 +13,27 @@ import subprocess
 import sys
 import time
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 import pytest
+from cli_runner import CliRunner
 from reliability_helpers import (
-    FakeGan,
+    ScriptedGan,
     assert_consistent,
     episodes_by_index,
     runs_of,
-    write_tiny_config,
+    write_tiny_cli_experiment,
 )
-
-if TYPE_CHECKING:
-    from conftest import CliRunner
 
 ROOT = Path(__file__).resolve().parents[2]
 
 
 @pytest.fixture
-def fake_gan(monkeypatch: pytest.MonkeyPatch) -> type[FakeGan]:
+def scripted_gan(monkeypatch: pytest.MonkeyPatch) -> type[ScriptedGan]:
     import gan_trader.models.wgan as wgan
 
-    monkeypatch.setattr(wgan, "GanForecaster", FakeGan)
-    FakeGan.behaviour, FakeGan.fits = [], 0
-    return FakeGan
+    monkeypatch.setattr(wgan, "GanForecaster", ScriptedGan)
+    ScriptedGan.behaviour, ScriptedGan.fits = [], 0
+    return ScriptedGan
 
 
 def only_session(folder: Path) -> str:
@@ -46,10 +43,10 @@ def only_session(folder: Path) -> str:
 
 
 def test_ctrl_c_in_episode_is_killed_and_resumes(
-    in_tmp: Path, fake_gan: type[FakeGan], run_cli: CliRunner
+    in_tmp: Path, scripted_gan: type[ScriptedGan], run_cli: CliRunner
 ) -> None:
-    config = write_tiny_config(in_tmp, episodes=3)
-    fake_gan.behaviour = ["ok", "interrupt"]
+    config = write_tiny_cli_experiment(in_tmp, episodes=3)
+    scripted_gan.behaviour = ["ok", "interrupt"]
     code, _out, err = run_cli(["run", str(config), "--quiet"])
     assert code == 130
     session_id = only_session(in_tmp)
@@ -61,18 +58,18 @@ def test_ctrl_c_in_episode_is_killed_and_resumes(
     assert [s for s, _ in episodes[0]] == ["FINISHED"]
     assert [s for s, _ in episodes[1]] == ["KILLED"]
     assert 2 not in episodes
-    fake_gan.behaviour, fake_gan.fits = [], 0
+    scripted_gan.behaviour, scripted_gan.fits = [], 0
     code, out, err = run_cli(["run", str(config), "--quiet", "--resume", session_id])
     assert code == 0, err
-    assert fake_gan.fits == 2  # episode 1 re-run, episode 2 run; episode 0 not repeated
+    assert scripted_gan.fits == 2  # episode 1 re-run, episode 2 run; episode 0 not repeated
     assert_consistent(in_tmp, session_id, planned=3)
 
 
 def test_nan_loss_fails_one_episode_and_the_session_goes_on(
-    in_tmp: Path, fake_gan: type[FakeGan], run_cli: CliRunner
+    in_tmp: Path, scripted_gan: type[ScriptedGan], run_cli: CliRunner
 ) -> None:
-    config = write_tiny_config(in_tmp, episodes=3)
-    fake_gan.behaviour = ["ok", "nan", "ok"]
+    config = write_tiny_cli_experiment(in_tmp, episodes=3)
+    scripted_gan.behaviour = ["ok", "nan", "ok"]
     code, _out, err = run_cli(["run", str(config), "--quiet"])
     assert code == 0, err
     session_id = only_session(in_tmp)
@@ -92,7 +89,7 @@ def test_ctrl_c_while_building_features_writes_nothing(
         raise KeyboardInterrupt
 
     monkeypatch.setattr(pipeline.FeaturePipeline, "fit_transform", interrupted)
-    code, _out, err = run_cli(["run", str(write_tiny_config(in_tmp)), "--quiet"])
+    code, _out, err = run_cli(["run", str(write_tiny_cli_experiment(in_tmp)), "--quiet"])
     assert code == 130 and "Traceback" not in err, (_out, err)
     assert not (in_tmp / "runs" / "mlflow.db").exists()
 
@@ -124,7 +121,7 @@ def _cli(folder: Path, *args: str) -> subprocess.CompletedProcess[str]:
 @pytest.mark.parametrize("where", ["features", "episode", "between"])
 def test_signal_then_resume(tmp_path: Path, where: str, sig: signal.Signals) -> None:
     (tmp_path / "data").symlink_to(ROOT / "data")
-    config = write_tiny_config(tmp_path, episodes=2)
+    config = write_tiny_cli_experiment(tmp_path, episodes=2)
     marker = tmp_path / "paused"
     env = {**_env(), "GT_PAUSE_AT": where, "GT_MARKER": str(marker)}
     process = subprocess.Popen(

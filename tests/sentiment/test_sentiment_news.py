@@ -1,4 +1,4 @@
-"""News files: reading CSV / JSONL, timezones, ticker filter, and one-line errors for bad inputs."""
+"""News files: reading CSV / JSONL, timezones, ticker filter, labels (bad news files: tests/catalogue/)."""
 
 from __future__ import annotations
 
@@ -6,9 +6,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pandas as pd
-import pytest
 
-from gan_trader.errors import DataError, GanTraderError
 from gan_trader.sentiment.news import load_labelled, load_news
 
 
@@ -57,85 +55,3 @@ def test_labelled_file_labels(write_news: Callable[..., Path]) -> None:
     ]
     table = load_labelled(write_news(rows, "labels.jsonl"))
     assert table["label"].tolist() == [2, 0, 1]
-
-
-def _raises(path: Path, match: str, **kwargs: object) -> None:
-    with pytest.raises(GanTraderError, match=match) as info:
-        load_news(path, **kwargs)  # type: ignore[arg-type]
-    assert "\n" not in str(info.value)
-    assert str(path) in str(info.value)
-
-
-@pytest.mark.parametrize(
-    ("name", "content", "match"),
-    [
-        ("empty.csv", "", "empty"),
-        ("header_only.csv", "timestamp,headline\n", "no data rows"),
-        ("no_time.csv", "headline,body\nhello,world\n", "missing column 'timestamp'"),
-        ("no_headline.csv", "timestamp,body\n2016-01-04 10:00,x\n", "missing column 'headline'"),
-        (
-            "bad_time.csv",
-            "timestamp,headline\n2016-01-04 10:00,ok\nyesterday-ish,bad\n",
-            "line 3: unparseable",
-        ),
-        ("blank_time.csv", 'timestamp,headline\n2016-01-04 10:00,ok\n"",bad\n', "line 3: empty timestamp"),
-        ("blank_headline.csv", 'timestamp,headline\n2016-01-04 10:00,""\n', "line 2: empty headline"),
-        ("semicolons.csv", "timestamp;headline\n2016-01-04 10:00;x\n", "semicolons"),
-        ("news.parquetx", "x", "unsupported news file type"),
-        ("empty.jsonl", "\n\n", "empty"),
-        ("bad.jsonl", '{"timestamp": "2016-01-04", "headline": "a"}\n{oops\n', "line 2: invalid JSON"),
-        (
-            "list.jsonl",
-            '{"timestamp": "2016-01-04", "headline": "a"}\n[1, 2]\n',
-            "line 2: expected a JSON object",
-        ),
-        ("no_headline.jsonl", '{"timestamp": "2016-01-04", "text": "a"}\n', "missing column 'headline'"),
-        (
-            "bad_time.jsonl",
-            '{"timestamp": "2016-01-04", "headline": "a"}\n{"timestamp": "soon", "headline": "b"}\n',
-            "line 2: unparseable timestamp 'soon'",
-        ),
-    ],
-)
-def test_bad_news_files(tmp_path: Path, name: str, content: str, match: str) -> None:
-    path = tmp_path / name
-    path.write_text(content, encoding="utf-8")
-    _raises(path, match)
-
-
-@pytest.mark.parametrize("name", ["junk.csv", "junk.jsonl"])
-def test_binary_junk(tmp_path: Path, name: str) -> None:
-    path = tmp_path / name
-    path.write_bytes(bytes(range(256)) * 8)
-    _raises(path, "binary content")
-
-
-def test_not_utf8(tmp_path: Path) -> None:
-    path = tmp_path / "latin.jsonl"
-    path.write_bytes('{"timestamp": "2016-01-04", "headline": "caf\u00e9"}\n'.encode("latin-1"))
-    _raises(path, "line 1: not UTF-8")
-
-
-def test_missing_file_and_directory(tmp_path: Path) -> None:
-    _raises(tmp_path / "absent.csv", "file not found")
-    folder = tmp_path / "folder.jsonl"
-    folder.mkdir()
-    _raises(folder, "is a directory")
-
-
-def test_unknown_ticker_and_timezone(write_news: Callable[..., Path]) -> None:
-    path = write_news([{"timestamp": "2016-01-04 10:00", "headline": "a", "ticker": "AAPL"}])
-    _raises(path, "no headline for ticker 'MSFT'", ticker="MSFT")
-    with pytest.raises(DataError, match="data.news_timezone: unknown timezone 'Mars/Olympus'"):
-        load_news(path, timezone="Mars/Olympus")
-
-
-def test_bad_labels(write_news: Callable[..., Path]) -> None:
-    path = write_news(
-        [{"headline": "a", "label": "positive"}, {"headline": "b", "label": "meh"}], "labels.csv"
-    )
-    with pytest.raises(DataError, match="column 'label' line 3: unknown label 'meh'"):
-        load_labelled(path)
-    path = write_news([{"headline": "a"}], "nolabels.csv")
-    with pytest.raises(DataError, match="missing column 'label'"):
-        load_labelled(path)

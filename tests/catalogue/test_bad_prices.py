@@ -1,0 +1,113 @@
+"""The catalogue of bad price files: the loader raises a DataError whose one line names the file and the
+column or line at fault, and `gan-trader data validate` exits 2 with that line and writes nothing."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+from catalogue_checks import Content, NotAFile, assert_cli_refuses, assert_one_line, write_input
+from cli_runner import CliRunner
+
+from gan_trader.data.loaders import load_asset_file, load_long_file
+from gan_trader.errors import DataError
+
+
+@dataclass(frozen=True)
+class BadPrices:
+    content: Content
+    expected: str  # the part of the one line that says what is wrong, and where
+    name: str = "bad.csv"
+    long: bool = False  # a long-format file (date, asset, field, value), read by load_long_file
+
+
+YAHOO_HEADER = "Date,Open,High,Low,Close,Adj Close,Volume\n"
+YAHOO_ROWS = "".join(
+    f"2020-01-{d:02d},{10 + d},{11 + d},{9 + d},{10.5 + d},{10.5 + d},100\n" for d in range(2, 10)
+)
+LONG_ROWS = "date,asset,field,value\n" + "".join(
+    f"{day},AAA,close,10\n{day},BBB,Adj Close,20\n" for day in ("2020-01-02", "2020-01-03", "2020-01-06")
+)
+
+BAD_PRICE_FILES: dict[str, BadPrices] = {
+    # layout
+    "empty file": BadPrices("", "file is empty"),
+    "header only": BadPrices("Date,Close\n", "no data rows"),
+    "binary junk (PNG)": BadPrices(b"\x89PNG\r\n\x1a\n\x00\x00junk", "binary content"),
+    "binary junk (NUL bytes)": BadPrices(b"\x00\x01\x02binary\xff", "binary content"),
+    "not UTF-8": BadPrices(b"Date,Close\n2020-01-02,\xff\xfe1\n", "not UTF-8"),
+    "ragged rows": BadPrices("Date,Close\n2020-01-02,1\n2020-01-03,1,2,3\n", "malformed CSV"),
+    "semicolons": BadPrices("Date;Close\n2020-01-02;1\n", "semicolon"),
+    "semicolons, no Date header": BadPrices("Day;Close\n2020-01-02;1\n", "semicolon"),
+    "tabs": BadPrices("Date\tClose\n2020-01-02\t1\n", "tab"),
+    "directory": BadPrices(NotAFile.DIRECTORY, "is a directory"),
+    "missing file": BadPrices(NotAFile.MISSING, "file not found", name="nope.csv"),
+    # columns
+    "no date column": BadPrices("Close\n1\n", "missing column 'date'"),
+    "no date column, two values": BadPrices("Price,Volume\n1,2\n", "missing column 'date'"),
+    "no close column": BadPrices("Date,Volume,Other\n2020-01-02,1,2\n", "missing column 'close'"),
+    "open without high": BadPrices("Date,Open,Close\n2020-01-02,1,1\n", "missing column 'high'"),
+    "duplicated column": BadPrices("Date,Close,Close\n2020-01-02,1,1\n", "duplicated column 'close'"),
+    "all missing, empty cells": BadPrices(
+        "Date,Close\n2020-01-02,\n2020-01-03,\n", "no values (all missing)"
+    ),
+    "all missing, null and empty": BadPrices(
+        "Date,Close\n2020-01-02,null\n2020-01-03,\n", "no values (all missing)"
+    ),
+    # dates
+    "duplicate date": BadPrices(
+        "Date,Close\n2020-01-02,1\n2020-01-02,2\n", "line 3: duplicate date 2020-01-02"
+    ),
+    "duplicate date, Yahoo layout": BadPrices(
+        YAHOO_HEADER + YAHOO_ROWS + "2020-01-09,1,2,0.5,1,1,1\n", "line 10: duplicate date"
+    ),
+    "dates out of order": BadPrices(
+        "Date,Close\n2020-01-02,1\n2020-01-06,1\n2020-01-03,1\n", "line 4: dates out of order"
+    ),
+    "descending, then not": BadPrices(
+        "Date,Close\n2020-01-03,1\n2020-01-02,2\n2020-01-06,2\n", "line 3: dates out of order"
+    ),
+    "unparseable date": BadPrices("Date,Close\n2020-01-02,1\nyesterday,1\n", "line 3: unparseable date"),
+    "impossible date": BadPrices(
+        "Date,Close\n2020-01-02,1\n2020-13-45,2\n", "column 'date' line 3: unparseable date"
+    ),
+    # values
+    "not a number": BadPrices(
+        "Date,Close\n2020-01-02,1\n2020-01-03,x\n", "column 'close' line 3: not a number"
+    ),
+    "not a number, Yahoo layout": BadPrices(
+        YAHOO_HEADER + "2020-01-02,1,2,0.5,one,1,1\n", "column 'close' line 2: not a number"
+    ),
+    "negative price": BadPrices(
+        "Date,Close\n2020-01-02,1\n2020-01-03,-4\n", "column 'close' line 3: non-positive price"
+    ),
+    "zero price": BadPrices("Date,Close\n2020-01-02,0\n", "line 2: non-positive price"),
+    "infinite price": BadPrices("Date,Close\n2020-01-02,inf\n", "infinite value"),
+    "negative volume": BadPrices("Date,Close,Volume\n2020-01-02,1,-5\n", "negative volume"),
+    # long format
+    "long file, unknown field": BadPrices(
+        "date,asset,field,value\n2020-01-02,A,price,1\n",
+        "column 'field' line 2: unknown field 'price'",
+        long=True,
+    ),
+    "long file, duplicate entry": BadPrices(
+        LONG_ROWS + "2020-01-06,AAA,close,11\n", "line 8: duplicate entry for asset 'AAA'", long=True
+    ),
+}
+
+
+@pytest.mark.parametrize("case", sorted(BAD_PRICE_FILES))
+def test_loader_names_the_file_and_the_fault(case: str, tmp_path: Path) -> None:
+    bad = BAD_PRICE_FILES[case]
+    path = write_input(tmp_path, bad.name, bad.content)
+    with pytest.raises(DataError) as info:
+        (load_long_file if bad.long else load_asset_file)(path)
+    assert_one_line(info.value, str(path), bad.expected)
+
+
+@pytest.mark.parametrize("case", sorted(BAD_PRICE_FILES))
+def test_data_validate_exits_2_with_that_line(case: str, in_tmp: Path, run_cli: CliRunner) -> None:
+    bad = BAD_PRICE_FILES[case]
+    path = write_input(in_tmp, bad.name, bad.content)
+    assert_cli_refuses(run_cli, in_tmp, ["data", "validate", str(path)], str(path), bad.expected)
