@@ -55,6 +55,13 @@ def _setup_logging(quiet: bool) -> None:
     os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")
 
 
+def _start_training_process() -> None:
+    """Process-wide settings of a process that trains models (set here, never in a constructor)."""
+    from gan_trader.models.devices import configure_process_memory
+
+    configure_process_memory()
+
+
 def _load(config: Path, overrides: list[str] | None, **extra: str | None) -> object:
     from gan_trader.config import load_config
 
@@ -79,6 +86,7 @@ def run(
     from gan_trader.workflow.run import run_experiment
 
     _setup_logging(quiet)
+    _start_training_process()
     cfg = _load(config, set_, **{"executor.kind": executor, "executor.ray_address": ray_address})
     run_experiment(cfg, resume=resume, quiet=quiet, console=console)  # type: ignore[arg-type]
 
@@ -89,6 +97,7 @@ def train(config: ConfigArg, set_: SetOption = None, quiet: QuietOption = False)
     from gan_trader.workflow.run import run_experiment
 
     _setup_logging(quiet)
+    _start_training_process()
     cfg = _load(config, set_, **{"tuning.strategy": "fixed", "tuning.episodes": "1"})
     run_experiment(cfg, quiet=quiet, console=console, baselines=["persistence"], report=False)  # type: ignore[arg-type]
 
@@ -113,6 +122,7 @@ def tune(
     from gan_trader.workflow.run import run_experiment
 
     _setup_logging(quiet)
+    _start_training_process()
     overrides = {"executor.kind": executor, "executor.ray_address": ray_address}
     if compare is not None:
         cfg = _load(config, set_, **overrides)
