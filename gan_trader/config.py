@@ -16,6 +16,9 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 from gan_trader.errors import ConfigError
 
+# Validation scores that early stopping, episode selection and tuning can minimise (lower is better).
+ValidationMetric = Literal["val/crps_rel", "val/crps", "val/mae", "val/rmse", "val/mase"]
+
 
 class StrictModel(BaseModel):
     model_config = ConfigDict(extra="forbid", validate_assignment=True)
@@ -222,13 +225,21 @@ class GanConfig(StrictModel):
     grad_clip: float | None = Field(1.0, gt=0.0)
     schedule: ScheduleConfig = Field(default_factory=ScheduleConfig)
     early_stopping_patience: int | None = Field(10, ge=1)
+    early_stopping_metric: ValidationMetric = Field(
+        "val/crps_rel",
+        description="validation score that early stopping and the kept (best) epoch minimise; val/crps_rel "
+        "is the CRPS of the val_samples draws / the trailing-60-day Gaussian's on the same days",
+    )
     checkpoint_every: int = Field(0, ge=0, description="epochs between checkpoints (0: best only)")
     mh: MHConfig = Field(default_factory=MHConfig)
     device: str = "auto"
     bf16: bool = False
     plot_epochs: list[int] = Field(default_factory=lambda: [1, 50])
     val_samples: int = Field(
-        8, ge=1, description="generator samples averaged for the per-epoch validation forecast"
+        32,
+        ge=2,
+        description="generator draws per validation window each epoch: their mean is the point forecast, "
+        "their spread gives val/crps and val/crps_rel",
     )
 
     @field_validator("device")
@@ -317,7 +328,11 @@ class TuningConfig(StrictModel):
     warm_start: bool = True
     reward: Literal["improvement", "original"] = "improvement"
     agent: AgentConfig = Field(default_factory=AgentConfig)
-    objective: Literal["val/mae", "val/rmse", "val/mase"] = "val/mae"
+    objective: ValidationMetric = Field(
+        "val/crps_rel",
+        description="what episodes are selected and the optimiser minimises; val/crps_rel (CRPS / the "
+        "trailing-60-day Gaussian's; 1 = the Gaussian) or a point error",
+    )
     budget_epochs: int | None = Field(None, ge=1, description="stop once this many GAN epochs are spent")
     allow_stop: bool = Field(True, description="the rl controller may end the session early")
     pbt: PBTConfig = Field(default_factory=PBTConfig)
@@ -347,7 +362,20 @@ class BacktestConfig(StrictModel):
 
 
 class EvaluationConfig(StrictModel):
-    baselines: list[str] = Field(default_factory=lambda: ["persistence", "drift", "arima", "xgboost"])
+    baselines: list[str] = Field(
+        default_factory=lambda: [
+            "persistence",
+            "drift",
+            "arima",
+            "xgboost",
+            "gauss_60d",
+            "gauss_ewma",
+            "garch_t",
+            "bootstrap",
+            "filtered_bootstrap",
+            "quantile_regression",
+        ]
+    )
     seeds: list[int] = Field(default_factory=lambda: [0])
     backtest: BacktestConfig = Field(default_factory=BacktestConfig)
     report: Path | None = Field(Path("runs/reports/{name}.html"), description="HTML report path")

@@ -1,8 +1,12 @@
-"""The leaderboard: every forecast scored on the same test days, always against persistence.
+"""The leaderboard: every forecast scored on the same test days, points against persistence and
+distributions against simple probabilistic baselines.
 
 One row per model: MAE / RMSE / MASE in return space, MAE / RMSE / MAPE / MASE in price space, directional
 accuracy with the Pesaran-Timmermann p-value, Diebold-Mariano against persistence (absolute loss, the loss
-MASE measures), CRPS and 90 % coverage where the model samples, the lag diagnostic and backtest figures.
+MASE measures), the lag diagnostic and backtest figures. Models that give a distribution (samples) also get
+the fair CRPS, `crps_rel` (CRPS / the trailing-60-day Gaussian's on the same days) and its skill, pinball
+losses, coverage and interval scores of the 50/80/90/95 % central intervals, the PIT uniformity p-value, and
+Diebold-Mariano on per-day CRPS against the best simple probabilistic baseline of the run.
 """
 
 from __future__ import annotations
@@ -16,18 +20,22 @@ import pandas as pd
 from gan_trader.config import EvaluationConfig
 from gan_trader.evaluation.backtest import BacktestResult, backtest_forecast
 from gan_trader.evaluation.lag import LagDiagnostic, lag_diagnostic
-from gan_trader.evaluation.stats_tests import diebold_mariano, pesaran_timmermann
+from gan_trader.evaluation.stats_tests import diebold_mariano, dm_test, pesaran_timmermann
 from gan_trader.models.base import Forecast, ForecastTask
+from gan_trader.models.baselines.distributions import PROBABILISTIC_BASELINES
 from gan_trader.models.scoring import (
-    crps_ensemble,
+    MIN_SAMPLES,
+    crps_fair,
     directional_accuracy,
-    interval_coverage,
+    distribution_metrics,
     mape,
     mase,
+    pit_values,
+    realised_returns,
+    reference_crps,
 )
 
 PERSISTENCE = "persistence"
-COVERAGE_LEVEL = 0.90
 
 # Columns shown by the compact printer, with their headers (all columns stay in `table`).
 SUMMARY_COLUMNS = {
@@ -38,23 +46,42 @@ SUMMARY_COLUMNS = {
     "pt_pvalue": "PT p",
     "dm_stat": "DM",
     "dm_pvalue": "DM p",
-    "crps": "CRPS",
-    "coverage_90": "cov90",
     "lag_peak_price": "lag",
     "long_flat_sharpe": "LF Sharpe",
     "long_flat_cagr": "LF CAGR",
 }
 
 
+# The distribution view: models with samples, best crps_rel first.
+DISTRIBUTION_COLUMNS = {
+    "samples": "K",
+    "crps": "CRPS",
+    "crps_rel": "CRPS rel",
+    "crps_skill": "skill",
+    "coverage_50": "cov50",
+    "coverage_90": "cov90",
+    "interval_score_90": "IS90",
+    "pit_pvalue": "PIT p",
+    "crps_dm_stat": "DM",
+    "crps_dm_pvalue": "DM p",
+}
+
+
 @dataclass
 class Leaderboard:
-    """Scores (one row per model), a verdict per model and the backtests / lag profiles behind them."""
+    """Scores (one row per model), a verdict per model and the backtests / lag profiles behind them.
+
+    `pits` and `crps_by_day` hold, for every model with samples, its per-day PIT values and CRPS.
+    """
 
     table: pd.DataFrame
     verdicts: dict[str, str]
     backtests: dict[str, dict[str, BacktestResult]] = field(default_factory=dict)
     lags: dict[str, LagDiagnostic] = field(default_factory=dict)
     primary: str | None = None
+    pits: dict[str, np.ndarray] = field(default_factory=dict)
+    crps_by_day: dict[str, np.ndarray] = field(default_factory=dict)
+    crps_benchmark: str | None = None  # the best simple probabilistic baseline, DM's reference
 
     @property
     def verdict(self) -> str:
@@ -78,11 +105,37 @@ class Leaderboard:
             table.add_row(str(model), *(_format(row[c]) for c in shown), style=style)
         return table
 
+    @property
+    def distributions(self) -> pd.DataFrame:
+        """The rows of models that give a distribution, best crps_rel first."""
+        if "crps_rel" not in self.table:
+            return self.table.iloc[0:0]
+        return self.table[self.table["crps"].notna()].sort_values("crps_rel")
+
+    def distribution_rich(self) -> Any:
+        """A rich Table of the distribution scores (crps_rel < 1 beats the trailing-60-day Gaussian)."""
+        from rich.table import Table
+
+        reference = self.crps_benchmark or "-"
+        table = Table(
+            title=f"Distributions (test days; CRPS rel < 1 beats the 60-day Gaussian; DM vs {reference})"
+        )
+        table.add_column("model", style="bold", no_wrap=True)
+        shown = [c for c in DISTRIBUTION_COLUMNS if c in self.table.columns]
+        for column in shown:
+            table.add_column(DISTRIBUTION_COLUMNS[column], justify="right")
+        for model, row in self.distributions.iterrows():
+            style = "green" if row["crps_rel"] < 1 else None
+            table.add_row(str(model), *(_format(row[c]) for c in shown), style=style)
+        return table
+
     def print(self, console: Any = None) -> None:
         from rich.console import Console
 
         console = console or Console()
         console.print(self.to_rich())
+        if not self.distributions.empty:
+            console.print(self.distribution_rich())
         for line in self.verdicts.values():
             console.print(line)
 
@@ -109,10 +162,18 @@ def verdict_line(model: str, row: pd.Series) -> str:
     beats = row["mase"] < 1
     significant = beats and row["dm_pvalue"] < 0.05
     note = " — significant at 5 %" if significant else (" — not significant" if beats else "")
-    return (
+    line = (
         f"{model} beats persistence on MASE: {'yes' if beats else 'no'} "
         f"(MASE {row['mase']:.4f}, Diebold-Mariano p = {row['dm_pvalue']:.3g}){note}"
     )
+    if np.isfinite(row.get("crps_rel", np.nan)):
+        line += (
+            f"; distribution: CRPS rel {row['crps_rel']:.4f} (< 1 beats the 60-day Gaussian), "
+            f"90 % coverage {row['coverage_90']:.3f}"
+        )
+        if int(row.get("samples", 0)) < MIN_SAMPLES:
+            line += f" from only {int(row['samples'])} samples per day (quantiles and coverage are biased)"
+    return line
 
 
 def score_forecast(
@@ -148,15 +209,11 @@ def score_forecast(
         "dm_stat": dm.statistic,
         "dm_pvalue": dm.pvalue,
         "crps": np.nan,
-        "coverage_90": np.nan,
     }
-    if forecast.samples is not None and np.size(forecast.samples):
+    if has_samples(forecast):
         samples = np.asarray(forecast.samples, float)
-        tail = (1 - COVERAGE_LEVEL) / 2
-        row["crps"] = crps_ensemble(actual_return, samples)
-        row["coverage_90"] = interval_coverage(
-            actual_return, np.quantile(samples, tail, axis=1), np.quantile(samples, 1 - tail, axis=1)
-        )
+        row["samples"] = samples.shape[1]
+        row.update(distribution_metrics(actual_return, samples, reference_crps(task, forecast)))
     lag = lag_diagnostic(task, forecast, "price")
     lag_return = lag_diagnostic(task, forecast, "return")
     row["lag_peak_price"] = lag.peak_lag
@@ -168,6 +225,31 @@ def score_forecast(
         for key in ("cagr", "sharpe", "max_drawdown", "hit_rate", "turnover"):
             row[f"{mode}_{key}"] = result.summary[key]
     return row, backtests, lag
+
+
+def has_samples(forecast: Forecast) -> bool:
+    return (
+        forecast.samples is not None and np.ndim(forecast.samples) == 2 and np.shape(forecast.samples)[1] > 1
+    )
+
+
+def _compare_distributions(
+    task: ForecastTask, forecasts: list[Forecast], table: pd.DataFrame
+) -> tuple[dict[str, np.ndarray], dict[str, np.ndarray], str | None]:
+    """Per-day CRPS and PIT of every sampling model, and DM on CRPS against the best simple baseline."""
+    crps_by_day, pits = {}, {}
+    for forecast in forecasts:
+        if has_samples(forecast):
+            actual = realised_returns(task, forecast)
+            crps_by_day[forecast.model] = crps_fair(actual, np.asarray(forecast.samples, float))
+            pits[forecast.model] = pit_values(actual, np.asarray(forecast.samples, float))
+    simple = [m for m in crps_by_day if m in PROBABILISTIC_BASELINES]
+    benchmark = min(simple, key=lambda m: float(np.mean(crps_by_day[m]))) if simple else None
+    for model, losses in crps_by_day.items():
+        if benchmark is not None and model != benchmark:
+            result = dm_test(losses, crps_by_day[benchmark])
+            table.loc[model, ["crps_dm_stat", "crps_dm_pvalue"]] = result.statistic, result.pvalue
+    return crps_by_day, pits, benchmark
 
 
 def persistence_forecast(task: ForecastTask, origins: pd.DatetimeIndex) -> Forecast:
@@ -191,7 +273,20 @@ def evaluate(task: ForecastTask, forecasts: list[Forecast], config: EvaluationCo
             task, forecast, config
         )
     table = pd.DataFrame.from_dict(rows, orient="index").rename_axis("model")
-    for column in ("lag_peak_price", "lag_peak_return"):
-        table[column] = table[column].astype("Int64")
+    for column in ("lag_peak_price", "lag_peak_return", "samples"):
+        if column in table:
+            table[column] = table[column].astype("Int64")
+    if any(has_samples(f) for f in forecasts):
+        table["crps_dm_stat"], table["crps_dm_pvalue"] = np.nan, np.nan
+    crps_by_day, pits, benchmark = _compare_distributions(task, forecasts, table)
     verdicts = {model: verdict_line(str(model), row) for model, row in table.iterrows()}
-    return Leaderboard(table=table, verdicts=verdicts, backtests=backtests, lags=lags, primary=primary)
+    return Leaderboard(
+        table=table,
+        verdicts=verdicts,
+        backtests=backtests,
+        lags=lags,
+        primary=primary,
+        pits=pits,
+        crps_by_day=crps_by_day,
+        crps_benchmark=benchmark,
+    )

@@ -114,22 +114,66 @@ def feature_importance(artifacts: Sequence[Artifact], top: int = 25) -> Figure:
 
 
 def fan_chart(task: ForecastTask, forecast: Forecast, last_days: int = 120) -> Figure:
-    """MH sample quantiles (5-95 %, 25-75 %) of the next-day price around the realised close."""
+    """The forecast distribution of the next-day log return (5-95 % and 25-75 % bands, median) against the
+    realised return, last `last_days` test days. Return space, so a daily spread is visible at any price."""
     if forecast.samples is None or not np.size(forecast.samples):
-        raise Unavailable(f"{forecast.model} has no samples (MH sampling off or not a sampling model)")
+        raise Unavailable(f"{forecast.model} has no samples (not a sampling model)")
     keep = slice(-last_days, None)
-    anchor = task.close.loc[forecast.origins].to_numpy()[keep]
-    prices = anchor[:, None] * np.exp(np.asarray(forecast.samples, float)[keep])
+    samples = np.asarray(forecast.samples, float)[keep]
     dates = forecast.target_dates[keep]
-    q05, q25, q50, q75, q95 = np.quantile(prices, [0.05, 0.25, 0.5, 0.75, 0.95], axis=1)
+    close = task.close
+    realised = np.log(close.loc[dates].to_numpy() / close.loc[forecast.origins[keep]].to_numpy())
+    q05, q25, q50, q75, q95 = np.quantile(samples, [0.05, 0.25, 0.5, 0.75, 0.95], axis=1)
+    inside = np.mean((realised >= q05) & (realised <= q95))
     figure, axis = _figure()
-    axis.fill_between(dates, q05, q95, color="tab:blue", alpha=0.2, label="5-95 %")
-    axis.fill_between(dates, q25, q75, color="tab:blue", alpha=0.4, label="25-75 %")
-    axis.plot(dates, q50, color="tab:blue", lw=0.8, label="sample median")
-    axis.plot(dates, forecast.price[keep], color="tab:orange", lw=0.8, label="MH forecast")
-    axis.plot(dates, task.close.loc[dates], color="black", lw=1.0, label="real")
+    axis.fill_between(dates, q05, q95, color="tab:blue", alpha=0.25, step="mid", label="5-95 %")
+    axis.fill_between(dates, q25, q75, color="tab:blue", alpha=0.45, step="mid", label="25-75 %")
+    axis.plot(dates, q50, color="tab:blue", lw=0.8, label="median")
+    axis.scatter(dates, realised, color="black", s=6, zorder=3, label="realised return")
+    axis.axhline(0.0, color="grey", lw=0.5)
+    axis.legend(fontsize=7, ncol=4)
+    axis.set_ylabel("next-day log return")
+    axis.set_title(
+        f"{forecast.model}: forecast distribution, last {len(dates)} test days "
+        f"({inside:.0%} inside the 90 % band)"
+    )
+    figure.tight_layout()
+    return figure
+
+
+def pit_histograms(pits: Mapping[str, np.ndarray], bins: int = 10) -> Figure:
+    """PIT histogram per sampling model: flat is calibrated, U-shaped too narrow, a hump too wide."""
+    if not pits:
+        raise Unavailable("no model gives a forecast distribution")
+    columns = min(4, len(pits))
+    rows = -(-len(pits) // columns)
+    figure, axes = plt.subplots(rows, columns, figsize=(3.2 * columns, 2.6 * rows), squeeze=False)
+    for axis, (model, values) in zip(axes.flat, pits.items(), strict=False):
+        axis.hist(values, bins=bins, range=(0, 1), density=True, color="tab:blue", alpha=0.7)
+        axis.axhline(1.0, color="black", lw=0.8, linestyle="--")
+        axis.set_title(model, fontsize=9)
+        axis.set_xlim(0, 1)
+    for axis in list(axes.flat)[len(pits) :]:
+        axis.set_visible(False)
+    figure.suptitle("PIT histograms (test days; dashed: a calibrated model)", fontsize=10)
+    figure.tight_layout()
+    return figure
+
+
+def reliability_diagram(pits: Mapping[str, np.ndarray]) -> Figure:
+    """Share of outcomes at or below each quantile, against its level (diagonal: calibrated)."""
+    if not pits:
+        raise Unavailable("no model gives a forecast distribution")
+    levels = np.linspace(0.05, 0.95, 19)
+    figure, axis = _figure(5.5, 5.0)
+    axis.plot([0, 1], [0, 1], color="black", lw=0.8, linestyle="--", label="calibrated")
+    for model, values in pits.items():
+        observed = [float(np.mean(np.asarray(values) <= level)) for level in levels]
+        axis.plot(levels, observed, marker="o", ms=3, lw=1, label=model)
+    axis.set_xlabel("forecast quantile level")
+    axis.set_ylabel("share of outcomes below it")
     axis.legend(fontsize=7)
-    axis.set_title(f"{forecast.model}: MH fan chart, last {len(dates)} test days")
+    axis.set_title("Reliability (test days)")
     figure.tight_layout()
     return figure
 
@@ -177,7 +221,7 @@ def equity_curves(backtests: Mapping[str, Mapping[str, BacktestResult]], mode: s
     return figure
 
 
-def tuning_progress(episodes: pd.DataFrame, objective: str = "val/mae") -> Figure:
+def tuning_progress(episodes: pd.DataFrame, objective: str = "val/crps_rel") -> Figure:
     """Objective per episode and best so far (episodes: one row per episode, index = episode index)."""
     if episodes is None or episodes.empty or objective not in episodes.columns:
         raise Unavailable(f"no episode metrics with '{objective}' were given")

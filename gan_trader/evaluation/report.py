@@ -153,7 +153,11 @@ def _predicted_vs_real(figures: Mapping[str, FigureSource] | None) -> str:
 
 
 def _fan_section(data: ReportData, forecast: Forecast) -> str:
-    return _figure_section(f"MH fan chart: {forecast.model}", lambda: plots.fan_chart(data.task, forecast))
+    return _figure_section(
+        f"Fan chart: {forecast.model}",
+        lambda: plots.fan_chart(data.task, forecast),
+        "bands of the forecast distribution of the next-day log return; dots: what happened",
+    )
 
 
 def _episodes_frame(episodes: pd.DataFrame | Sequence[Mapping[str, Any]] | None) -> pd.DataFrame | None:
@@ -220,8 +224,48 @@ def _fan_sections(data: ReportData | None, forecasts: Sequence[Forecast]) -> lis
     sampling = [f for f in forecasts if f.samples is not None and np.size(f.samples)]
     if data is not None and sampling:
         return [_fan_section(data, forecast) for forecast in sampling]
-    why = "no prepared data was given" if data is None else "no forecast carries MH samples"
-    return [_section("MH fan chart", missing(why))]
+    why = "no prepared data was given" if data is None else "no forecast gives a distribution"
+    return [_section("Fan chart", missing(why))]
+
+
+DISTRIBUTION_TABLE_COLUMNS = (
+    "samples",
+    "crps",
+    "crps_rel",
+    "crps_skill",
+    "coverage_50",
+    "coverage_80",
+    "coverage_90",
+    "coverage_95",
+    "interval_score_90",
+    "pinball_05",
+    "pinball_50",
+    "pinball_95",
+    "pit_pvalue",
+    "sample_sd",
+    "crps_dm_stat",
+    "crps_dm_pvalue",
+)
+
+
+def _distribution_sections(leaderboard: Leaderboard) -> list[str]:
+    title = "Forecast distributions (test days)"
+    table = leaderboard.distributions
+    if table.empty:
+        return [_section(title, missing("no model gives a forecast distribution"))]
+    shown = table[[c for c in DISTRIBUTION_TABLE_COLUMNS if c in table.columns]]
+    note = (
+        "CRPS: fair ensemble estimator (lower is better); CRPS rel: CRPS / that of a zero-mean Gaussian "
+        "with the trailing 60-day sd on the same days (< 1 beats it); skill = 1 - CRPS rel; coverage of the "
+        "central intervals (a calibrated model covers its level); IS90: interval (Winkler) score of the 90 % "
+        "interval; PIT p: Kolmogorov-Smirnov uniformity of the PIT; DM: Diebold-Mariano on per-day CRPS vs "
+        f"{leaderboard.crps_benchmark or 'the best simple probabilistic baseline'} (negative = better)."
+    )
+    return [
+        _section(title, _table_html(shown), note),
+        _figure_section("PIT histograms", lambda: plots.pit_histograms(leaderboard.pits)),
+        _figure_section("Reliability diagram", lambda: plots.reliability_diagram(leaderboard.pits)),
+    ]
 
 
 def _leaderboard_sections(config: ExperimentConfig, leaderboard: Leaderboard) -> list[str]:
@@ -271,8 +315,9 @@ def render_report(
         *_data_sections(data),
         _checks_section(data),
         _predicted_vs_real(figures),
-        *_fan_sections(data, forecasts),
         *_leaderboard_sections(config, leaderboard),
+        *_distribution_sections(leaderboard),
+        *_fan_sections(data, forecasts),
         *_tuning_sections(config, episodes),
     ]
     stamp = dt.datetime.now(dt.UTC).strftime("%Y-%m-%d %H:%M UTC")

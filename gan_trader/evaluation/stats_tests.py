@@ -60,9 +60,20 @@ def diebold_mariano(
     horizon: int = 1,
     loss: Literal["squared", "absolute"] = "squared",
 ) -> StatResult:
-    """Diebold & Mariano (1995) with the Harvey, Leybourne & Newbold (1997) small-sample correction.
+    """Diebold & Mariano (1995) on the point forecasts' squared or absolute errors (see `dm_test`)."""
+    actual = np.asarray(actual, float)
+    error_f = np.asarray(forecast, float) - actual
+    error_b = np.asarray(benchmark, float) - actual
+    if loss == "squared":
+        return dm_test(error_f**2, error_b**2, horizon)
+    return dm_test(np.abs(error_f), np.abs(error_b), horizon)
 
-    d_t = L(forecast error) - L(benchmark error); a negative statistic means `forecast` is more accurate.
+
+def dm_test(model_loss: np.ndarray, benchmark_loss: np.ndarray, horizon: int = 1) -> StatResult:
+    """Diebold & Mariano (1995) with the Harvey, Leybourne & Newbold (1997) small-sample correction, on
+    any per-day losses (absolute errors, CRPS...).
+
+    d_t = model_loss_t - benchmark_loss_t; a negative statistic means the model is more accurate.
     The variance of mean(d) is the long-run (HAC) variance with `horizon - 1` lags: the truncated uniform
     kernel of the original test, or the Bartlett (Newey-West) kernel when that estimate is not positive. The
     p-value is two-sided from Student's t with n - 1 df. For horizon 1 the statistic equals the one-sample
@@ -70,10 +81,7 @@ def diebold_mariano(
     """
     from statsmodels.tsa.stattools import acovf
 
-    actual = np.asarray(actual, float)
-    error_f = np.asarray(forecast, float) - actual
-    error_b = np.asarray(benchmark, float) - actual
-    differential = error_f**2 - error_b**2 if loss == "squared" else np.abs(error_f) - np.abs(error_b)
+    differential = np.asarray(model_loss, float) - np.asarray(benchmark_loss, float)
     n = len(differential)
     if n < 3 or not np.isfinite(differential).all():
         return StatResult(float("nan"), float("nan"), n)

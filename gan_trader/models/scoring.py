@@ -1,11 +1,16 @@
-"""Point-forecast metrics. MASE is scaled by persistence's MAE on the same days, so persistence scores 1.
+"""Scores of forecasts against realised values, shared by training (early stopping, epoch selection) and
+evaluation (the leaderboard).
 
-Return space: persistence forecasts a zero log return. Price space: persistence forecasts close[t].
+Points: MASE is scaled by persistence's MAE on the same days, so persistence scores 1. Return space:
+persistence forecasts a zero log return; price space: persistence forecasts close[t].
+Distributions: fair CRPS, pinball losses, central-interval coverage and interval scores, PIT; `crps_rel`
+divides a model's mean CRPS by that of a zero-mean Gaussian with the trailing 60-day sd on the same days.
 """
 
 from __future__ import annotations
 
 import numpy as np
+import pandas as pd
 
 from gan_trader.models.base import Forecast, ForecastTask
 
@@ -96,3 +101,143 @@ def mape(actual: np.ndarray, predicted: np.ndarray) -> float:
     if (actual == 0).any():
         return float("nan")
     return float(np.mean(np.abs((np.asarray(predicted, float) - actual) / actual)) * 100.0)
+
+
+# forecast distributions ---------------------------------------------------------------------------
+# Samples are (N days, K draws) of next-day log returns. Scores are per day unless named `mean_*`; the
+# ensemble CRPS is the fair (unbiased) estimator, so a model is not rewarded for a small K.
+
+QUANTILE_LEVELS = (0.05, 0.25, 0.5, 0.75, 0.95)
+INTERVAL_LEVELS = (0.5, 0.8, 0.9, 0.95)
+REFERENCE_WINDOW = 60  # days of the trailing-volatility Gaussian that `crps_rel` divides by
+MIN_SAMPLES = 200  # fewer draws bias quantiles and coverage; the leaderboard asks for at least this many
+
+
+def crps_fair(actual: np.ndarray, samples: np.ndarray) -> np.ndarray:
+    """Per-day CRPS of ensembles (N, K) against outcomes (N,), the fair (unbiased) estimator.
+
+    scoringrules' probability-weighted-moment estimator is the fair estimator (Zamo & Naveau 2018) computed
+    from the sorted ensemble in O(K log K); its "fair" option gives the same values from all K^2 pairs.
+    """
+    import scoringrules
+
+    actual = np.asarray(actual, float)
+    samples = np.asarray(samples, float)
+    if samples.ndim != 2 or len(samples) != len(actual) or samples.shape[1] < 2:
+        raise ValueError(f"samples must be (N, K >= 2) with N = {len(actual)}, got shape {samples.shape}")
+    return np.asarray(scoringrules.crps_ensemble(actual, samples, estimator="pwm"), float)
+
+
+def crps_gaussian(actual: np.ndarray, mean: np.ndarray | float, sd: np.ndarray) -> np.ndarray:
+    """Per-day CRPS of N(mean, sd^2) forecasts, in closed form (scoringrules)."""
+    import scoringrules
+
+    return np.asarray(scoringrules.crps_normal(np.asarray(actual, float), mean, np.asarray(sd, float)), float)
+
+
+def trailing_sd(close: pd.Series, origins: pd.DatetimeIndex, window: int = REFERENCE_WINDOW) -> np.ndarray:
+    """Standard deviation of the `window` daily log returns up to and including each origin (causal)."""
+    returns = np.log(close / close.shift(1))
+    sd = returns.rolling(window, min_periods=max(window // 2, 2)).std()
+    return sd.reindex(origins).to_numpy(float)
+
+
+def realised_returns(task: ForecastTask, forecast: Forecast) -> np.ndarray:
+    """log(close[t+1] / close[t]) for each origin t of the forecast."""
+    close = task.close
+    return np.log(close.loc[forecast.target_dates].to_numpy() / close.loc[forecast.origins].to_numpy())
+
+
+def reference_crps(task: ForecastTask, forecast: Forecast) -> np.ndarray:
+    """Per-day CRPS of the zero-mean Gaussian with the trailing 60-day sd: the yardstick of `crps_rel`."""
+    sd = trailing_sd(task.panel.close, forecast.origins)
+    return crps_gaussian(realised_returns(task, forecast), 0.0, sd)
+
+
+def central_interval(samples: np.ndarray, level: float) -> tuple[np.ndarray, np.ndarray]:
+    """Per-day bounds of the central `level` interval of the sample distribution."""
+    tail = (1.0 - level) / 2.0
+    bounds = np.quantile(np.asarray(samples, float), [tail, 1.0 - tail], axis=1)
+    return bounds[0], bounds[1]
+
+
+def pinball_loss(actual: np.ndarray, quantile: np.ndarray, level: float) -> np.ndarray:
+    """Per-day pinball (quantile) loss of the `level` quantile forecast."""
+    error = np.asarray(actual, float) - np.asarray(quantile, float)
+    return np.maximum(level * error, (level - 1.0) * error)
+
+
+def interval_score(actual: np.ndarray, lower: np.ndarray, upper: np.ndarray, level: float) -> np.ndarray:
+    """Per-day interval (Winkler) score of a central `level` interval: width plus 2/alpha x the miss."""
+    actual = np.asarray(actual, float)
+    alpha = 1.0 - level
+    below = np.maximum(lower - actual, 0.0)
+    above = np.maximum(actual - upper, 0.0)
+    return (upper - lower) + (2.0 / alpha) * (below + above)
+
+
+def pit_values(actual: np.ndarray, samples: np.ndarray, seed: int = 0) -> np.ndarray:
+    """Randomised PIT of each outcome within its ensemble: uniform on (0, 1) when the samples and the
+    outcome are exchangeable (a calibrated model), whatever K is; ties are broken at random."""
+    actual = np.asarray(actual, float)[:, None]
+    samples = np.asarray(samples, float)
+    below = np.sum(samples < actual, axis=1)
+    equal = np.sum(samples == actual, axis=1)
+    rng = np.random.default_rng(seed)
+    rank = below + rng.integers(0, equal + 1)  # position of the outcome among K + 1 values
+    return (rank + rng.uniform(size=len(rank))) / (samples.shape[1] + 1)
+
+
+def pit_coverage(pit: np.ndarray, level: float) -> float:
+    """Share of outcomes inside the central `level` interval, read from their PIT values.
+
+    Unlike counting outcomes between two sample quantiles, this is unbiased for any number of samples: a
+    calibrated model covers `level` in expectation even with K = 50 draws.
+    """
+    return float(np.mean(np.abs(np.asarray(pit, float) - 0.5) <= level / 2.0))
+
+
+def pit_uniformity_pvalue(pit: np.ndarray) -> float:
+    """Kolmogorov-Smirnov p-value of PIT values against U(0, 1) (small: miscalibrated)."""
+    from scipy import stats
+
+    pit = np.asarray(pit, float)
+    return float(stats.kstest(pit, "uniform").pvalue) if len(pit) else float("nan")
+
+
+def distribution_metrics(
+    actual: np.ndarray, samples: np.ndarray, reference: np.ndarray | None = None, prefix: str = ""
+) -> dict[str, float]:
+    """Mean CRPS (fair), CRPS relative to `reference` (per-day CRPS of the yardstick) and skill, pinball
+    losses, central-interval coverage (from the PIT) and interval scores (from sample quantiles), PIT
+    uniformity p-value, median sample spread."""
+    actual = np.asarray(actual, float)
+    samples = np.asarray(samples, float)
+    crps = crps_fair(actual, samples)
+    metrics = {"crps": float(np.mean(crps))}
+    if reference is not None:
+        metrics["crps_rel"] = float(np.mean(crps) / np.mean(reference))
+        metrics["crps_skill"] = 1.0 - metrics["crps_rel"]
+    quantiles = np.quantile(samples, QUANTILE_LEVELS, axis=1)
+    for level, quantile in zip(QUANTILE_LEVELS, quantiles, strict=True):
+        metrics[f"pinball_{round(level * 100):02d}"] = float(np.mean(pinball_loss(actual, quantile, level)))
+    pit = pit_values(actual, samples)
+    for level in INTERVAL_LEVELS:
+        lower, upper = central_interval(samples, level)
+        name = round(level * 100)
+        metrics[f"coverage_{name}"] = pit_coverage(pit, level)
+        metrics[f"interval_score_{name}"] = float(np.mean(interval_score(actual, lower, upper, level)))
+    metrics["pit_pvalue"] = pit_uniformity_pvalue(pit)
+    metrics["sample_sd"] = float(np.median(np.std(samples, axis=1)))
+    return {f"{prefix}{key}": value for key, value in metrics.items()}
+
+
+def validation_scores(task: ForecastTask, forecast: Forecast, prefix: str = "val/") -> dict[str, float]:
+    """What training and tuning select on: forecast_metrics of the point forecast and, when the forecast
+    has samples, their mean CRPS and `crps_rel` (CRPS / the trailing-60-day Gaussian's on the same days)."""
+    metrics = forecast_metrics(task, forecast, prefix)
+    if forecast.samples is not None and np.ndim(forecast.samples) == 2 and np.shape(forecast.samples)[1] > 1:
+        crps = crps_fair(realised_returns(task, forecast), forecast.samples)
+        metrics[f"{prefix}crps"] = float(np.mean(crps))
+        metrics[f"{prefix}crps_rel"] = float(np.mean(crps) / np.mean(reference_crps(task, forecast)))
+    return metrics

@@ -14,8 +14,10 @@ Losses (gan.loss):
 
 Per-epoch metrics (callback.on_epoch and `history`): train/loss_d, train/wasserstein (mean D(real) - D(fake)),
 train/gp (wgan-gp only), train/loss_g, train/l1, train/lr (generator rate, schedule applied), train/lr_d, and
-forecast_metrics of the validation forecast (mean of gan.val_samples draws) as val/mae, val/rmse, val/mase,
-val/directional_accuracy, val/price_*. Keys of parts a loss lacks (the critic's under `l1`) are absent.
+the validation scores of gan.val_samples draws per window (`scoring.validation_scores`): val/crps and
+val/crps_rel of the draws, and forecast_metrics of their mean as val/mae, val/rmse, val/mase,
+val/directional_accuracy, val/price_*. Early stopping and the kept epoch minimise gan.early_stopping_metric
+(default val/crps_rel). Keys of parts a loss lacks (the critic's under `l1`) are absent.
 """
 
 from __future__ import annotations
@@ -45,7 +47,7 @@ from gan_trader.models.devices import (
 )
 from gan_trader.models.generator import Generator
 from gan_trader.models.mh import CriticCalibrator, mh_select
-from gan_trader.models.scoring import forecast_metrics
+from gan_trader.models.scoring import validation_scores
 from gan_trader.models.windows import WindowMaker, WindowSet
 
 if TYPE_CHECKING:  # validated configs come from the caller; only `load` validates one (pydantic)
@@ -447,15 +449,15 @@ class GanForecaster(Forecaster):
         for _ in range(epochs):
             self.epoch += 1
             metrics = self._train_epoch(train_batch)
-            forecast = self._point_forecast(task, val, val_batch)
-            metrics.update(forecast_metrics(task, forecast, prefix="val/"))
+            forecast = self._validation_forecast(task, val, val_batch)
+            metrics.update(validation_scores(task, forecast, prefix="val/"))
             metrics["epoch"] = float(self.epoch)
             self.history.append(metrics)
             self.callback.on_epoch(self.epoch, metrics)
             last_prediction = (self.epoch, forecast)
             if self.epoch in self.config.plot_epochs:
                 self._figure(task, forecast, self.epoch)
-            score = metrics["val/mae"]
+            score = metrics[self.config.early_stopping_metric]
             improved = score < self.best_score
             if improved:
                 self.best_score, self.best_epoch, self._epochs_since_best = score, self.epoch, 0
@@ -512,14 +514,14 @@ class GanForecaster(Forecaster):
         noise.manual_seed(self.training_seed + 1)
         return noise
 
-    def _point_forecast(self, task: ForecastTask, windows: WindowSet, batch: Batch) -> Forecast:
-        """Mean of gan.val_samples generator draws per window (the cheap per-epoch forecast)."""
+    def _validation_forecast(self, task: ForecastTask, windows: WindowSet, batch: Batch) -> Forecast:
+        """gan.val_samples generator draws per window (the same noise every epoch) and their mean."""
         assert self.trainer is not None and self.maker is not None
         draws = self.trainer.sample(batch.window, self.config.val_samples, self._validation_noise())
         if not torch.isfinite(draws).all():
             raise EpisodeFailed(f"epoch {self.epoch}: the generator produced non-finite values")
-        point = self.maker.target_scaler.unscale(draws.mean(dim=1).cpu().numpy())
-        return self._forecast(task, windows.origins, point, None)
+        values = self.maker.target_scaler.unscale(draws.cpu().numpy())
+        return self._forecast(task, windows.origins, values.mean(axis=1), values)
 
     def _forecast(
         self, task: ForecastTask, origins: pd.DatetimeIndex, point: np.ndarray, samples: np.ndarray | None

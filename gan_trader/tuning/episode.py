@@ -22,7 +22,7 @@ from gan_trader.config import ExperimentConfig, GanConfig, dump_config
 from gan_trader.errors import EpisodeFailed
 from gan_trader.evaluation.leaderboard import persistence_forecast
 from gan_trader.models.base import Forecast, ForecastTask
-from gan_trader.models.scoring import forecast_metrics
+from gan_trader.models.scoring import forecast_metrics, reference_crps, validation_scores
 from gan_trader.tracking.recorder import FAILED, FINISHED, Recorder, RunRecord
 from gan_trader.tracking.tags import ACTION_TAG
 from gan_trader.tuning.space import apply_hyperparameters
@@ -243,12 +243,14 @@ class _EpisodeCallback:
 
 
 def episode_metrics(task: ForecastTask, val: Forecast, test: Forecast) -> dict[str, float]:
-    """val/* and test/* of the GAN, and persistence on exactly the same days beside them."""
-    metrics = forecast_metrics(task, val, "val/")
-    metrics.update(forecast_metrics(task, test, "test/"))
+    """val/* and test/* of the GAN (points, and CRPS / crps_rel of its samples), persistence's point scores
+    on exactly the same days beside them, and the trailing-60-day Gaussian's mean CRPS (`reference_crps`)."""
+    metrics = validation_scores(task, val, "val/")
+    metrics.update(validation_scores(task, test, "test/"))
     for span, forecast in (("val", val), ("test", test)):
         naive = forecast_metrics(task, persistence_forecast(task, forecast.origins), "")
         metrics.update({f"{span}/persistence_{key}": value for key, value in naive.items()})
+        metrics[f"{span}/reference_crps"] = float(np.mean(reference_crps(task, forecast)))
     return metrics
 
 

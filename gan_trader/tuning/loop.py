@@ -67,10 +67,13 @@ def continuable(history: Sequence[EpisodeResult]) -> EpisodeResult | None:
 
 
 def reference_error(result: EpisodeResult, objective: str) -> float:
-    """Persistence's value of the objective on the same validation days (1 for MASE)."""
-    if objective == "val/mase":
+    """The yardstick's value of the objective on the same validation days: 1 for the scores that are already
+    relative (MASE to persistence, crps_rel to the trailing-60-day Gaussian), the Gaussian's CRPS for
+    val/crps, and persistence's error for the other point errors."""
+    if objective in ("val/mase", "val/crps_rel"):
         return 1.0
-    value = result.metrics.get(objective.replace("val/", "val/persistence_"), math.nan)
+    key = "val/reference_crps" if objective == "val/crps" else objective.replace("val/", "val/persistence_")
+    value = result.metrics.get(key, math.nan)
     return float(value) if math.isfinite(value) and value > 0 else math.nan
 
 

@@ -51,7 +51,7 @@ def report_inputs(prepared, tmp_path: Path):
     figure.savefig(png)
     plt.close(figure)
     figures = {"val_predicted_epoch_001": figure_obj(), "val_predicted_epoch_050": png}
-    episodes = [{"val/mae": 0.012}, {"val/mae": 0.011}, {"val/mae": 0.0115}]
+    episodes = [{"val/crps_rel": 1.02}, {"val/crps_rel": 0.99}, {"val/crps_rel": 1.01}]
     return forecasts, board, figures, episodes
 
 
@@ -81,7 +81,10 @@ def test_report_is_self_contained_and_complete(prepared, tmp_path):
         "Feature importance",
         "Statistical checks",
         "Predicted vs real",
-        "MH fan chart: sampler",
+        "Fan chart: sampler",
+        "Forecast distributions (test days)",
+        "PIT histograms",
+        "Reliability diagram",
         "Leaderboard",
         "Lag diagnostic",
         "Equity curves",
@@ -107,7 +110,7 @@ def test_report_without_run_inputs_says_why(prepared, tmp_path):
     for reason in (
         "no prepared data was given",
         "no per-epoch prediction figures were given",
-        "no episode metrics with &#x27;val/mae&#x27; were given",
+        "no episode metrics with &#x27;val/crps_rel&#x27; were given",
     ):
         assert f"not available in this run: {reason}" in text
 

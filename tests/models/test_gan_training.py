@@ -139,7 +139,9 @@ def test_fit_runs_end_to_end_on_real_data_and_forecasts_with_samples(gan_task, t
     assert set(recorder.epochs[0][1]) >= EPOCH_KEYS
     assert all(math.isfinite(v) for _, metrics in recorder.epochs for v in metrics.values())
     assert recorder.figures == ["val_predicted_epoch_001", "val_predicted_epoch_003_last"]
-    assert model.best_epoch in (1, 2, 3) and model.best_score == min(h["val/mae"] for h in model.history)
+    assert model.best_epoch in (1, 2, 3) and model.best_score == min(
+        h[model.config.early_stopping_metric] for h in model.history
+    )
     assert {p.name for p in recorder.checkpoints} >= {"best.pt", "last.pt", "model.pt"}
     origins = gan_task.origins("test")
     forecast = model.predict(gan_task, origins)

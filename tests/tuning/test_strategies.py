@@ -161,7 +161,7 @@ class OwnDriver(Strategy):
             0, {"lrelu_alpha": 0.1}, epochs=1, seed=0, checkpoint_dir=session.folder / "own", action="own"
         )
         with session.recorder.episode(session.session_id, spec.index, {"hp": spec.hyperparameters}) as run_id:
-            session.recorder.log_metrics(run_id, {"val/mae": 0.5, "tune/epochs": 1})
+            session.recorder.log_metrics(run_id, {"val/crps_rel": 0.5, "tune/epochs": 1})
         return session.logged_episodes()
 
 
@@ -173,6 +173,6 @@ def test_a_strategy_with_its_own_driver_runs_the_session(
     strategy = OwnDriver(config, SearchSpace(config.tuning.space), config.seed)
     result = run_session(config, tiny_task, recorder, strategy=strategy, quiet=True)
     assert result.strategy == "own-driver" and [e.index for e in result.episodes] == [0]
-    assert result.best is not None and result.best.metrics["val/mae"] == 0.5 and result.epochs_spent == 1
+    assert result.best is not None and result.best.metrics["val/crps_rel"] == 0.5 and result.epochs_spent == 1
     session = recorder.run(result.session_id)
     assert session.status == "FINISHED" and session.tags[BEST_RUN_TAG] == result.best.run_id

@@ -59,7 +59,8 @@ def tiny_config(tmp_path: Path, *extra: str, store: Path | None = None) -> Exper
 class SmoothObjectiveGan:
     """Deterministic stand-in with the GanForecaster API: a constant forecast set by the hyperparameters.
 
-    Its error is smallest near lrelu_alpha = 0.1, so an optimiser has something to find; lr_g above 0.1
+    Its forecast distribution (a Gaussian spread around that constant) is best near lrelu_alpha = 0.1, in
+    point error and in CRPS, so an optimiser has something to find; lr_g above 0.1
     produces a NaN loss (the episode must end FAILED). Checkpoints are small JSON files. (The reliability
     tests' ScriptedGan is the other stand-in: its fits follow a script of ok / NaN / Ctrl-C.)
     """
@@ -89,8 +90,12 @@ class SmoothObjectiveGan:
         return self
 
     def predict(self, task: ForecastTask, origins: pd.DatetimeIndex) -> Forecast:
-        level = 0.002 * (self.config.critic.lrelu_alpha - 0.1) / (1 + self.epochs_done)
-        return Forecast.from_returns("fake", task, origins, np.full(len(origins), level))
+        miss = (self.config.critic.lrelu_alpha - 0.1) / (1 + self.epochs_done)
+        level = 0.002 * miss
+        spread = 0.012 * (1.0 + 5.0 * abs(miss))
+        quantiles = np.linspace(-1.6, 1.6, 16)  # the same standard-normal-like shape every day
+        samples = level + spread * np.tile(quantiles, (len(origins), 1))
+        return Forecast.from_returns("fake", task, origins, np.full(len(origins), level), samples)
 
 
 def fake_episode(job: EpisodeJob, task: ForecastTask, recorder: Recorder | None = None) -> EpisodeResult:
@@ -110,6 +115,7 @@ def fake_result(spec: EpisodeSpec) -> EpisodeResult:
         "val/mae": error,
         "val/persistence_mae": 0.012,
         "val/mase": error / 0.012,
+        "val/crps_rel": error / 0.012,
         "val/directional_accuracy": 0.5,
     }
     history = [{"train/loss_d": -0.5, "train/loss_g": 0.3, "train/wasserstein": 0.5}]

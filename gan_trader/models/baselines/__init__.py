@@ -22,6 +22,15 @@ REGISTRY: dict[str, str] = {
     "l1_generator": "gan_trader.models.baselines.l1_generator:L1Generator",
     "price_lstm": "gan_trader.models.baselines.price_lstm:PriceLSTM",
     "return_lstm": "gan_trader.models.baselines.return_lstm:ReturnLSTM",
+    # Forecast distributions (distributions.py): judged by CRPS, coverage and PIT beside the GAN's.
+    "gauss_60d": "gan_trader.models.baselines.distributions:Gaussian60",
+    "gauss_60d_drift": "gan_trader.models.baselines.distributions:Gaussian60Drift",
+    "gauss_ewma": "gan_trader.models.baselines.distributions:GaussianEwma",
+    "gauss_ewma_drift": "gan_trader.models.baselines.distributions:GaussianEwmaDrift",
+    "garch_t": "gan_trader.models.baselines.distributions:GarchT",
+    "bootstrap": "gan_trader.models.baselines.distributions:HistoricalBootstrap",
+    "filtered_bootstrap": "gan_trader.models.baselines.distributions:FilteredBootstrap",
+    "quantile_regression": "gan_trader.models.baselines.distributions:QuantileRegression",
 }
 
 BASELINES: tuple[str, ...] = tuple(REGISTRY)
