@@ -19,6 +19,12 @@ import pandas as pd
 
 from gan_trader.config import EvaluationConfig
 from gan_trader.evaluation.backtest import BacktestResult, backtest_forecast
+from gan_trader.evaluation.comparison import (
+    ModelConfidenceSet,
+    SuperiorityTest,
+    model_confidence_set,
+    superiority_test,
+)
 from gan_trader.evaluation.lag import LagDiagnostic, lag_diagnostic
 from gan_trader.evaluation.stats_tests import diebold_mariano, dm_test, pesaran_timmermann
 from gan_trader.models.base import Forecast, ForecastTask
@@ -36,6 +42,7 @@ from gan_trader.models.scoring import (
 )
 
 PERSISTENCE = "persistence"
+REFERENCE_MODEL = "gauss_60d"  # the distribution every crps_rel is relative to
 
 # Columns shown by the compact printer, with their headers (all columns stay in `table`).
 SUMMARY_COLUMNS = {
@@ -46,7 +53,9 @@ SUMMARY_COLUMNS = {
     "pt_pvalue": "PT p",
     "dm_stat": "DM",
     "dm_pvalue": "DM p",
-    "lag_peak_price": "lag",
+    "in_mcs": "MCS",
+    "no_skill": "no skill",
+    "repeats_yesterday": "repeats",
     "long_flat_sharpe": "LF Sharpe",
     "long_flat_cagr": "LF CAGR",
 }
@@ -64,6 +73,7 @@ DISTRIBUTION_COLUMNS = {
     "pit_pvalue": "PIT p",
     "crps_dm_stat": "DM",
     "crps_dm_pvalue": "DM p",
+    "in_mcs_crps": "MCS",
 }
 
 
@@ -82,6 +92,17 @@ class Leaderboard:
     pits: dict[str, np.ndarray] = field(default_factory=dict)
     crps_by_day: dict[str, np.ndarray] = field(default_factory=dict)
     crps_benchmark: str | None = None  # the best simple probabilistic baseline, DM's reference
+    comparisons: dict[str, ModelConfidenceSet | SuperiorityTest] = field(default_factory=dict)
+
+    def comparison_lines(self) -> list[str]:
+        """One line per multiple-comparison result: MCS and SPA on absolute errors and on CRPS."""
+        titles = {
+            "mcs_points": "points (absolute error)",
+            "spa_points": "points (absolute error)",
+            "mcs_crps": "distributions (CRPS)",
+            "spa_crps": "distributions (CRPS)",
+        }
+        return [f"{titles[key]}: {result.describe()}" for key, result in self.comparisons.items()]
 
     @property
     def verdict(self) -> str:
@@ -136,7 +157,7 @@ class Leaderboard:
         console.print(self.to_rich())
         if not self.distributions.empty:
             console.print(self.distribution_rich())
-        for line in self.verdicts.values():
+        for line in [*self.verdicts.values(), *self.comparison_lines()]:
             console.print(line)
 
 
@@ -214,12 +235,14 @@ def score_forecast(
         samples = np.asarray(forecast.samples, float)
         row["samples"] = samples.shape[1]
         row.update(distribution_metrics(actual_return, samples, reference_crps(task, forecast)))
-    lag = lag_diagnostic(task, forecast, "price")
-    lag_return = lag_diagnostic(task, forecast, "return")
-    row["lag_peak_price"] = lag.peak_lag
-    row["repeats_yesterday"] = lag.repeats_yesterday
+    lag_price = lag_diagnostic(task, forecast, "price")
+    lag = lag_diagnostic(task, forecast, "return")
+    row["lag_peak_return"] = lag.peak_lag
+    row["lag0_correlation"] = lag.correlations.get(0, np.nan)
+    row["no_skill"] = lag.no_skill
     row["lags_behind"] = lag.lags_behind
-    row["lag_peak_return"] = lag_return.peak_lag
+    row["lag_peak_price"] = lag_price.peak_lag
+    row["repeats_yesterday"] = lag_price.repeats_yesterday
     backtests = backtest_forecast(task, forecast, config.backtest.cost_bps, config.backtest.hold_days)
     for mode, result in backtests.items():
         for key in ("cagr", "sharpe", "max_drawdown", "hit_rate", "turnover"):
@@ -252,6 +275,24 @@ def _compare_distributions(
     return crps_by_day, pits, benchmark
 
 
+def _compare_models(
+    task: ForecastTask, forecasts: list[Forecast], crps_by_day: dict[str, np.ndarray], seed: int = 0
+) -> dict[str, ModelConfidenceSet | SuperiorityTest]:
+    """MCS over all models and SPA against persistence on absolute errors; the same on per-day CRPS among
+    the sampling models, against the trailing-60-day Gaussian when it is one of them."""
+    results: dict[str, ModelConfidenceSet | SuperiorityTest] = {}
+    errors = pd.DataFrame({f.model: np.abs(f.log_return - realised_returns(task, f)) for f in forecasts})
+    if errors.shape[1] > 1:
+        results["mcs_points"] = model_confidence_set(errors, seed=seed)
+        results["spa_points"] = superiority_test(errors, PERSISTENCE, seed=seed)
+    crps = pd.DataFrame(crps_by_day)
+    if crps.shape[1] > 1:
+        results["mcs_crps"] = model_confidence_set(crps, seed=seed)
+        if REFERENCE_MODEL in crps:
+            results["spa_crps"] = superiority_test(crps, REFERENCE_MODEL, seed=seed)
+    return results
+
+
 def persistence_forecast(task: ForecastTask, origins: pd.DatetimeIndex) -> Forecast:
     return Forecast.from_returns(PERSISTENCE, task, origins, np.zeros(len(origins)))
 
@@ -279,6 +320,14 @@ def evaluate(task: ForecastTask, forecasts: list[Forecast], config: EvaluationCo
     if any(has_samples(f) for f in forecasts):
         table["crps_dm_stat"], table["crps_dm_pvalue"] = np.nan, np.nan
     crps_by_day, pits, benchmark = _compare_distributions(task, forecasts, table)
+    comparisons = _compare_models(task, forecasts, crps_by_day)
+    for key, column, models in (
+        ("mcs_points", "in_mcs", table.index),
+        ("mcs_crps", "in_mcs_crps", crps_by_day),
+    ):
+        result = comparisons.get(key)
+        if isinstance(result, ModelConfidenceSet):
+            table[column] = [m in result.included if m in models else pd.NA for m in table.index]
     verdicts = {model: verdict_line(str(model), row) for model, row in table.iterrows()}
     return Leaderboard(
         table=table,
@@ -289,4 +338,5 @@ def evaluate(task: ForecastTask, forecasts: list[Forecast], config: EvaluationCo
         pits=pits,
         crps_by_day=crps_by_day,
         crps_benchmark=benchmark,
+        comparisons=comparisons,
     )

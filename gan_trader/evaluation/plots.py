@@ -179,7 +179,8 @@ def reliability_diagram(pits: Mapping[str, np.ndarray]) -> Figure:
 
 
 def lag_profiles(lags: Mapping[str, LagDiagnostic]) -> Figure:
-    """Correlation of each forecast with the actual close shifted by -5..+5 days; peak marked."""
+    """Correlation of each forecast with the realised value shifted by -5..+5 days; peak marked; in return
+    space, the band of a zero correlation shaded."""
     usable = {m: d for m, d in lags.items() if d.peak_lag is not None}
     if not usable:
         raise Unavailable("no forecast varies enough to correlate")
@@ -196,9 +197,13 @@ def lag_profiles(lags: Mapping[str, LagDiagnostic]) -> Figure:
         )
     axis.axvline(0, color="black", lw=0.6)
     axis.axvline(1, color="tab:red", lw=0.6, ls="--")
-    axis.set_xlabel("k: corr(forecast for day d, close on day d - k); a peak at +1 repeats yesterday")
+    first = next(iter(usable.values()))
+    if first.space == "return" and np.isfinite(first.skill_band):
+        axis.axhspan(-first.skill_band, first.skill_band, color="grey", alpha=0.2, label="no skill (95 %)")
+    value = "return" if first.space == "return" else "close"
+    axis.set_xlabel(f"k: corr(forecast for day d, realised {value} on day d - k)")
     axis.legend(fontsize=7)
-    axis.set_title("lag diagnostic (price space)")
+    axis.set_title(f"lag diagnostic ({first.space} space)")
     figure.tight_layout()
     return figure
 

@@ -282,12 +282,26 @@ def _leaderboard_sections(config: ExperimentConfig, leaderboard: Leaderboard) ->
         _figure_section(
             "Lag diagnostic",
             lambda: plots.lag_profiles(leaderboard.lags),
-            "a peak at +1 means the forecast only repeats yesterday's close. In price space any forecast "
-            "of a small return sits next to yesterday's close, so return models peak at +1 too: the flag "
-            "matters for models that claim to track the price level.",
+            "correlation of each forecast with the realised return k days before its target day. Skill "
+            "shows at k = 0: inside the band of +-1.96/sqrt(n) a forecast has no skill at 5 %; a peak at +1 "
+            "means it echoes the return already known. 'repeats yesterday' (the leaderboard) is a "
+            "price-level model whose price forecast correlates best with yesterday's close.",
         ),
         _figure_section("Equity curves", lambda: plots.equity_curves(leaderboard.backtests), costs),
     ]
+
+
+def _comparison_section(leaderboard: Leaderboard) -> str:
+    title = "Comparing all models at once"
+    lines = leaderboard.comparison_lines()
+    if not lines:
+        return _section(title, missing("fewer than two models on the same days"))
+    note = (
+        "Model confidence set (Hansen, Lunde & Nason): the models not significantly worse than the best at "
+        "10 %. SPA (Hansen) and Reality Check (White): p-value of 'no model beats the benchmark' after the "
+        "search over all of them; StepM names the ones that do. Stationary block bootstrap, arch.bootstrap."
+    )
+    return _section(title, "".join(f"<p>{html.escape(line)}</p>" for line in lines), note)
 
 
 def _tuning_sections(
@@ -317,6 +331,7 @@ def render_report(
         _predicted_vs_real(figures),
         *_leaderboard_sections(config, leaderboard),
         *_distribution_sections(leaderboard),
+        _comparison_section(leaderboard),
         *_fan_sections(data, forecasts),
         *_tuning_sections(config, episodes),
     ]

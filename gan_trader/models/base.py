@@ -72,6 +72,7 @@ class Forecast:
     price: np.ndarray
     samples: np.ndarray | None = None
     extra: dict[str, Any] = field(default_factory=dict)
+    price_level: bool = False  # made by a model of the price level (from_prices), not of returns
 
     @classmethod
     def from_returns(
@@ -102,7 +103,9 @@ class Forecast:
         anchor = task.close.loc[origins].to_numpy()
         price = np.asarray(price, float)
         log_return = np.log(np.maximum(price, 1e-12) / anchor)
-        return cls.from_returns(model, task, origins, log_return, samples)
+        forecast = cls.from_returns(model, task, origins, log_return, samples)
+        forecast.price_level = True
+        return forecast
 
 
 def _numeric_extra(extra: dict[str, Any]) -> dict[str, np.ndarray]:
@@ -126,6 +129,7 @@ def save_forecast(forecast: Forecast, path: str | Path) -> None:
             log_return=forecast.log_return,
             price=forecast.price,
             samples=forecast.samples if forecast.samples is not None else np.empty((0, 0)),
+            price_level=np.array(forecast.price_level),
             **_numeric_extra(forecast.extra),  # type: ignore[arg-type]
         )
 
@@ -140,6 +144,7 @@ def load_forecast(path: str | Path) -> Forecast:
             log_return=data["log_return"],
             price=data["price"],
             samples=samples if samples.size else None,
+            price_level=bool(data["price_level"]) if "price_level" in data.files else False,
             extra={
                 key.removeprefix("extra."): (data[key].item() if data[key].ndim == 0 else data[key])
                 for key in data.files

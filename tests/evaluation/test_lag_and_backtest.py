@@ -30,11 +30,17 @@ def test_lag_does_not_flag_a_forecast_of_the_right_day(small_task):
         assert diagnostic.peak_lag == 0 and not diagnostic.repeats_yesterday and not diagnostic.lags_behind
 
 
-def test_lag_in_return_space_flags_yesterdays_return(small_task):
+def test_lag_in_return_space_flags_an_echo_of_yesterdays_return(small_task):
+    """A return model echoing the known return lags behind and has no skill; "repeats yesterday" is kept
+    for price-level models."""
     origins = small_task.origins("test")
     returns = np.log(small_task.close / small_task.close.shift(1))
     echo = Forecast.from_returns("echo", small_task, origins, returns.loc[origins].to_numpy())
-    assert lag_diagnostic(small_task, echo, "return").repeats_yesterday
+    diagnostic = lag_diagnostic(small_task, echo, "return")
+    assert diagnostic.peak_lag == 1 and diagnostic.lags_behind and diagnostic.no_skill
+    assert (
+        not diagnostic.repeats_yesterday and not lag_diagnostic(small_task, echo, "price").repeats_yesterday
+    )
 
 
 def test_lag_correlations_of_a_constant_are_undefined():
