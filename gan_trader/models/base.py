@@ -159,6 +159,8 @@ class Forecaster(ABC):
     name: ClassVar[str]
     # Whether the constructor takes the experiment's `gan` section and scaler (the GAN ablation baseline).
     uses_gan_config: ClassVar[bool] = False
+    # Whether validation rows steer the fit (early stopping, calibration); nothing else after train_end does.
+    uses_validation: ClassVar[bool] = False
 
     @abstractmethod
     def fit(self, task: ForecastTask) -> Forecaster:

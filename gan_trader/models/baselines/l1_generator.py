@@ -18,6 +18,7 @@ class L1Generator(Forecaster):
     """Wraps `GanForecaster` with `loss="l1"`; takes the experiment's `gan` section when given."""
 
     name = "l1_generator"
+    uses_validation = True
     uses_gan_config: ClassVar[bool] = True
 
     def __init__(self, seed: int = 0, gan: GanConfig | None = None, scaler: str = "standard") -> None:

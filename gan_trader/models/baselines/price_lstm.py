@@ -33,6 +33,7 @@ class PriceLSTM(Forecaster):
     """Next-day close from the last `window` scaled closes."""
 
     name = "price_lstm"
+    uses_validation = True
 
     def __init__(
         self,

@@ -90,6 +90,7 @@ class ReturnLSTM(Forecaster):
     """5-day return signal from z-scored 30-day OHLCV windows (see the module docstring)."""
 
     name = "return_lstm"
+    uses_validation = True
 
     def __init__(
         self,

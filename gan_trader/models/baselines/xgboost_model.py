@@ -27,6 +27,7 @@ class XGBoostBaseline(Forecaster):
     """Gradient-boosted trees (original settings: 150 trees, learning rate 0.05, gamma 0)."""
 
     name = "xgboost"
+    uses_validation = True
 
     def __init__(
         self,
