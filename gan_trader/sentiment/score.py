@@ -56,6 +56,11 @@ class SentimentSettings(BaseModel):
     labelled: Path | None = Field(
         default=None, description="CSV/JSONL of headline,label to train the head on"
     )
+    allow_undated_labels: bool = Field(
+        default=False,
+        description="use a labelled file without dates in full although a split is in use (only for a "
+        "corpus known to predate split.train_end: nothing can check it)",
+    )
     include_body: bool = Field(
         default=False, description="encode 'headline. body' instead of the headline alone"
     )
@@ -301,6 +306,16 @@ class NewsScorer:
         path = self.settings.labelled
         assert path is not None
         table = load_labelled(path, timezone=timezone)
+        if (
+            "published" not in table.columns
+            and train_end is not None
+            and not self.settings.allow_undated_labels
+        ):
+            raise DataError(
+                f"{path}: the labelled headlines have no dates, so nothing shows they were known by "
+                f"split.train_end {train_end.date()}; add a date column, or set "
+                "features.builders.sentiment.allow_undated_labels: true for a corpus that predates it"
+            )
         if "published" in table.columns and train_end is not None:
             # A dated labelled file is held to the same rule as the news: only what was known by train_end.
             effective = effective_dates(

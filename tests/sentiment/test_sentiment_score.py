@@ -121,3 +121,27 @@ def test_business_days_without_a_calendar(labelled_file: Path, write_news: Calla
     scores = score_news(write_news(rows), labelled=labelled_file, settings=SentimentSettings(steps=50))
     assert scores.headlines["trading_day"].astype(str).tolist() == ["2016-03-07", "2016-03-07"]
     assert scores.daily.loc["2016-03-07", "count"] == 2
+
+
+def test_undated_labels_with_a_split_are_refused_unless_allowed(
+    labelled_file: Path, write_news: Callable[..., Path], msft_calendar: pd.DatetimeIndex
+) -> None:
+    """Labelled headlines without dates cannot be held to train_end: with a split in use they are an
+    error naming the file and the key that allows them, never used silently."""
+    from gan_trader.errors import DataError
+    from gan_trader.sentiment.score import SentimentSettings
+
+    path = write_news(news_rows(GOOD + BAD, "2016-03-01"))
+    with pytest.raises(DataError, match=r"labelled headlines have no dates.*allow_undated_labels") as error:
+        score_news(path, labelled=labelled_file, train_end="2016-02-26", calendar=msft_calendar, seed=0)
+    assert str(labelled_file) in str(error.value)
+    allowed = SentimentSettings(allow_undated_labels=True)
+    scores = score_news(
+        path,
+        labelled=labelled_file,
+        train_end="2016-02-26",
+        calendar=msft_calendar,
+        seed=0,
+        settings=allowed,
+    )
+    assert scores.summary is not None and "labelled headlines" in scores.summary
