@@ -119,3 +119,12 @@ def test_run_baselines_accepts_given_origins(small_task):
     origins = pd.DatetimeIndex(small_task.origins("val")[:10])
     (forecast,) = run_baselines(["drift"], small_task, seed=0, origins=origins)
     assert forecast.origins.equals(origins)
+
+
+def test_xgboost_forecasts_vary_in_size_and_sign(small_task, single_thread):
+    """Not the training mean in disguise: its forecasts spread and take both signs on the test days."""
+    origins = small_task.origins("test")
+    forecast = small("xgboost").fit(small_task).predict(small_task, origins)
+    realised = small_task.next_day_returns().loc[origins]
+    assert forecast.log_return.std() > 0.1 * realised.std()
+    assert 0.1 < np.mean(forecast.log_return > 0) < 0.9
