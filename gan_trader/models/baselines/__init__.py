@@ -22,6 +22,7 @@ REGISTRY: dict[str, str] = {
     "l1_generator": "gan_trader.models.baselines.l1_generator:L1Generator",
     "price_lstm": "gan_trader.models.baselines.price_lstm:PriceLSTM",
     "return_lstm": "gan_trader.models.baselines.return_lstm:ReturnLSTM",
+    "return_lstm_5d": "gan_trader.models.baselines.return_lstm:ReturnLSTM5d",
     # Forecast distributions (distributions.py): judged by CRPS, coverage and PIT beside the GAN's.
     "gauss_60d": "gan_trader.models.baselines.distributions:Gaussian60",
     "gauss_60d_drift": "gan_trader.models.baselines.distributions:Gaussian60Drift",

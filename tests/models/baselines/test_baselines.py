@@ -77,23 +77,28 @@ def test_arima_uses_training_parameters_only(small_panel, perturb_after, small_t
     np.testing.assert_allclose(fitted.result.params, refitted.result.params)  # type: ignore[attr-defined]
 
 
-def test_return_lstm_targets_and_signal(small_task, single_thread):
-    model = small("return_lstm").fit(small_task)
+@pytest.mark.parametrize("name, horizon", [("return_lstm_5d", 5), ("return_lstm", 1)])
+def test_return_lstm_targets_and_signal(name, horizon, small_task, single_thread):
+    """Each variant is trained on the horizon it trades: the notes' 5-day one, and the next-day one the
+    leaderboard scores."""
+    model = small(name).fit(small_task)
     origins = small_task.origins("train")[40:45]
     close = small_task.close
     positions = close.index.get_indexer(origins)
-    expected = np.clip(close.to_numpy()[positions + 5] / close.to_numpy()[positions] - 1, -0.2, 0.2) * 10
+    expected = (
+        np.clip(close.to_numpy()[positions + horizon] / close.to_numpy()[positions] - 1, -0.2, 0.2) * 10
+    )
     np.testing.assert_allclose(model._targets(small_task, origins), expected)
     windows = model._windows(small_task, origins)
     assert windows.shape == (5, 30, 6)
     np.testing.assert_allclose(windows.mean(axis=1), 0.0, atol=1e-5)  # each window z-scored on its own
     # No training target reaches past train_end.
     train = model._fit_origins(small_task, small_task.split.train_end, None)
-    last = close.index.get_indexer(train).max() + 5
+    last = close.index.get_indexer(train).max() + horizon
     assert close.index[last] <= small_task.split.train_end
     forecast = model.predict(small_task, small_task.origins("test"))
-    assert forecast.extra["hold_days"] == 5
-    np.testing.assert_allclose(forecast.log_return, np.log1p(forecast.extra["signal_5d"]) / 5)
+    assert forecast.extra["hold_days"] == horizon
+    np.testing.assert_allclose(forecast.log_return, np.log1p(forecast.extra["signal"]) / horizon)
 
 
 def test_recurrent_dropout_is_active_in_training_only():
