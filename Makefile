@@ -9,7 +9,7 @@ STAMP := $(VENV)/.installed-$(EXTRAS)
 CONFIG ?= experiments/default.yaml
 PYTEST_ARGS ?=
 
-.PHONY: setup experiment test test-all lint format bench clean chromium
+.PHONY: setup experiment results test test-all lint format bench clean chromium
 
 setup: $(STAMP)
 
@@ -22,6 +22,10 @@ $(STAMP): setup.cfg pyproject.toml
 
 experiment: setup
 	$(VENV)/bin/gan-trader run $(CONFIG)
+
+# README's result tables from the newest logged run of the default experiment (run `make experiment` first).
+results: setup
+	$(PY) scripts/readme_results.py
 
 chromium:
 	@bash scripts/ensure_chromium.sh
