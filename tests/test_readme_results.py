@@ -1,0 +1,40 @@
+"""make results: README's result part is rewritten between its markers from a logged leaderboard."""
+
+from __future__ import annotations
+
+import importlib.util
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+SCRIPT = Path(__file__).resolve().parents[1] / "scripts" / "readme_results.py"
+spec = importlib.util.spec_from_file_location("readme_results", SCRIPT)
+assert spec is not None and spec.loader is not None
+readme_results = importlib.util.module_from_spec(spec)
+spec.loader.exec_module(readme_results)
+
+
+def test_rewrite_replaces_only_the_marked_part(tmp_path: Path) -> None:
+    readme = tmp_path / "README.md"
+    readme.write_text(f"intro\n{readme_results.START}\nold table\n{readme_results.END}\noutro\n")
+    readme_results.rewrite(readme, "new table")
+    assert readme.read_text() == f"intro\n{readme_results.START}\nnew table\n{readme_results.END}\noutro\n"
+    readme.write_text("no markers\n")
+    with pytest.raises(SystemExit, match="markers"):
+        readme_results.rewrite(readme, "x")
+
+
+def test_tables_show_the_logged_values() -> None:
+    table = pd.DataFrame(
+        {
+            "days": [712, 712],
+            "mase": [1.0, 1.0409],
+            "dm_pvalue": [float("nan"), 0.000276],
+            "no_skill": [True, False],
+        },
+        index=pd.Index(["persistence", "gan"], name="model"),
+    )
+    text = readme_results.markdown_table(table, readme_results.POINT_COLUMNS)
+    assert text.splitlines()[0] == "| model | days | MAE / persistence | DM p | no skill |"
+    assert "| gan | 712 | 1.0409 | 0.000276 | no |" in text and "| persistence | 712 | 1 | - | yes |" in text
