@@ -43,6 +43,9 @@ from gan_trader.models.scoring import (
 
 PERSISTENCE = "persistence"
 REFERENCE_MODEL = "gauss_60d"  # the distribution every crps_rel is relative to
+# Numeric diagnostics a forecast carries in `extra` and the leaderboard shows: MH acceptance rate, the
+# critic's validation AUC (real vs generated) and Turner's Z statistic of its calibration.
+DIAGNOSTICS = ("mh_acceptance", "critic_auc", "turner_z")
 
 # Columns shown by the compact printer, with their headers (all columns stay in `table`).
 SUMMARY_COLUMNS = {
@@ -74,6 +77,8 @@ DISTRIBUTION_COLUMNS = {
     "crps_dm_stat": "DM",
     "crps_dm_pvalue": "DM p",
     "in_mcs_crps": "MCS",
+    "mh_acceptance": "MH acc",
+    "critic_auc": "AUC",
 }
 
 
@@ -235,6 +240,10 @@ def score_forecast(
         samples = np.asarray(forecast.samples, float)
         row["samples"] = samples.shape[1]
         row.update(distribution_metrics(actual_return, samples, reference_crps(task, forecast)))
+    for key in DIAGNOSTICS:  # what a model reports of itself (the GAN's MH step and critic)
+        value = forecast.extra.get(key)
+        if isinstance(value, int | float | np.number) and not isinstance(value, bool):
+            row[key] = float(value)
     lag_price = lag_diagnostic(task, forecast, "price")
     lag = lag_diagnostic(task, forecast, "return")
     row["lag_peak_return"] = lag.peak_lag
