@@ -19,7 +19,9 @@ app = typer.Typer(
     pretty_exceptions_show_locals=False,
     help="GAN-based stock forecasting, honestly.",
 )
-data_app = typer.Typer(no_args_is_help=True, help="Validate price files; rebuild the bundled sample.")
+data_app = typer.Typer(
+    no_args_is_help=True, help="Validate price files; download prices; rebuild the bundled sample."
+)
 features_app = typer.Typer(no_args_is_help=True, help="Build the causal feature frame.")
 episodes_app = typer.Typer(no_args_is_help=True, help="Inspect logged sessions and episodes.")
 sentiment_app = typer.Typer(no_args_is_help=True, help="Score news headlines.")
@@ -53,6 +55,9 @@ def _setup_logging(quiet: bool) -> None:
     for noisy in ("mlflow", "alembic", "urllib3", "ray", "filelock", "sentence_transformers", "transformers"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
     os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")
+    # MLflow sets up its own loggers when it is imported (later, and in executor workers): at INFO they
+    # print "Creating initial MLflow database tables..." and the schema migration under a fresh store.
+    os.environ.setdefault("MLFLOW_LOGGING_LEVEL", "WARNING")
 
 
 def _start_training_process() -> None:
@@ -181,6 +186,31 @@ def _print_series(series: object) -> None:
     )
 
 
+@data_app.command("fetch")
+def data_fetch(
+    tickers: Annotated[list[str], typer.Argument(help="Yahoo Finance tickers, e.g. MSFT AAPL ^GSPC")],
+    out: Annotated[Path, typer.Option(help="folder for the CSV files (one per ticker)")],
+    start: Annotated[str | None, typer.Option(help="first date (default: the whole history)")] = None,
+    end: Annotated[str | None, typer.Option(help="last date, exclusive (default: today)")] = None,
+) -> None:
+    """Download daily prices as Yahoo-style CSV files (needs the `online` extra and a network connection)."""
+    import pandas as pd
+
+    from gan_trader.data.fetch import fetch_prices
+    from gan_trader.data.loaders import load_asset_file
+    from gan_trader.errors import ConfigError
+
+    _setup_logging(True)
+    for option, value in (("--start", start), ("--end", end)):
+        try:
+            if value is not None:
+                pd.Timestamp(value)
+        except ValueError:
+            raise ConfigError(f"{option}: not a date: {value!r}") from None
+    for path in fetch_prices(tickers, out, start, end):
+        _print_series(load_asset_file(path))
+
+
 @data_app.command("build-sample")
 def data_build_sample(
     out: Annotated[Path, typer.Option(help="folder for the per-asset CSV files")] = Path("data/prices"),
@@ -229,16 +259,39 @@ DEFAULT_URI = "sqlite:///runs/mlflow.db"
 def episodes_list(
     experiment: Annotated[str | None, typer.Option(help="experiment name (default: all)")] = None,
     session: Annotated[str | None, typer.Option(help="list the episodes of this session, in order")] = None,
+    columns: Annotated[
+        str | None,
+        typer.Option(help="show these columns instead, e.g. index,status,val/mae (--json lists all)"),
+    ] = None,
+    json_output: Annotated[
+        bool, typer.Option("--json", help="print every column as JSON, one object a row")
+    ] = False,
     tracking_uri: TrackingOption = DEFAULT_URI,
 ) -> None:
     """List sessions (newest first), or the episodes of one session in index order."""
-    from gan_trader.tracking.episodes import EpisodeBrowser, render_table
+    from gan_trader.tracking.episodes import (
+        LIST_WIDTH,
+        SESSION_VIEW,
+        EpisodeBrowser,
+        episode_view,
+        render_list,
+        select_columns,
+    )
 
     browser = EpisodeBrowser(tracking_uri)
     if session:
-        console.print(render_table(browser.episodes(session), f"episodes of session {session}"))
+        frame, title = browser.episodes(session), f"episodes of session {session}"
+        view = episode_view(browser.objective(session))
     else:
-        console.print(render_table(browser.sessions(experiment), "sessions"))
+        frame, title, view = browser.sessions(experiment), "sessions", list(SESSION_VIEW)
+    if columns is not None:
+        frame = select_columns(frame, [c.strip() for c in columns.split(",") if c.strip()])
+    if json_output:
+        typer.echo(frame.to_json(orient="records", date_format="iso", indent=2))
+        return
+    shown = frame if columns is not None else frame[view]
+    width = min(console.width, LIST_WIDTH)
+    console.print(render_list(shown, title, width), width=width)
 
 
 @episodes_app.command("show")
@@ -341,7 +394,8 @@ def bench(
     json_path: Annotated[Path | None, typer.Option("--json", help="write the results as JSON")] = None,
     only: Annotated[list[str] | None, typer.Option(help="run only these entries")] = None,
 ) -> None:
-    """Measure speed and scaling against SPEC section 11's targets."""
+    """Measure speed and scaling: each figure beside its target (training step vs GEMM rate, default
+    experiment time, feature builders, sentiment, Ray workers)."""
     from gan_trader.bench.runner import run_benchmarks
 
     _setup_logging(True)
@@ -353,7 +407,8 @@ def main() -> None:
     try:
         result = app(standalone_mode=False)
     except GanTraderError as exc:
-        err_console.print(f"error: {exc}", markup=False, highlight=False, soft_wrap=True)
+        message = " ".join(line.strip() for line in str(exc).splitlines() if line.strip())
+        err_console.print(f"error: {message}", markup=False, highlight=False, soft_wrap=True)
         sys.exit(exc.exit_code)
     except typer.TyperException as exc:  # usage errors: unknown command, missing argument, bad option value
         ctx = getattr(exc, "ctx", None)

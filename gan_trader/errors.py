@@ -33,6 +33,16 @@ class TrackingError(GanTraderError):
     """A session or episode asked for does not exist, or the tracking store cannot be used."""
 
 
+class DamagedFileError(GanTraderError):
+    """A file gan-trader wrote itself cannot be read back and cannot be rebuilt (session state, checkpoint,
+    saved policy, optimiser state); the message names the file and what to do."""
+
+
+class OutdatedFileError(GanTraderError):
+    """A file gan-trader wrote itself has another format version than this version reads; the message names
+    the file, its version and what to do."""
+
+
 class EpisodeFailed(Exception):
     """An episode could not finish (non-finite loss, exploding gradients...): logged FAILED, session goes on.
 

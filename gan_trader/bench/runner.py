@@ -103,7 +103,7 @@ def _fmt(value: float | None) -> str:
 
 
 def _print_table(results: list[dict[str, Any]], console: Console) -> None:
-    table = Table(title="gan-trader benchmarks (targets: SPEC section 11)")
+    table = Table(title="gan-trader benchmarks (each figure beside its target)")
     for column in ("figure", "value", "unit", "target", "ratio", "meets target"):
         table.add_column(column)
     for row in results:

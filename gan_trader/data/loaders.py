@@ -114,7 +114,8 @@ def read_table(path: str | Path) -> pd.DataFrame:
     return table
 
 
-def parse_dates(table: pd.DataFrame, path: Path | str) -> pd.DatetimeIndex:
+def parse_timestamps(table: pd.DataFrame, path: Path | str) -> pd.DatetimeIndex:
+    """The rows' timestamps as written (UTC offsets applied, then dropped)."""
     date_column = next((c for c in DATE_NAMES if c in table.columns), None)
     if date_column is None:
         raise DataError(f"{path}: missing column 'date' (columns: {', '.join(table.columns)})")
@@ -134,7 +135,27 @@ def parse_dates(table: pd.DataFrame, path: Path | str) -> pd.DatetimeIndex:
             )
     if getattr(parsed.dt, "tz", None) is not None:
         parsed = parsed.dt.tz_convert(None)
-    return pd.DatetimeIndex(parsed.dt.normalize(), name="date")
+    return pd.DatetimeIndex(parsed)
+
+
+def reject_intraday(table: pd.DataFrame, stamps: pd.DatetimeIndex, key: pd.Index, path: Path | str) -> None:
+    """DataError when a row repeats the date of an earlier one (of the same `key`: a long file's asset and
+    field) at another time of day: an intraday file, which "duplicate date" would describe badly."""
+    dates = stamps.normalize()
+    if (stamps == dates).all():
+        return
+    rows = pd.DataFrame({"date": dates, "key": key, "stamp": stamps})
+    later_time = rows.duplicated(["date", "key"]) & ~rows.duplicated(["date", "key", "stamp"])
+    if not later_time.any():
+        return
+    row = int(np.flatnonzero(later_time.to_numpy())[0])
+    column = next(c for c in DATE_NAMES if c in table.columns)
+    earlier = int(np.flatnonzero((rows["date"] == rows["date"].iloc[row]).to_numpy())[0])
+    written = table[column].astype(str).str.strip()
+    raise DataError(
+        f"{path}: column '{column}' line {_line(row)}: intraday timestamps ({written.iloc[row]!r} on the "
+        f"same day as {written.iloc[earlier]!r}); daily bars expected: resample to one row per day first"
+    )
 
 
 def _numeric(table: pd.DataFrame, column: str, path: Path | str) -> pd.Series:
@@ -199,7 +220,9 @@ def _value_columns(table: pd.DataFrame, path: Path | str) -> dict[str, str]:
 
 def frame_from_table(table: pd.DataFrame, path: Path | str) -> pd.DataFrame:
     """Validate a read table and return a float frame indexed by date with our field names."""
-    index = parse_dates(table, path)
+    stamps = parse_timestamps(table, path)
+    reject_intraday(table, stamps, pd.Index(np.zeros(len(stamps))), path)
+    index = pd.DatetimeIndex(stamps.normalize(), name="date")
     positions = _check_order(index, path)
     mapping = _value_columns(table, path)
     values = {field: _numeric(table, column, path) for field, column in mapping.items()}
@@ -262,8 +285,9 @@ def load_long_file(path: str | Path) -> list[AssetSeries]:
         raise DataError(
             f"{path}: column 'field' line {_line(row)}: unknown field {table['field'].iloc[row]!r}"
         )
-    dates = parse_dates(table, path)
-    table = table.assign(date=dates, value=_numeric(table, "value", path))
+    stamps = parse_timestamps(table, path)
+    reject_intraday(table, stamps, pd.Index(table["asset"] + "\x00" + table["field"]), path)
+    table = table.assign(date=stamps.normalize(), value=_numeric(table, "value", path))
     dup = np.flatnonzero(table.duplicated(["date", "asset", "field"]).to_numpy())
     if len(dup):
         row = int(dup[0])

@@ -1,7 +1,10 @@
 """Compose the configured builders in order, fitted on the training span, with an on-disk cache.
 
-The cache key is (hash of the panel frame, builder configs, train_end, seed, package version), so a changed
-file, parameter or split point never returns stale features.
+The cache key is (hash of the panel frame, builder configs, train_end, seed, package and cache format
+version), so a changed file, parameter or split point never returns stale features. An entry is derived
+data: one that cannot be read back (a truncated copy, a full disk) or that another format version wrote is
+rebuilt with a logged warning. Two runs sharing a cache folder take the entry's lock (`io.file_lock`): the
+second waits for the first's build and reads it instead of building it again.
 """
 
 from __future__ import annotations
@@ -19,7 +22,7 @@ import pandas as pd
 from gan_trader import __version__
 from gan_trader.errors import FeatureError
 from gan_trader.features.base import Artifact, BuildContext, FeatureBuilder, create_builder
-from gan_trader.io import atomic_path
+from gan_trader.io import FEATURE_CACHE_FORMAT, atomic_path, file_lock, format_version
 
 log = logging.getLogger(__name__)
 
@@ -73,6 +76,7 @@ class FeaturePipeline:
             "target_kind": self.context.target_kind,
             "news": str(self.context.news) if self.context.news else None,
             "version": __version__,
+            "format": FEATURE_CACHE_FORMAT,
         }
         return hashlib.sha256(json.dumps(payload, sort_keys=True).encode()).hexdigest()[:24]
 
@@ -80,9 +84,18 @@ class FeaturePipeline:
         self, frame: pd.DataFrame, train_end: pd.Timestamp, use_cache: bool = True
     ) -> FeatureSet:
         """Fit every builder on rows <= train_end and return the causal features for all rows."""
-        cached = self._load_cache(frame, train_end) if use_cache else None
-        if cached is not None:
-            return cached
+        path = self._cache_path(frame, train_end) if use_cache else None
+        if path is None:
+            return self._build(frame, train_end)
+        with file_lock(path):
+            cached = self._load_cache(path)
+            if cached is not None:
+                return cached
+            feature_set = self._build(frame, train_end)
+            self._store_cache(path, feature_set)
+            return feature_set
+
+    def _build(self, frame: pd.DataFrame, train_end: pd.Timestamp) -> FeatureSet:
         current = frame.copy()
         built: list[str] = ["close"]  # the target's own close is always a feature; other panel columns
         # become features only through a builder (assets, technical...)
@@ -121,10 +134,7 @@ class FeaturePipeline:
             bad_column = result.columns[result.loc[:, columns].isna().any()].tolist()[0]
             bad_row = result.index[result[bad_column].isna()][0]
             raise FeatureError(f"feature '{bad_column}' is missing at {bad_row.date()} after the warm-up")
-        feature_set = FeatureSet(frame=result, columns=columns, artifacts=artifacts, notes=notes)
-        if use_cache:
-            self._store_cache(frame, train_end, feature_set)
-        return feature_set
+        return FeatureSet(frame=result, columns=columns, artifacts=artifacts, notes=notes)
 
     # cache ---------------------------------------------------------------------------------------
 
@@ -133,29 +143,45 @@ class FeaturePipeline:
             return None
         return Path(self.cache_dir) / f"{self.cache_key(frame, train_end)}.parquet"
 
-    def _load_cache(self, frame: pd.DataFrame, train_end: pd.Timestamp) -> FeatureSet | None:
-        path = self._cache_path(frame, train_end)
-        if path is None or not path.exists():
+    def _load_cache(self, path: Path) -> FeatureSet | None:
+        """The entry at `path`; None when there is none, or (with a warning) when it cannot be read back or
+        another format version wrote it: the caller rebuilds it."""
+        if not path.exists():
             return None
-        meta_path = path.with_suffix(".json")
         try:
-            cached = pd.read_parquet(path)
-            meta = json.loads(meta_path.read_text())
-        except Exception:  # a corrupt cache entry is rebuilt, never trusted
+            meta = json.loads(path.with_suffix(".json").read_text(encoding="utf-8"))
+            if format_version(meta) != FEATURE_CACHE_FORMAT:
+                log.warning(
+                    "feature cache: %s was written by another format version (%s); rebuilding it",
+                    path,
+                    format_version(meta),
+                )
+                return None
+            artifacts = [
+                Artifact(name=name, table=pd.read_parquet(path.with_suffix(f".{name}.parquet")))
+                for name in meta["tables"]
+            ]
+            cached = FeatureSet(
+                frame=pd.read_parquet(path),
+                columns=list(meta["columns"]),
+                artifacts=artifacts,
+                notes=list(meta["notes"]),
+                from_cache=True,
+            )
+            absent = [c for c in cached.columns if c not in cached.frame.columns]
+            if absent:
+                raise KeyError(f"column {absent[0]!r} is not in the frame")
+        except Exception as exc:  # pyarrow and json raise many types for a damaged file
+            log.warning(
+                "feature cache: %s cannot be read back (%s: %s); rebuilding it",
+                path,
+                type(exc).__name__,
+                str(exc).splitlines()[0][:200] if str(exc) else "",
+            )
             return None
-        artifacts = [
-            Artifact(name=name, table=pd.read_parquet(path.with_suffix(f".{name}.parquet")))
-            for name in meta.get("tables", [])
-            if path.with_suffix(f".{name}.parquet").exists()
-        ]
-        return FeatureSet(
-            frame=cached, columns=meta["columns"], artifacts=artifacts, notes=meta["notes"], from_cache=True
-        )
+        return cached
 
-    def _store_cache(self, frame: pd.DataFrame, train_end: pd.Timestamp, feature_set: FeatureSet) -> None:
-        path = self._cache_path(frame, train_end)
-        if path is None:
-            return
+    def _store_cache(self, path: Path, feature_set: FeatureSet) -> None:
         tables = [a for a in feature_set.artifacts if a.table is not None]
         for artifact in tables:
             with atomic_path(path.with_suffix(f".{artifact.name}.parquet")) as tmp:
@@ -164,6 +190,7 @@ class FeaturePipeline:
             tmp.write_text(
                 json.dumps(
                     {
+                        "format": FEATURE_CACHE_FORMAT,
                         "columns": feature_set.columns,
                         "notes": feature_set.notes,
                         "tables": [a.name for a in tables],

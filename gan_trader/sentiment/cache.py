@@ -3,7 +3,10 @@
 Entries live in chunk files under `<root>/<model identity>/`; each encode call that computed something new
 writes one chunk. A chunk is written to a temporary file and renamed into place (gan_trader.io.atomic_path),
 and it carries its own length and SHA-256 checksum, so a chunk cut short by a crash, a full disk or a copy
-that stopped half-way is recognised and ignored (the texts are simply encoded again), never read as valid.
+that stopped half-way is recognised and ignored with a warning (the texts are simply encoded again), never
+read as valid. The magic bytes carry the format version (`io.EMBEDDING_CACHE_FORMAT`): a chunk of another
+version is skipped with a note and its texts are encoded again. Processes sharing the folder take its lock
+(`io.file_lock`) to read, write and merge chunks, so a merge never removes a chunk another process wrote.
 """
 
 from __future__ import annotations
@@ -15,11 +18,12 @@ from pathlib import Path
 
 import numpy as np
 
-from gan_trader.io import atomic_open
+from gan_trader.io import EMBEDDING_CACHE_FORMAT, atomic_open, file_lock
 
 log = logging.getLogger(__name__)
 
-MAGIC = b"GTSENT1\n"
+MAGIC_PREFIX = b"GTSENT"
+MAGIC = MAGIC_PREFIX + str(EMBEDDING_CACHE_FORMAT).encode() + b"\n"
 HEADER = struct.Struct("<QI")  # rows, width
 KEY_BYTES = 32
 DIGEST_BYTES = 32
@@ -72,17 +76,35 @@ class EmbeddingCache:
         self._loaded = True
         if not self.directory.is_dir():
             return
-        for chunk in sorted(self.directory.glob(CHUNK_GLOB)):
+        with file_lock(self.directory):
+            self._read_chunks()
+
+    def _read_chunks(self) -> list[Path]:
+        """Add every readable chunk on disk to the rows in memory; returns the chunk files found."""
+        chunks = sorted(self.directory.glob(CHUNK_GLOB))
+        for chunk in chunks:
             try:
-                decoded = decode_chunk(chunk.read_bytes())
+                payload = chunk.read_bytes()
             except OSError:
-                decoded = None
+                payload = b""
+            decoded = decode_chunk(payload)
             if decoded is None:
-                log.warning("sentiment cache: ignoring damaged chunk %s (its texts are encoded again)", chunk)
+                if payload.startswith(MAGIC_PREFIX) and not payload.startswith(MAGIC):
+                    log.info(
+                        "sentiment cache: skipping %s, written by another format version (%r); its texts "
+                        "are encoded again",
+                        chunk,
+                        payload[len(MAGIC_PREFIX) : payload.find(b"\n")].decode(errors="replace"),
+                    )
+                else:
+                    log.warning(
+                        "sentiment cache: ignoring damaged chunk %s (its texts are encoded again)", chunk
+                    )
                 continue
             keys, values = decoded
             for key, row in zip(keys, values, strict=True):
-                self._rows[key] = row
+                self._rows.setdefault(key, row)
+        return chunks
 
     def lookup(self, texts: list[str]) -> tuple[dict[int, np.ndarray], list[int]]:
         """Cached rows by position in `texts`, and the positions that still need encoding."""
@@ -107,16 +129,19 @@ class EmbeddingCache:
             return None
         self._rows.update(fresh)
         self.directory.mkdir(parents=True, exist_ok=True)
-        chunks = sorted(self.directory.glob(CHUNK_GLOB))
-        if len(chunks) >= MAX_CHUNKS:
-            return self._compact(chunks)
-        keys = list(fresh)
-        payload = encode_chunk(keys, np.stack([fresh[k] for k in keys]))
-        name = f"chunk-{hashlib.sha256(payload).hexdigest()[:20]}.bin"
-        return self._write(self.directory / name, payload)
+        with file_lock(self.directory):
+            chunks = sorted(self.directory.glob(CHUNK_GLOB))
+            if len(chunks) >= MAX_CHUNKS:
+                return self._compact()
+            keys = list(fresh)
+            payload = encode_chunk(keys, np.stack([fresh[k] for k in keys]))
+            name = f"chunk-{hashlib.sha256(payload).hexdigest()[:20]}.bin"
+            return self._write(self.directory / name, payload)
 
-    def _compact(self, old_chunks: list[Path]) -> Path:
-        """Merge everything known into one chunk, then remove the old chunk files it replaces."""
+    def _compact(self) -> Path:
+        """Merge every chunk on disk (other processes' too) and the rows in memory into one chunk, then
+        remove the chunk files it replaces. Called with the folder's lock held."""
+        old_chunks = self._read_chunks()
         keys = list(self._rows)
         payload = encode_chunk(keys, np.stack([self._rows[k] for k in keys]))
         merged = self._write(

@@ -8,6 +8,9 @@ data (dicts, DataFrames); the `render_*` functions turn them into rich tables fo
 
 An episode is addressed by its run id (a unique prefix is enough) or as `SESSION:INDEX`; a session by its
 run id, a unique prefix of it, or its run name.
+
+`gan-trader episodes list` shows the columns that matter (SESSION_VIEW, `episode_view`) within 120
+terminal columns; `select_columns` picks others by name, and the CLI's `--json` prints every column.
 """
 
 from __future__ import annotations
@@ -19,10 +22,11 @@ from typing import Any
 
 import pandas as pd
 
+from gan_trader.config import TuningConfig
 from gan_trader.errors import TrackingError
 from gan_trader.io import atomic_path
 from gan_trader.tracking.recorder import FINISHED, RunRecord
-from gan_trader.tracking.store import download_artifacts, run_record
+from gan_trader.tracking.store import download_artifacts, run_record, store_error
 from gan_trader.tracking.tags import (
     ACTION_TAG,
     EPISODE_TAG,
@@ -37,6 +41,27 @@ ACTION_TAGS = (ACTION_TAG, "tune/action")  # the second: runs logged by earlier 
 REWARD_METRIC = "tune/reward"
 SUGGESTION_PREFIXES = ("suggestion.", "tune/suggestion.")
 MAX_RUNS = 50_000
+EPOCHS_METRIC = "tune/epochs"
+LIST_WIDTH = 120  # `episodes list` fits a terminal this wide
+# What `episodes list` shows of sessions, and of a session's episodes (episode_view), by default.
+SESSION_VIEW = ("session", "experiment", "strategy", "status", "episodes", "failed", "start")
+
+
+def episode_view(objective: str) -> list[str]:
+    """The default columns of a session's episodes: where each stands, and its validation and test score
+    on the session's objective (`val/crps_rel` -> `test/crps_rel`)."""
+    test = objective.replace("val/", "test/", 1)
+    return ["index", "status", "action", "epochs", objective, test, "reward", "failure"]
+
+
+def select_columns(frame: pd.DataFrame, columns: Sequence[str]) -> pd.DataFrame:
+    """The named columns of `frame`, in that order; TrackingError naming the first unknown one."""
+    unknown = [c for c in columns if c not in frame.columns]
+    if unknown:
+        raise TrackingError(
+            f"--columns: no column {unknown[0]!r} (columns: {', '.join(map(str, frame.columns))})"
+        )
+    return frame[list(columns)]
 
 
 def _status(run: Any) -> str:
@@ -55,8 +80,9 @@ class EpisodeBrowser:
             raise TrackingError(f"tracking.uri: no tracking store at {uri.removeprefix('sqlite:///')}")
         try:
             self.client = MlflowClient(tracking_uri=uri)
+            self.client.search_experiments(max_results=1)
         except Exception as exc:
-            raise TrackingError(f"tracking.uri: cannot open the tracking store {uri!r} ({exc})") from None
+            raise TrackingError(store_error(uri, exc)) from None
 
     # lookup --------------------------------------------------------------------------------------
 
@@ -155,18 +181,28 @@ class EpisodeBrowser:
         frame = pd.DataFrame(rows, columns=columns)
         return frame.sort_values("start", ascending=False, kind="stable").reset_index(drop=True)
 
+    def objective(self, session: str) -> str:
+        """The validation metric a session's tuning minimised (its `objective` param)."""
+        return _objective(self._session_run(session))
+
     def episodes(self, session: str) -> pd.DataFrame:
-        """Episodes of a session in index order: status, failure, action, reward and final metrics."""
-        session_id = self._session_run(session).info.run_id
+        """Episodes of a session in index order: the columns of `episode_view` first (status, action,
+        epochs, validation and test score, reward, failure), then the run id and every final metric."""
+        session_run = self._session_run(session)
+        session_id, leading = session_run.info.run_id, episode_view(_objective(session_run))
         rows = []
         for run in self._episode_runs(session_id):
             summary = _episode_summary(run)
             row = {key: summary[key] for key in ("index", "run_id", "status", "action", "reward", "failure")}
+            row["epochs"] = summary["metrics"].get(EPOCHS_METRIC)
             row.update(summary["metrics"])
             rows.append(row)
         if not rows:
-            return pd.DataFrame(columns=["index", "run_id", "status", "action", "reward", "failure"])
+            return pd.DataFrame(columns=[*leading, "run_id"])
         frame = pd.DataFrame(rows)
+        frame = frame.reindex(columns=[*leading, *[c for c in frame.columns if c not in leading]])
+        if frame["epochs"].notna().all():
+            frame["epochs"] = frame["epochs"].astype(int)
         return frame.sort_values(["index", "status"], kind="stable").reset_index(drop=True)
 
     def episode(self, ref: str) -> dict[str, Any]:
@@ -247,6 +283,10 @@ def _curves_figure(history: pd.DataFrame, title: str) -> Any:
     return figure
 
 
+def _objective(session_run: Any) -> str:
+    return str(session_run.data.params.get("objective", TuningConfig().objective))
+
+
 def _episode_summary(run: Any) -> dict[str, Any]:
     tags, params = run.data.tags, run.data.params
     action = next((tags[t] for t in ACTION_TAGS if t in tags), params.get("tune/action"))
@@ -313,6 +353,40 @@ def render_table(frame: pd.DataFrame, title: str, max_columns: int = 14) -> Any:
         if frame.index.name or not isinstance(frame.index, pd.RangeIndex):
             cells.insert(0, str(label))
         table.add_row(*cells)
+    return table
+
+
+def _fit_widths(cells: dict[str, list[str]], width: int) -> dict[str, int]:
+    """Column widths whose table (borders and padding included) fits `width`: the widest columns give way
+    first, down to their header's length (ids stay whole: --resume and --session take them)."""
+    natural = {name: max([len(name), *map(len, values)]) for name, values in cells.items()}
+    floor = {
+        name: natural[name] if name in ("session", "run_id") else min(natural[name], max(len(name), 6))
+        for name in cells
+    }
+    widths = dict(natural)
+    excess = sum(widths.values()) + 3 * len(widths) + 1 - width
+    while excess > 0:
+        name = max(widths, key=lambda column: widths[column] - floor[column])
+        if widths[name] <= floor[name]:
+            break
+        widths[name] -= 1
+        excess -= 1
+    return widths
+
+
+def render_list(frame: pd.DataFrame, title: str, width: int = LIST_WIDTH) -> Any:
+    """A listing as a rich Table at most `width` columns wide: no header or cell wraps; the widest cells
+    (failure reasons, long names) are cut with an ellipsis."""
+    from rich.table import Table
+
+    cells = {str(c): [_cell(v) for v in frame[c]] for c in frame.columns}
+    widths = _fit_widths(cells, width)
+    table = Table(title=title)
+    for name, size in widths.items():
+        table.add_column(name, width=size, no_wrap=True, overflow="ellipsis")
+    for row in zip(*cells.values(), strict=True):
+        table.add_row(*row)
     return table
 
 

@@ -20,7 +20,7 @@ import pandas as pd
 
 from gan_trader.config import TrackingConfig
 from gan_trader.errors import EpisodeFailed
-from gan_trader.tracking.tags import EPISODE_TAG, FAILURE_TAG
+from gan_trader.tracking.tags import EPISODE_TAG, FAILURE_TAG, FORMAT_TAG
 
 RUNNING, FINISHED, FAILED, KILLED = "RUNNING", "FINISHED", "FAILED", "KILLED"
 
@@ -42,6 +42,13 @@ class RunRecord:
         """An episode's index in its session; None for other runs."""
         index = self.tags.get(EPISODE_TAG)
         return int(index) if index is not None and index.lstrip("-").isdigit() else None
+
+    @property
+    def format_version(self) -> int | None:
+        """The format version the run was logged with (io.RUN_FORMAT then); None for runs logged before
+        runs carried one."""
+        value = self.tags.get(FORMAT_TAG)
+        return int(value) if value is not None and value.isdigit() else None
 
     @property
     def failure(self) -> str | None:

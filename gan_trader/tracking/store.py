@@ -1,7 +1,9 @@
 """The MLflow implementation of the Recorder interface (recorder.py): the one place that logs to MLflow.
 
 Runs are addressed by id through `MlflowClient` (no global active run), so several sessions or threads can
-log side by side. A crashed episode is ended FAILED with its reason in FAILURE_TAG.
+log side by side. A crashed episode is ended FAILED with its reason in FAILURE_TAG. Every run is tagged
+with the format version of what it logs (FORMAT_TAG = io.RUN_FORMAT), so readers such as the optimiser's
+warm start can leave out runs an older gan-trader logged.
 """
 
 from __future__ import annotations
@@ -18,12 +20,28 @@ from typing import Any
 
 from gan_trader.config import TrackingConfig
 from gan_trader.errors import TrackingError
+from gan_trader.io import RUN_FORMAT
 from gan_trader.tracking.recorder import FINISHED, RUNNING, Recorder, RunRecord
-from gan_trader.tracking.tags import EPISODE_TAG, FAILURE_TAG, KIND_TAG, PARENT_TAG, SESSION_TAG
+from gan_trader.tracking.tags import (
+    EPISODE_TAG,
+    FAILURE_TAG,
+    FORMAT_TAG,
+    KIND_TAG,
+    PARENT_TAG,
+    SESSION_TAG,
+)
 
 log = logging.getLogger(__name__)
 
-__all__ = ["MlflowRecorder", "Recorder", "RunRecord", "download_artifacts", "open_recorder", "run_record"]
+__all__ = [
+    "MlflowRecorder",
+    "Recorder",
+    "RunRecord",
+    "download_artifacts",
+    "open_recorder",
+    "run_record",
+    "store_error",
+]
 
 
 def run_record(run: Any) -> RunRecord:
@@ -45,6 +63,15 @@ def download_artifacts(client: Any, run_id: str, path: str, destination: Path) -
         return Path(client.download_artifacts(run_id, path, str(destination)))
     except Exception as exc:
         raise TrackingError(f"run {run_id}: no artifact {path!r} ({type(exc).__name__})") from None
+
+
+def store_error(uri: str, exc: BaseException) -> str:
+    """One line for a tracking store that cannot be opened: which, why (without the SQL), what to do."""
+    reason = (str(exc).strip().splitlines() or [type(exc).__name__])[0].split(" [SQL:")[0][:200]
+    return (
+        f"tracking.uri: cannot open the tracking store {uri!r} ({reason}); if its file is damaged, restore "
+        "it from a backup or point tracking.uri at another store"
+    )
 
 
 def _prepare_uri(uri: str) -> str:
@@ -86,9 +113,7 @@ class MlflowRecorder(Recorder):
             self.client = MlflowClient(tracking_uri=self.uri)
             existing = self.client.get_experiment_by_name(experiment)
         except Exception as exc:
-            raise TrackingError(
-                f"tracking.uri: cannot open the tracking store {self.uri!r} ({exc})"
-            ) from None
+            raise TrackingError(store_error(self.uri, exc)) from None
         if existing is None:
             location = (self.artifact_root / experiment).resolve()
             location.mkdir(parents=True, exist_ok=True)
@@ -146,7 +171,9 @@ class MlflowRecorder(Recorder):
         self, name: str, params: Mapping[str, Any] | None = None, tags: Mapping[str, str] | None = None
     ) -> str:
         run = self.client.create_run(
-            self.experiment_id, run_name=name, tags={KIND_TAG: "session", **(tags or {})}
+            self.experiment_id,
+            run_name=name,
+            tags={KIND_TAG: "session", FORMAT_TAG: str(RUN_FORMAT), **(tags or {})},
         )
         if params:
             self.log_params(run.info.run_id, params)
@@ -164,6 +191,7 @@ class MlflowRecorder(Recorder):
             run_name=f"episode-{index:03d}",
             tags={
                 KIND_TAG: "episode",
+                FORMAT_TAG: str(RUN_FORMAT),
                 PARENT_TAG: session_id,
                 SESSION_TAG: session_id,
                 EPISODE_TAG: str(index),

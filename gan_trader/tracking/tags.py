@@ -4,6 +4,7 @@ KIND_TAG = "gan_trader.kind"  # session | episode | compare
 SESSION_TAG = "gan_trader.session"  # an episode's session run id
 EPISODE_TAG = "gan_trader.episode"  # an episode's index in its session
 FAILURE_TAG = "gan_trader.failure"  # why a run ended FAILED or KILLED
+FORMAT_TAG = "gan_trader.format"  # the format version (io.RUN_FORMAT) of what the run logged
 CONFIG_TAG = "gan_trader.config"
 STRATEGY_TAG = "gan_trader.strategy"
 ACTION_TAG = "gan_trader.action"  # what the controller decided for an episode (new, keep, pbt...)

@@ -5,13 +5,21 @@ A policy is trained in proxy mode when none is saved: the same environment, but 
 `tuning.agent.proxy_rows` rows before the task's validation end, re-split 70/15/15 inside that slice; the
 task's test days are never seen. The policy is saved to `tuning.agent.policy_path` (default
 `<runs_dir>/policies/<algo>.zip`) and reused by every later session with the same search space.
+
+The saved zip carries an entry `gan_trader.json` with its format version (io.POLICY_FORMAT). A policy of
+another version (another observation or action space) is left out with a logged note and replaced by one
+trained now; a damaged one stops with one line naming the file (it is not silently retrained: it may hold
+hours of proxy training). Two runs in one folder that need the same policy take its lock (io.file_lock):
+the second waits while the first trains, then loads what it saved.
 """
 
 from __future__ import annotations
 
 import io
+import json
 import logging
 import tempfile
+import zipfile
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -21,8 +29,8 @@ import pandas as pd
 
 from gan_trader.config import ExperimentConfig, SplitConfig
 from gan_trader.data.splits import make_split
-from gan_trader.errors import EpisodeFailed, TuningError
-from gan_trader.io import atomic_open
+from gan_trader.errors import DamagedFileError, EpisodeFailed, TuningError
+from gan_trader.io import POLICY_FORMAT, atomic_open, describe_version, file_lock, format_version
 from gan_trader.models.base import ForecastTask
 from gan_trader.tuning.env import TuningEnv
 from gan_trader.tuning.episode import (
@@ -37,6 +45,8 @@ from gan_trader.tuning.observation import observation_size
 from gan_trader.tuning.space import SearchSpace
 
 log = logging.getLogger(__name__)
+
+POLICY_ENTRY = "gan_trader.json"  # the entry of a saved policy's zip that holds its format version
 
 
 def _algorithm(algo: str) -> Any:
@@ -102,22 +112,55 @@ class Policy:
         return int(np.asarray(action).item())
 
     def save(self, path: str | Path) -> None:
+        """Write the agent (stable-baselines3's zip plus the entry `gan_trader.json`) atomically."""
         buffer = io.BytesIO()
         self.model.save(buffer)
+        with zipfile.ZipFile(buffer, "a") as archive:
+            archive.writestr(POLICY_ENTRY, json.dumps({"format": POLICY_FORMAT, "algo": self.algo}))
         with atomic_open(path, "wb") as handle:
             handle.write(buffer.getvalue())
         self.path = Path(path)
 
     @classmethod
-    def load(cls, algo: str, path: str | Path, expected_obs: int) -> Policy:
-        model = _algorithm(algo).load(str(path), device="cpu")
+    def load(cls, algo: str, path: str | Path, expected_obs: int) -> Policy | None:
+        """The policy saved at `path`; None (with a logged note) when another format version saved it;
+        DamagedFileError naming the file when it cannot be read back."""
+        path = Path(path)
+        remedy = (
+            "delete it to train a new one in proxy mode, or point tuning.agent.policy_path at another file"
+        )
+        try:
+            with zipfile.ZipFile(path) as archive:
+                names = archive.namelist()
+                saved = json.loads(archive.read(POLICY_ENTRY)) if POLICY_ENTRY in names else None
+                corrupt = archive.testzip()  # every member's checksum
+            if corrupt is not None:
+                raise zipfile.BadZipFile(f"member {corrupt} fails its checksum")
+            if not {"data", "policy.pth"} <= set(names):  # e.g. a zip nested in a file cut short
+                raise zipfile.BadZipFile("not a stable-baselines3 archive")
+        except (OSError, zipfile.BadZipFile, json.JSONDecodeError, UnicodeDecodeError, EOFError) as exc:
+            raise DamagedFileError(f"{path}: damaged saved policy ({type(exc).__name__}); {remedy}") from None
+        if format_version(saved) != POLICY_FORMAT:
+            log.warning(
+                "saved policy %s has %s, this gan-trader uses version %d: left out, a new one is trained",
+                path,
+                describe_version(format_version(saved)),
+                POLICY_FORMAT,
+            )
+            return None
+        try:
+            model = _algorithm(algo).load(str(path), device="cpu")
+        except TuningError:
+            raise
+        except Exception as exc:  # stable-baselines3 raises many types for a damaged archive member
+            raise DamagedFileError(f"{path}: damaged saved policy ({type(exc).__name__}); {remedy}") from None
         shape = model.observation_space.shape
         if shape != (expected_obs,):
             raise TuningError(
                 f"tuning.agent.policy_path: {path} was trained on observations of shape {shape}, "
                 f"this search space gives ({expected_obs},); delete it or point to another file"
             )
-        return cls(model, algo, Path(path))
+        return cls(model, algo, path)
 
 
 def policy_path(config: ExperimentConfig) -> Path:
@@ -217,15 +260,18 @@ def load_or_train_policy(
     """The saved policy for this config, or one trained now in proxy mode and saved for later sessions."""
     agent = config.tuning.agent
     path = policy_path(config)
-    if path.exists():
-        return Policy.load(agent.algo, path, observation_size(space))
-    if not quiet:
-        print(
-            f"no saved {agent.algo} policy at {path}: training one in proxy mode ({agent.train_steps} steps)"
-        )
-    with tempfile.TemporaryDirectory(prefix="gan-trader-proxy-") as workdir:
-        env = make_proxy_env(config, task, Path(workdir), runner)
-        policy = train_policy(config, env)
-    policy.save(path)
+    with file_lock(path):
+        saved = Policy.load(agent.algo, path, observation_size(space)) if path.exists() else None
+        if saved is not None:
+            return saved
+        if not quiet:
+            print(
+                f"no usable {agent.algo} policy at {path}: training one in proxy mode "
+                f"({agent.train_steps} steps)"
+            )
+        with tempfile.TemporaryDirectory(prefix="gan-trader-proxy-") as workdir:
+            env = make_proxy_env(config, task, Path(workdir), runner)
+            policy = train_policy(config, env)
+        policy.save(path)
     log.info("saved the %s policy to %s", agent.algo, path)
     return policy

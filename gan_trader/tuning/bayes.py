@@ -8,7 +8,6 @@ space's continuous box (see `space.py`); the exact box point of each suggestion 
 
 from __future__ import annotations
 
-import json
 import logging
 import math
 from collections.abc import Mapping
@@ -19,13 +18,23 @@ from typing import Any
 import numpy as np
 from bayes_opt import BayesianOptimization, acquisition
 
-from gan_trader.errors import TuningError
-from gan_trader.io import atomic_path, write_json
+from gan_trader.errors import DamagedFileError, TuningError
+from gan_trader.io import (
+    OPTIMIZER_STATE_FORMAT,
+    RUN_FORMAT,
+    atomic_path,
+    describe_version,
+    read_state,
+    write_json,
+)
 from gan_trader.tracking.recorder import FINISHED, Recorder
 from gan_trader.tracking.tags import SESSION_TAG
 from gan_trader.tuning.space import SearchSpace
 
 log = logging.getLogger(__name__)
+
+# What to do about optimiser state that cannot be read back: it holds what the session learned so far.
+RESUME_REMEDY = "the session cannot be resumed; start a new session (its logged episodes stay in the store)"
 
 
 @dataclass
@@ -118,6 +127,7 @@ class BayesOptimizer:
         write_json(
             path,
             {
+                "format": OPTIMIZER_STATE_FORMAT,
                 "kappa": self.kappa,
                 "init_points": self.init_points,
                 "seed": self.seed,
@@ -128,16 +138,27 @@ class BayesOptimizer:
         )
 
     @classmethod
-    def load(cls, space: SearchSpace, path: str | Path) -> BayesOptimizer:
+    def load(cls, space: SearchSpace, path: str | Path, remedy: str = RESUME_REMEDY) -> BayesOptimizer:
+        """The optimiser saved at `path`; DamagedFileError or OutdatedFileError (naming the file and
+        `remedy`) when it cannot be read back or another format version wrote it."""
         path = Path(path)
-        meta = json.loads(path.read_text(encoding="utf-8"))
-        if meta["names"] != space.names:
-            raise TuningError(
-                f"{path}: saved optimiser has dimensions {meta['names']}, the space has {space.names}"
-            )
-        optimizer = cls(space, meta["kappa"], meta["init_points"], meta["seed"])
-        optimizer._optimizer.load_state(path.parent / meta["bo_state"])
-        optimizer.suggested = int(meta["suggested"])
+        meta = read_state(path, "optimiser state", OPTIMIZER_STATE_FORMAT, remedy)
+        try:
+            names, bo_state = list(meta["names"]), path.parent / str(meta["bo_state"])
+            kappa, init_points = float(meta["kappa"]), int(meta["init_points"])
+            seed, suggested = int(meta["seed"]), int(meta["suggested"])
+        except (KeyError, TypeError, ValueError) as exc:
+            raise DamagedFileError(f"{path}: damaged optimiser state (no valid {exc}); {remedy}") from None
+        if names != space.names:
+            raise TuningError(f"{path}: saved optimiser has dimensions {names}, the space has {space.names}")
+        optimizer = cls(space, kappa, init_points, seed)
+        try:
+            optimizer._optimizer.load_state(bo_state)
+        except Exception as exc:  # bayes_opt raises json, key and shape errors for a damaged file
+            raise DamagedFileError(
+                f"{bo_state}: damaged optimiser state ({type(exc).__name__}); {remedy}"
+            ) from None
+        optimizer.suggested = suggested
         return optimizer
 
     # warm start ------------------------------------------------------------------------------------
@@ -160,14 +181,20 @@ class BayesOptimizer:
 def logged_observations(
     recorder: Recorder, space: SearchSpace, objective: str, exclude_session: str | None = None
 ) -> list[tuple[dict[str, Any], float]]:
-    """(hyperparameters, objective) of every FINISHED episode of the recorder's experiment.
+    """(hyperparameters, objective) of every FINISHED episode of the recorder's experiment logged with this
+    format version (io.RUN_FORMAT); episodes an older gan-trader logged (another GAN, other metrics) are left
+    out with a logged note.
 
     Episodes log their hyperparameters as params `hp.<name>` and the objective as a metric (`val/mae`...).
     """
     runs = recorder.runs(kind="episode", status=FINISHED, limit=5000)
     found: list[tuple[dict[str, Any], float]] = []
+    other_versions: dict[int | None, int] = {}
     for run in runs:
         if exclude_session and run.tags.get(SESSION_TAG) == exclude_session:
+            continue
+        if run.format_version != RUN_FORMAT:
+            other_versions[run.format_version] = other_versions.get(run.format_version, 0) + 1
             continue
         if objective not in run.metrics or run.episode_index is None:
             continue
@@ -178,4 +205,15 @@ def logged_observations(
         if set(params) != set(space.names):
             continue
         found.append((params, run.metrics[objective]))
+    if other_versions:
+        counts = ", ".join(
+            f"{count} of {describe_version(version)}"
+            for version, count in sorted(other_versions.items(), key=str)
+        )
+        log.info(
+            "warm start: left out %d episodes logged by another gan-trader (%s; this one logs version %d)",
+            sum(other_versions.values()),
+            counts,
+            RUN_FORMAT,
+        )
     return found

@@ -3,7 +3,10 @@
 The session is a parent run; its id is the session id. State lives in
 `<tuning.sessions_dir or runs_dir/sessions>/<session id>/`: `state.json` (plan, finished episodes, the
 episodes submitted but not finished, epochs spent) and `strategy/` (optimiser observations, RNG, pending
-suggestions). Both are written atomically after every decision and every finished episode.
+suggestions). Both are written atomically after every decision and every finished episode, with their
+format version (io.SESSION_STATE_FORMAT, io.OPTIMIZER_STATE_FORMAT). Neither can be rebuilt, so on resume a
+damaged one, or one of another version, stops with one line naming the file (DamagedFileError,
+OutdatedFileError): start a new session then; the episodes logged so far stay in the store.
 
 A strategy runs the session through `Strategy.drive`: a step-wise strategy through this module's episode
 loop (`_Session.run_episodes`, the loop of loop.py with durable hooks), a strategy with its own scheduler
@@ -33,8 +36,8 @@ from typing import Any
 import pandas as pd
 
 from gan_trader.config import ExperimentConfig
-from gan_trader.errors import TrackingError, TuningError
-from gan_trader.io import write_json
+from gan_trader.errors import DamagedFileError, TrackingError, TuningError
+from gan_trader.io import SESSION_STATE_FORMAT, read_state, write_json
 from gan_trader.models.base import ForecastTask
 from gan_trader.tracking.recorder import FAILED, FINISHED, KILLED, RUNNING, Recorder, RunRecord
 from gan_trader.tracking.tags import BEST_EPISODE_TAG, BEST_RUN_TAG, STRATEGY_TAG
@@ -56,6 +59,21 @@ log = logging.getLogger(__name__)
 
 INTERRUPTED = "interrupted; re-run on resume"
 STATE_FILE = "state.json"
+# What state.json holds besides its format version; a file without one of these is damaged.
+STATE_KEYS = (
+    "session_id",
+    "strategy",
+    "planned_episodes",
+    "epochs_per_episode",
+    "budget_epochs",
+    "seed",
+    "next_index",
+    "episodes",
+    "pending",
+    "epochs_spent",
+    "stopped",
+    "finished",
+)
 
 
 @dataclass
@@ -386,10 +404,30 @@ def progress_figure(tables: dict[str, pd.DataFrame], objective: str) -> Any:
 
 
 def _load_state(folder: Path, session_id: str) -> dict[str, Any]:
+    """The saved state of a session; one-line errors naming the file when it is missing, damaged (it cannot
+    be rebuilt: the plan and the optimiser's decisions live only there) or of another format version."""
     path = folder / STATE_FILE
     if not path.exists():
         raise TrackingError(f"--resume {session_id}: no saved session state at {path}")
-    return json.loads(path.read_text(encoding="utf-8"))
+    remedy = (
+        f"session {session_id} cannot be resumed; start a new session (its logged episodes stay in the store)"
+    )
+    state = read_state(path, "session state", SESSION_STATE_FORMAT, remedy)
+    try:
+        missing = next((key for key in STATE_KEYS if key not in state), None)
+        if missing is not None:
+            raise KeyError(missing)
+        for summary in state["episodes"].values():
+            EpisodeResult.from_summary(summary)
+        for spec in state["pending"].values():
+            EpisodeSpec.from_dict(spec)
+        for key in ("planned_episodes", "epochs_per_episode", "budget_epochs", "seed", "next_index"):
+            int(state[key])
+    except (AttributeError, KeyError, TypeError, ValueError) as exc:
+        raise DamagedFileError(
+            f"{path}: damaged session state ({type(exc).__name__}: {exc}); {remedy}"
+        ) from None
+    return state
 
 
 def _new_state(config: ExperimentConfig, recorder: Recorder, name: str, planned: int) -> dict[str, Any]:
@@ -416,6 +454,7 @@ def _new_state(config: ExperimentConfig, recorder: Recorder, name: str, planned:
     folder.mkdir(parents=True, exist_ok=True)
     recorder.log_text(session_id, json.dumps({"state_dir": str(folder)}), "session.json")
     return {
+        "format": SESSION_STATE_FORMAT,
         "session_id": session_id,
         "experiment": recorder.experiment_name,
         "strategy": name,

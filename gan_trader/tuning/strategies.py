@@ -27,12 +27,12 @@ from typing import Any, ClassVar, Protocol
 import numpy as np
 
 from gan_trader.config import ExperimentConfig, TrackingConfig
-from gan_trader.errors import TuningError
-from gan_trader.io import atomic_path, write_json
+from gan_trader.errors import DamagedFileError, TuningError
+from gan_trader.io import SESSION_STATE_FORMAT, atomic_path, read_state, write_json
 from gan_trader.models.base import ForecastTask
 from gan_trader.tracking.recorder import Recorder
 from gan_trader.tracking.store import open_recorder
-from gan_trader.tuning.bayes import BayesOptimizer
+from gan_trader.tuning.bayes import RESUME_REMEDY, BayesOptimizer
 from gan_trader.tuning.episode import EpisodeResult, EpisodeSpec, run_episode
 from gan_trader.tuning.executor import RayExecutor, start_worker
 from gan_trader.tuning.loop import CHOICES, KEEP, NEW, STOP, Action, continuable
@@ -154,12 +154,20 @@ class RandomStrategy(EpisodeStrategy):
         return Action("new", self.space.sample(self.rng), source="random")
 
     def save(self, folder: Path) -> None:
-        write_json(folder / "random.json", self.rng.bit_generator.state)
+        write_json(
+            folder / "random.json", {"format": SESSION_STATE_FORMAT, "rng": self.rng.bit_generator.state}
+        )
 
     def load(self, folder: Path) -> None:
         path = folder / "random.json"
         if path.exists():
-            self.rng.bit_generator.state = json.loads(path.read_text(encoding="utf-8"))
+            saved = read_state(path, "random-search state", SESSION_STATE_FORMAT, RESUME_REMEDY)
+            try:
+                self.rng.bit_generator.state = saved["rng"]
+            except (KeyError, TypeError, ValueError) as exc:
+                raise DamagedFileError(
+                    f"{path}: damaged random-search state ({type(exc).__name__}); {RESUME_REMEDY}"
+                ) from None
 
 
 class BOStrategy(EpisodeStrategy):

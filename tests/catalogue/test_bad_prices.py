@@ -62,6 +62,18 @@ BAD_PRICE_FILES: dict[str, BadPrices] = {
     "duplicate date, Yahoo layout": BadPrices(
         YAHOO_HEADER + YAHOO_ROWS + "2020-01-09,1,2,0.5,1,1,1\n", "line 10: duplicate date"
     ),
+    "intraday bars (hourly, Yahoo's Datetime column)": BadPrices(
+        "Datetime,Open,High,Low,Close,Volume\n"
+        "2017-04-19 09:30:00-04:00,1,2,0.5,1,10\n2017-04-19 10:30:00-04:00,1,2,0.5,1,10\n",
+        "column 'datetime' line 3: intraday timestamps ('2017-04-19 10:30:00-04:00' on the same day as "
+        "'2017-04-19 09:30:00-04:00'); daily bars expected: resample to one row per day first",
+    ),
+    "intraday bars, long file": BadPrices(
+        "date,asset,field,value\n2017-04-19 09:30,A,close,1\n2017-04-19 09:30,B,close,2\n"
+        "2017-04-19 10:30,A,close,1\n",
+        "line 4: intraday timestamps",
+        long=True,
+    ),
     "dates out of order": BadPrices(
         "Date,Close\n2020-01-02,1\n2020-01-06,1\n2020-01-03,1\n", "line 4: dates out of order"
     ),
