@@ -306,8 +306,13 @@ def persistence_forecast(task: ForecastTask, origins: pd.DatetimeIndex) -> Forec
     return Forecast.from_returns(PERSISTENCE, task, origins, np.zeros(len(origins)))
 
 
-def evaluate(task: ForecastTask, forecasts: list[Forecast], config: EvaluationConfig) -> Leaderboard:
-    """Score forecasts on their test days; persistence is added when it is not among them."""
+def evaluate(
+    task: ForecastTask, forecasts: list[Forecast], config: EvaluationConfig, compare: bool = True
+) -> Leaderboard:
+    """Score forecasts on their test days; persistence is added when it is not among them.
+
+    :param compare: run the model confidence sets and SPA tests (bootstraps; off for per-fold views).
+    """
     if not forecasts:
         raise ValueError("evaluate needs at least one forecast")
     names = [f.model for f in forecasts]
@@ -329,7 +334,7 @@ def evaluate(task: ForecastTask, forecasts: list[Forecast], config: EvaluationCo
     if any(has_samples(f) for f in forecasts):
         table["crps_dm_stat"], table["crps_dm_pvalue"] = np.nan, np.nan
     crps_by_day, pits, benchmark = _compare_distributions(task, forecasts, table)
-    comparisons = _compare_models(task, forecasts, crps_by_day)
+    comparisons = _compare_models(task, forecasts, crps_by_day) if compare else {}
     for key, column, models in (
         ("mcs_points", "in_mcs", table.index),
         ("mcs_crps", "in_mcs_crps", crps_by_day),

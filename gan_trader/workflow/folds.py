@@ -15,6 +15,7 @@ import pandas as pd
 
 from gan_trader.config import ExperimentConfig
 from gan_trader.data.panel import Panel
+from gan_trader.data.splits import Split
 from gan_trader.evaluation.leaderboard import Leaderboard, evaluate
 from gan_trader.models.base import Forecast, Forecaster, ForecastTask
 from gan_trader.models.baselines import create_baseline
@@ -50,6 +51,12 @@ def join_forecasts(parts: list[Forecast]) -> Forecast:
     samples = [p.samples for p in parts if p.samples is not None]
     joined_samples: np.ndarray | None = np.concatenate(samples) if len(samples) == len(parts) else None
     extra = dict(parts[-1].extra)
+    for key, value in extra.items():  # a diagnostic (MH acceptance...): its mean over the folds
+        if isinstance(value, int | float | np.number) and not isinstance(value, bool):
+            values = [
+                float(p.extra[key]) for p in parts if isinstance(p.extra.get(key), int | float | np.number)
+            ]
+            extra[key] = float(np.mean(values)) if key not in ("hold_days",) else value
     return Forecast(
         model=parts[0].model,
         origins=pd.DatetimeIndex(np.concatenate([p.origins.to_numpy() for p in parts])),
@@ -58,6 +65,7 @@ def join_forecasts(parts: list[Forecast]) -> Forecast:
         price=np.concatenate([p.price for p in parts]),
         samples=joined_samples,
         extra=extra,
+        price_level=parts[0].price_level,
     )
 
 
@@ -65,6 +73,77 @@ def historical_forecasts(prepared: Prepared, factory: ForecasterFactory, seed: i
     """Fit a fresh forecaster on one prepared split and forecast its test days."""
     task = prepared.task
     return factory(prepared, seed).fit(task).predict(task, task.origins("test"))
+
+
+# The scores the per-fold table shows.
+FOLD_COLUMNS = ("days", "mase", "dm_pvalue", "crps_rel", "coverage_90", "crps_dm_pvalue", "long_flat_sharpe")
+
+# (prepared fold, seed) -> the forecasts of that fold's test days, one per model (leaderboard rows)
+FoldRows = Callable[[Prepared, int], list[Forecast]]
+
+
+@dataclass
+class FoldsEvaluation:
+    """Every (fold, seed): its forecasts' leaderboard on the fold's test days; per seed: the folds' forecasts
+    joined and scored on all their test days together (`runs`)."""
+
+    splits: list[Split]
+    seeds: list[int]
+    per_fold: dict[tuple[int, int], Leaderboard]
+    runs: dict[int, WalkForwardResult]
+
+    @property
+    def leaderboard(self) -> Leaderboard:
+        """The first seed's leaderboard over the pooled test days of every fold."""
+        return self.runs[self.seeds[0]].leaderboard
+
+    def fold_table(self, columns: tuple[str, ...] = FOLD_COLUMNS) -> pd.DataFrame:
+        """One row per (fold, seed, model): the fold's test span and the main scores on it."""
+        rows = []
+        for (fold, seed), board in sorted(self.per_fold.items()):
+            split = self.splits[fold]
+            for model, row in board.table.iterrows():
+                entry = {"fold": fold, "seed": seed, "model": model, "test_from": split.val_end.date()}
+                entry.update({c: row[c] for c in columns if c in board.table.columns})
+                rows.append(entry)
+        return pd.DataFrame(rows)
+
+    def summary(self) -> pd.DataFrame:
+        """Mean and standard deviation over folds x seeds of every numeric score (columns: metric, stat)."""
+        return seed_summary([board.table for board in self.per_fold.values()])
+
+
+def evaluate_folds(
+    config: ExperimentConfig,
+    panel: Panel,
+    rows: FoldRows,
+    seeds: list[int],
+    first: Prepared | None = None,
+    use_cache: bool = True,
+) -> FoldsEvaluation:
+    """Refit everything per fold of `split.walk_forward` (features by `prepare`, models by `rows`) and
+    score each fold alone and all folds pooled, once per seed. `first` reuses fold 0's prepared data."""
+    splits = fold_splits(config, panel)
+    per_fold: dict[tuple[int, int], Leaderboard] = {}
+    parts: dict[int, dict[str, list[Forecast]]] = {seed: {} for seed in seeds}
+    prepared: Prepared | None = None
+    for fold, split in enumerate(splits):
+        prepared = first if fold == 0 and first is not None else prepare(config, panel, split, use_cache)
+        for seed in seeds:
+            forecasts = rows(prepared, seed)
+            per_fold[(fold, seed)] = evaluate(prepared.task, forecasts, config.evaluation, compare=False)
+            for forecast in forecasts:
+                parts[seed].setdefault(forecast.model, []).append(forecast)
+    assert prepared is not None
+    # The last fold's task covers every test day (features of all folds start after the same warm-up).
+    task = prepared.task
+    runs = {}
+    for seed, models in parts.items():
+        complete = {name: folds for name, folds in models.items() if len(folds) == len(splits)}
+        joined = [join_forecasts(folds) for folds in complete.values()]
+        by_fold = [{name: folds[k] for name, folds in complete.items()} for k in range(len(splits))]
+        runs[seed] = WalkForwardResult(joined, task, by_fold, evaluate(task, joined, config.evaluation))
+    return FoldsEvaluation(splits, seeds, per_fold, runs)
 
 
 def run_folds(
@@ -75,22 +154,17 @@ def run_folds(
     use_cache: bool = True,
 ) -> WalkForwardResult:
     """Refit every model (and every feature builder) per fold of `split.walk_forward`; score all test days."""
-    panel = panel or load_panel(config)
     seed = config.seed if seed is None else seed
-    folds: list[dict[str, Forecast]] = []
-    prepared = None
-    for split in fold_splits(config, panel):
-        prepared = prepare(config, panel, split, use_cache=use_cache)
-        folds.append(
-            {name: historical_forecasts(prepared, factory, seed) for name, factory in models.items()}
-        )
-    assert prepared is not None
-    joined = [join_forecasts([fold[name] for fold in folds]) for name in models]
-    for forecast, name in zip(joined, models, strict=True):
-        forecast.model = name
-    # The last fold's task covers every test day (features of all folds start after the same warm-up).
-    task = prepared.task
-    return WalkForwardResult(joined, task, folds, evaluate(task, joined, config.evaluation))
+
+    def rows(prepared: Prepared, seed: int) -> list[Forecast]:
+        found = []
+        for name, factory in models.items():
+            forecast = historical_forecasts(prepared, factory, seed)
+            forecast.model = name
+            found.append(forecast)
+        return found
+
+    return evaluate_folds(config, panel or load_panel(config), rows, [seed], use_cache=use_cache).runs[seed]
 
 
 def seed_summary(tables: list[pd.DataFrame]) -> pd.DataFrame:

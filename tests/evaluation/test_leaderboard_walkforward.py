@@ -10,7 +10,13 @@ from gan_trader.config import EvaluationConfig, load_config
 from gan_trader.evaluation.leaderboard import evaluate
 from gan_trader.models.base import Forecast
 from gan_trader.models.baselines import run_baselines
-from gan_trader.workflow.folds import baseline_factories, format_mean_std, run_folds, seed_summary
+from gan_trader.workflow.folds import (
+    baseline_factories,
+    evaluate_folds,
+    format_mean_std,
+    run_folds,
+    seed_summary,
+)
 from gan_trader.workflow.prepare import fold_splits, load_panel
 
 
@@ -112,3 +118,38 @@ def test_seed_summary_mean_and_std():
     assert summary.loc["m", ("mase", "std")] == pytest.approx(np.std([0.9, 1.1], ddof=1))
     assert summary.loc["p", ("mase", "std")] == pytest.approx(0.0)
     assert format_mean_std(summary).loc["m", "mase"] == "1.0000 ± 0.1414"
+
+
+def test_folds_and_seeds_give_per_fold_pooled_and_mean_std_views():
+    config = load_config(
+        None,
+        [
+            "features.builders={}",
+            "features.cache_dir=null",
+            "data.start=2008-01-01",
+            "data.end=2011-12-31",
+            "split.walk_forward.folds=3",
+            "gan.seq_len=8",
+        ],
+    )
+    panel = load_panel(config)
+
+    def rows(prepared, seed):
+        task = prepared.task
+        origins = task.origins("test")
+        noise = np.random.default_rng(seed).normal(0, 0.001, len(origins))
+        return [
+            Forecast.from_returns("noisy", task, origins, noise),
+            *run_baselines(["persistence"], task, seed),
+        ]
+
+    result = evaluate_folds(config, panel, rows, seeds=[1, 2])
+    assert sorted(result.per_fold) == [(f, s) for f in range(3) for s in (1, 2)]
+    table = result.fold_table()
+    assert len(table) == 3 * 2 * 2 and set(table["model"]) == {"noisy", "persistence"}
+    pooled = result.runs[1].leaderboard.table
+    assert pooled.loc["noisy", "days"] == table[(table.seed == 1) & (table.model == "noisy")]["days"].sum()
+    # Seeds give different forecasts, so the spread over folds x seeds is not zero.
+    summary = result.summary()
+    assert summary.loc["noisy", ("mase", "std")] > 0 and summary.loc["persistence", ("mase", "std")] == 0
+    assert result.leaderboard is result.runs[1].leaderboard
