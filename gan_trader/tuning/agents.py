@@ -41,6 +41,7 @@ from gan_trader.tuning.episode import (
     _EpisodeCallback,
     train_gan,
 )
+from gan_trader.tuning.loop import CHOICES
 from gan_trader.tuning.observation import observation_size
 from gan_trader.tuning.space import SearchSpace
 
@@ -122,7 +123,9 @@ class Policy:
         self.path = Path(path)
 
     @classmethod
-    def load(cls, algo: str, path: str | Path, expected_obs: int) -> Policy | None:
+    def load(
+        cls, algo: str, path: str | Path, expected_obs: int, expected_actions: int | None = None
+    ) -> Policy | None:
         """The policy saved at `path`; None (with a logged note) when another format version saved it;
         DamagedFileError naming the file when it cannot be read back."""
         path = Path(path)
@@ -154,6 +157,16 @@ class Policy:
             raise
         except Exception as exc:  # stable-baselines3 raises many types for a damaged archive member
             raise DamagedFileError(f"{path}: damaged saved policy ({type(exc).__name__}); {remedy}") from None
+        actions = getattr(model.action_space, "n", None)
+        if expected_actions is not None and actions != expected_actions:
+            log.warning(
+                "saved policy %s chooses among %s actions, this gan-trader offers %d: left out, a new one is "
+                "trained",
+                path,
+                actions,
+                expected_actions,
+            )
+            return None
         shape = model.observation_space.shape
         if shape != (expected_obs,):
             raise TuningError(
@@ -239,13 +252,37 @@ def make_proxy_env(
     )
 
 
-def train_policy(config: ExperimentConfig, env: TuningEnv, steps: int | None = None) -> Policy:
-    """Train the configured agent on `env` for `steps` env steps (default tuning.agent.train_steps)."""
+def _time_bound(seconds: float, steps: int, quiet: bool) -> Any:
+    """A stable-baselines3 callback that ends `learn` once `seconds` have passed, printing each step."""
+    import time
+
+    from stable_baselines3.common.callbacks import BaseCallback
+
+    class TimeBound(BaseCallback):
+        def _on_training_start(self) -> None:
+            self.start = time.monotonic()
+
+        def _on_step(self) -> bool:
+            elapsed = time.monotonic() - self.start
+            if not quiet:
+                print(
+                    f"  proxy step {self.num_timesteps}/{steps} ({elapsed:.0f} s of at most {seconds:.0f} s)"
+                )
+            return elapsed < seconds
+
+    return TimeBound()
+
+
+def train_policy(
+    config: ExperimentConfig, env: TuningEnv, steps: int | None = None, *, quiet: bool = True
+) -> Policy:
+    """Train the configured agent on `env` for `steps` env steps (default tuning.agent.train_steps), or
+    until tuning.agent.proxy_seconds have passed, whichever comes first."""
     agent = config.tuning.agent
     steps = agent.train_steps if steps is None else steps
     model = make_agent(agent.algo, env, config.seed, max(steps, 1))
-    if steps > 0:
-        model.learn(total_timesteps=steps)
+    if steps > 0 and agent.proxy_seconds > 0:
+        model.learn(total_timesteps=steps, callback=_time_bound(agent.proxy_seconds, steps, quiet))
     return Policy(model, agent.algo)
 
 
@@ -261,17 +298,18 @@ def load_or_train_policy(
     agent = config.tuning.agent
     path = policy_path(config)
     with file_lock(path):
-        saved = Policy.load(agent.algo, path, observation_size(space)) if path.exists() else None
+        actions = len(CHOICES) if config.tuning.allow_stop else len(CHOICES) - 1
+        saved = Policy.load(agent.algo, path, observation_size(space), actions) if path.exists() else None
         if saved is not None:
             return saved
         if not quiet:
             print(
                 f"no usable {agent.algo} policy at {path}: training one in proxy mode "
-                f"({agent.train_steps} steps)"
+                f"(at most {agent.train_steps} steps and {agent.proxy_seconds:.0f} s)"
             )
         with tempfile.TemporaryDirectory(prefix="gan-trader-proxy-") as workdir:
             env = make_proxy_env(config, task, Path(workdir), runner)
-            policy = train_policy(config, env)
+            policy = train_policy(config, env, quiet=quiet)
         policy.save(path)
     log.info("saved the %s policy to %s", agent.algo, path)
     return policy

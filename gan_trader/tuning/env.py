@@ -1,12 +1,26 @@
 """The tuning environment: one step = one GAN episode, run through the tuning loop (loop.py).
 
-Observation: see observation.py. Actions: 0 keep the hyperparameters and continue training from the last
-checkpoint, 1 ask the optimiser for a new set and train from scratch, 2 stop (only when
-`tuning.allow_stop`). A step turns its action into an episode exactly as the `rl` strategy does in a
-session (`RLStrategy.action_for`), and the loop plans, charges and rewards it by the same rules.
-Reward `improvement` (default): 100 x (best error before - best error after) / persistence's error, divided by
-the GAN epochs the step spent — lower error is higher reward, and cheap improvements count more. Before the
-first episode the "best" is persistence itself, so a model worse than persistence earns nothing.
+Observation (float32, see observation.py): the last episode's validation error relative to its yardstick,
+its MASE, the last epoch's losses and Wasserstein estimate (squashed), their changes since the episode
+before, the best relative error so far, the share of the epoch budget left, whether the last episode failed,
+whether its checkpoint can be continued, and the last hyperparameters normalised to [0, 1] in the box.
+
+Actions (Discrete(5), or Discrete(4) without `tuning.allow_stop`; loop.CHOICES):
+  0 keep: continue training the last episode's checkpoint with its hyperparameters (as 1 when there is
+    nothing to continue); its result is not a GP observation (bayes.py keeps training length apart);
+  1 new: a fresh set from the optimiser's GP-UCB at tuning.kappa;
+  2 explore: a fresh set from GP-UCB at 4 x tuning.kappa (a wider search);
+  3 local: a fresh set from a trust region around the incumbent (a Gaussian step of 10% of each range);
+  4 stop: end the session (only with `tuning.allow_stop`).
+A step turns its action into an episode exactly as the `rl` strategy does in a session
+(`RLStrategy.action_for`), and the loop plans, charges and rewards it by the same rules.
+
+Reward `improvement` (default): the improvement of the session's best objective (tuning.objective,
+val/crps_rel by default) per GAN epoch the step spent, measured from the session's own start:
+100 x (best before - best after) / reference / epochs, where the reference is the first finished episode's
+objective. That first episode (and any failed one before it) earns 0; persistence or the Gaussian play no
+part, so the reward still informs when every model loses to them. Lower error is higher reward; cheap
+improvements count more; a step that does not improve the best earns 0.
 Reward `original` (documented option only): the original article's 2*loss_G + loss_D + accuracy_G with the
 sign corrected, i.e. -(2*loss_g + loss_d) + val/directional_accuracy; it rewards small adversarial losses,
 which for a WGAN say little about forecast quality.
@@ -25,12 +39,12 @@ from gymnasium import spaces
 from gan_trader.config import ExperimentConfig
 from gan_trader.tuning.bayes import BayesOptimizer
 from gan_trader.tuning.episode import EpisodeResult, EpisodeSpec
-from gan_trader.tuning.loop import KEEP, NEW, STOP, EpisodeLoop
+from gan_trader.tuning.loop import CHOICES, EXPLORE, KEEP, LOCAL, NEW, STOP, EpisodeLoop
 from gan_trader.tuning.observation import observation, observation_size
 from gan_trader.tuning.space import SearchSpace
 from gan_trader.tuning.strategies import RLStrategy
 
-__all__ = ["KEEP", "NEW", "STOP", "EpisodeRunner", "TuningEnv"]
+__all__ = ["EXPLORE", "KEEP", "LOCAL", "NEW", "STOP", "EpisodeRunner", "TuningEnv"]
 
 EpisodeRunner = Callable[[EpisodeSpec], EpisodeResult]
 
@@ -61,7 +75,7 @@ class TuningEnv(gym.Env):
         self.epochs_per_episode = epochs_per_episode
         self.workdir = Path(workdir)
         self.base_seed = config.seed if seed is None else seed
-        self.action_space = spaces.Discrete(3 if config.tuning.allow_stop else 2)
+        self.action_space = spaces.Discrete(len(CHOICES) if config.tuning.allow_stop else len(CHOICES) - 1)
         self.observation_space = spaces.Box(
             -10.0, 10.0, shape=(observation_size(self.search_space),), dtype=np.float32
         )

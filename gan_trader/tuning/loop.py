@@ -16,8 +16,11 @@ from an agent and runs one episode per step. The rules, one each:
   the budget must run out even when every episode crashes.
 - feedback: the strategy observes every episode, failed ones included (an optimiser registers a failure as
   the worst point seen).
-- reward: `reward(mode, ...)` on errors relative to persistence's; the best before the first episode is
-  persistence itself (1.0), so a model worse than persistence earns nothing.
+- reward (`improvement`): the drop of the session's best objective per epoch the episode cost, as a share of
+  the session's own reference, the first finished episode's objective (persistence or the Gaussian play no
+  part): 100 x (best before - best after) / reference / epochs. The episode that sets the reference, and
+  every episode before a finished one, earns 0; so a session whose models all lose to persistence still
+  rewards the steps that improve on its start.
 """
 
 from __future__ import annotations
@@ -33,8 +36,12 @@ import numpy as np
 from gan_trader.tuning.bayes import Suggestion
 from gan_trader.tuning.episode import EpisodeResult, EpisodeSpec
 
-KEEP, NEW, STOP = 0, 1, 2  # a controller's choices: the env's actions, an rl policy's outputs
-CHOICES = ("keep", "new", "stop")
+# A controller's choices (the env's actions, an rl policy's outputs): keep training the last set; a new set
+# found by the optimiser's UCB at tuning.kappa, by UCB at a wide kappa (explore), or in a trust region around
+# the incumbent (local); stop (last, so it can be left out of the action space).
+KEEP, NEW, EXPLORE, LOCAL, STOP = 0, 1, 2, 3, 4
+CHOICES = ("keep", "new", "explore", "local", "stop")
+SUGGEST_MODES = {NEW: "ucb", EXPLORE: "explore", LOCAL: "local"}  # bayes.BayesOptimizer.suggest's modes
 FAILED_ERROR = 10.0  # the relative error of a failed episode (the observation's upper clip)
 
 
@@ -88,8 +95,11 @@ def relative_error(result: EpisodeResult, objective: str) -> float:
     return min(error / reference, FAILED_ERROR)
 
 
-def reward(mode: str, result: EpisodeResult, best_before: float, best_after: float) -> float:
-    """The step's reward; `best_*` are relative errors (error / persistence's error). See env.py."""
+def reward(
+    mode: str, result: EpisodeResult, best_before: float | None, best_after: float, reference: float | None
+) -> float:
+    """The step's reward (see the module docstring and env.py): `best_*` and `reference` are the session's
+    best relative errors before and after the episode and its first finished episode's; None before any."""
     if mode == "original":
         if not result.ok:
             return -FAILED_ERROR
@@ -97,7 +107,9 @@ def reward(mode: str, result: EpisodeResult, best_before: float, best_after: flo
         loss = 2.0 * last.get("train/loss_g", 0.0) + last.get("train/loss_d", 0.0)
         accuracy = result.metrics.get("val/directional_accuracy", 0.5)
         return float(np.clip(-loss + accuracy, -100.0, 100.0))
-    return float(100.0 * (best_before - best_after) / charge(result))
+    if best_before is None or reference is None or not reference > 0:
+        return 0.0
+    return float(100.0 * (best_before - best_after) / reference / charge(result))
 
 
 def charge(result: EpisodeResult) -> int:
@@ -154,9 +166,19 @@ class EpisodeLoop:
         """The share of the epoch budget not yet spent or given to running episodes."""
         return self.epochs_left / self.budget_epochs
 
-    def best_error(self) -> float:
-        """The best relative error recorded so far; persistence's (1.0) before any better one."""
-        return min([1.0, *(relative_error(r, self.objective) for r in self.history)])
+    def best_error(self) -> float | None:
+        """The best relative error of the finished episodes recorded so far; None before any."""
+        errors = [relative_error(r, self.objective) for r in self.history if r.ok]
+        finite = [e for e in errors if e < FAILED_ERROR]
+        return min(finite) if finite else None
+
+    def reference_error(self) -> float | None:
+        """The session's reference: the first finished episode's relative error (by index); None before."""
+        for result in self.history:
+            error = relative_error(result, self.objective)
+            if result.ok and error < FAILED_ERROR:
+                return error
+        return None
 
     def plan_episode(self, action: Action) -> EpisodeSpec:
         """The next episode for `action` (not `stop`)."""
@@ -190,8 +212,9 @@ class EpisodeLoop:
         self.history.sort(key=lambda r: r.index)
         self.spent += charge(result)
         self.learner.observe(result)
-        best_after = min(best_before, relative_error(result, self.objective))
-        result.reward = reward(self.reward_mode, result, best_before, best_after)
+        current = self.best_error()
+        best_after = current if current is not None else FAILED_ERROR
+        result.reward = reward(self.reward_mode, result, best_before, best_after, self.reference_error())
         self.on_recorded(result)
         return result.reward
 

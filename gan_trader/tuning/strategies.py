@@ -35,7 +35,7 @@ from gan_trader.tracking.store import open_recorder
 from gan_trader.tuning.bayes import RESUME_REMEDY, BayesOptimizer
 from gan_trader.tuning.episode import EpisodeResult, EpisodeSpec, run_episode
 from gan_trader.tuning.executor import RayExecutor, start_worker
-from gan_trader.tuning.loop import CHOICES, KEEP, NEW, STOP, Action, continuable
+from gan_trader.tuning.loop import CHOICES, KEEP, NEW, STOP, SUGGEST_MODES, Action, continuable
 from gan_trader.tuning.observation import observation
 from gan_trader.tuning.space import ALIASES, SearchSpace, changes_architecture
 
@@ -179,16 +179,24 @@ class BOStrategy(EpisodeStrategy):
         self.optimizer = BayesOptimizer(space, tuning.kappa, tuning.init_points, seed)
 
     def next_action(self, history: list[EpisodeResult], budget_left: float, pending: int = 0) -> Action:
-        suggestion = self.optimizer.suggest()
+        return self.suggested_action()
+
+    def suggested_action(self, mode: str = "ucb") -> Action:
+        suggestion = self.optimizer.suggest(mode)
         return Action("new", suggestion.params, suggestion=suggestion, source=f"bo:{suggestion.source}")
 
     def observe(self, result: EpisodeResult) -> None:
+        """Register a fresh episode's result at the exact box point suggested (so its pending constant-liar
+        copy expires). A "keep" episode (more epochs on a known point) is kept apart: the GP models sets
+        trained from scratch for one episode's epochs, and bayes.py registers each point once."""
+        if result.action == "keep" or result.total_epochs > result.epochs:
+            return
         objective = result.objective(self.objective)
         if result.suggestion and result.suggestion.get("box"):
-            # The exact box point suggested, so the pending (constant-liar) copy of it expires.
             self.optimizer.register(result.suggestion["box"], objective, is_box=True)
         else:
-            # "keep" episodes re-measure a known point; a point outside the space is not a BO observation.
+            # A set not suggested by this optimiser (fixed, warm start): a point outside the space is not a
+            # BO observation.
             with contextlib.suppress(TuningError):
                 self.optimizer.register(result.hyperparameters, objective)
 
@@ -205,13 +213,14 @@ class BOStrategy(EpisodeStrategy):
 
 
 class Controller(Protocol):
-    """A trained policy (agents.Policy): an observation (observation.py) in, a choice (KEEP/NEW/STOP) out."""
+    """A trained policy (agents.Policy): an observation (observation.py) in, a choice (loop.CHOICES) out."""
 
     def act(self, observation: np.ndarray) -> int: ...
 
 
 class RLStrategy(BOStrategy):
-    """The design: a trained policy chooses keep / new / stop; the optimiser supplies every new set."""
+    """The design: a trained policy chooses keep / new (ucb, explore or local: how the optimiser finds the
+    set) / stop; the optimiser supplies every new set, and fills extra parallel slots at its own UCB."""
 
     name = "rl"
 
@@ -236,13 +245,15 @@ class RLStrategy(BOStrategy):
         return self.action_for(choice, history, budget_left)
 
     def action_for(self, choice: int, history: list[EpisodeResult], budget_left: float) -> Action:
-        """A controller's keep / new as an episode (shared with the env): keep continues the last episode
-        when it can be continued; new, or keep with nothing to continue, trains the optimiser's next set."""
+        """A controller's choice as an episode (shared with the env): keep continues the last episode when it
+        can be continued; new / explore / local, or keep with nothing to continue (as new), trains the set
+        the optimiser finds in that mode."""
         parent = continuable(history) if choice == KEEP else None
         if parent is not None:
             return Action("keep", dict(parent.hyperparameters), parent=parent, source="rl")
-        action = super().next_action(history, budget_left)
-        action.source = f"rl:{'new' if choice == NEW else 'new (nothing to keep)'}"
+        mode = SUGGEST_MODES.get(choice, SUGGEST_MODES[NEW])
+        action = self.suggested_action(mode)
+        action.source = f"rl:{CHOICES[choice] if choice in SUGGEST_MODES else 'new (nothing to keep)'}"
         return action
 
 

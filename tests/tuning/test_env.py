@@ -11,7 +11,7 @@ from gymnasium.utils.env_checker import check_env
 from tuning_doubles import fake_result, tiny_config
 
 from gan_trader.tracking.store import open_recorder
-from gan_trader.tuning.env import KEEP, NEW, STOP, TuningEnv
+from gan_trader.tuning.env import EXPLORE, KEEP, LOCAL, NEW, STOP, TuningEnv
 from gan_trader.tuning.episode import EpisodeResult, EpisodeSpec
 from gan_trader.tuning.loop import reward
 from gan_trader.tuning.observation import observation_size
@@ -44,7 +44,7 @@ def test_keep_continues_the_last_checkpoint_and_budget_ends_the_episode(tmp_path
     obs, _, terminated, _, info = env.step(NEW)
     assert terminated and env.spent == 3
     assert obs[11] == 0.0  # no budget left
-    assert env.optimizer.observations == 3
+    assert env.optimizer.observations == 2  # the keep episode's longer training is not a GP observation
 
 
 def test_stop_ends_without_spending(tmp_path: Path) -> None:
@@ -52,7 +52,7 @@ def test_stop_ends_without_spending(tmp_path: Path) -> None:
     env.reset(seed=0)
     _, gain, terminated, _, info = env.step(STOP)
     assert terminated and gain == 0.0 and env.spent == 0 and info["action"] == "stop"
-    assert make_env(tmp_path, "tuning.allow_stop=false").action_space.n == 2
+    assert make_env(tmp_path, "tuning.allow_stop=false").action_space.n == 4
 
 
 def _result(error: float, epochs: int = 2, ok: bool = True, loss_g: float = 0.3, loss_d: float = -0.5):
@@ -69,16 +69,46 @@ def _result(error: float, epochs: int = 2, ok: bool = True, loss_g: float = 0.3,
 
 
 def test_improvement_reward_is_per_epoch_and_never_rewards_worse_errors() -> None:
-    assert reward("improvement", _result(0.008, epochs=2), 1.0, 0.8) == pytest.approx(10.0)
-    assert reward("improvement", _result(0.008, epochs=4), 1.0, 0.8) == pytest.approx(5.0)
-    assert reward("improvement", _result(0.02), 0.8, 0.8) == 0.0
+    assert reward("improvement", _result(0.008, epochs=2), 1.0, 0.8, 1.0) == pytest.approx(10.0)
+    assert reward("improvement", _result(0.008, epochs=4), 1.0, 0.8, 1.0) == pytest.approx(5.0)
+    assert reward("improvement", _result(0.008, epochs=2), 1.0, 0.8, 2.0) == pytest.approx(5.0)
+    assert reward("improvement", _result(0.02), 0.8, 0.8, 1.0) == 0.0
+    assert reward("improvement", _result(0.02), None, 0.8, None) == 0.0  # the first sets the reference
+
+
+def test_reward_informs_when_every_model_loses_to_persistence(tmp_path: Path) -> None:
+    """Every episode is twice as bad as persistence; the first sets the reference, improvements still pay."""
+
+    def worse(spec: EpisodeSpec) -> EpisodeResult:
+        result = fake_result(spec)
+        result.metrics = {k: 2.0 * v if k != "val/persistence_mae" else v for k, v in result.metrics.items()}
+        return result
+
+    config = tiny_config(tmp_path)
+    env = TuningEnv(config, worse, budget_epochs=6, epochs_per_episode=1, workdir=tmp_path)
+    env.reset(seed=0)
+    rewards = [env.step(choice)[1] for choice in (NEW, KEEP, KEEP, NEW)]
+    assert all(r.metrics["val/crps_rel"] > 1.5 for r in env.history)
+    assert rewards[0] == 0.0  # the session's own start
+    assert max(rewards) > 0.0  # the keeps improve on it (fake_result's error falls with epochs)
+    assert all(r >= 0.0 for r in rewards)
+
+
+@pytest.mark.parametrize("choice", [NEW, EXPLORE, LOCAL])
+def test_steering_actions_choose_how_the_optimiser_finds_the_set(tmp_path: Path, choice: int) -> None:
+    env = make_env(tmp_path, "tuning.init_points=1")
+    env.reset(seed=0)
+    env.step(NEW)  # the random initial design
+    _, _, _, _, info = env.step(choice)
+    source = env.history[-1].suggestion["source"]
+    assert info["action"] == "new" and source == {NEW: "ucb", EXPLORE: "explore", LOCAL: "local"}[choice]
 
 
 def test_original_reward_has_its_sign_corrected() -> None:
-    low_loss = reward("original", _result(0.01, loss_g=0.1, loss_d=0.1), 1.0, 1.0)
-    high_loss = reward("original", _result(0.01, loss_g=2.0, loss_d=1.0), 1.0, 1.0)
+    low_loss = reward("original", _result(0.01, loss_g=0.1, loss_d=0.1), 1.0, 1.0, 1.0)
+    high_loss = reward("original", _result(0.01, loss_g=2.0, loss_d=1.0), 1.0, 1.0, 1.0)
     assert low_loss > high_loss  # the original rewarded the larger losses
-    assert reward("original", _result(0.01, ok=False), 1.0, 1.0) < high_loss
+    assert reward("original", _result(0.01, ok=False), 1.0, 1.0, 1.0) < high_loss
 
 
 def test_failed_episode_is_observed_as_failed(tmp_path: Path) -> None:

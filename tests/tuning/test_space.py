@@ -17,19 +17,22 @@ SPECS = {
 }
 
 
-def test_default_space_has_the_original_nine() -> None:
+def test_default_space_starts_from_the_original_nine_less_no_ops_plus_the_gans_knobs() -> None:
     space = SearchSpace(load_config(None).tuning.space)
     assert space.names == [
         "batch_size",
         "cnn_lr",
         "strides",
         "lrelu_alpha",
-        "batchnorm_momentum",
         "padding",
         "kernel_size",
         "dropout",
         "filters",
-    ]
+        "gan.lr_g",
+        "gan.n_critic",
+        "gan.score_weight",
+        "gan.generator.noise_dim",
+    ]  # batchnorm_momentum does nothing under the default LayerNorm critic
 
 
 @pytest.mark.parametrize("seed", range(5))
@@ -140,5 +143,6 @@ def test_architecture_hyperparameters_are_known() -> None:
         "padding",
         "kernel_size",
         "filters",
+        "gan.generator.noise_dim",
     ]
     assert not changes_architecture("gan.lr_g")

@@ -108,7 +108,7 @@ def test_value_based_agents_train_in_proxy_mode(tmp_path: Path, tiny_task, algo:
     )
     policy = load_or_train_policy(config, tiny_task, SearchSpace(config.tuning.space), runner=fake_result)
     assert policy_path(config).name == f"{algo}.zip"
-    assert policy.act(policy.model.observation_space.sample()) in (0, 1, 2)
+    assert policy.act(policy.model.observation_space.sample()) in range(5)
 
 
 def test_saved_policy_for_another_space_is_a_clear_error(tmp_path: Path, tiny_task) -> None:
