@@ -61,10 +61,31 @@ def model_confidence_set(
     from arch.bootstrap import MCS
 
     losses = _checked(losses)
-    mcs = MCS(losses, size=size, reps=reps, block_size=_block_size(losses), method="R", seed=seed)
+    # Models with identical losses every day (e.g. persistence and a zero-mean Gaussian's point forecast)
+    # are one model to the test: it runs on one column of each group, and the group shares its verdict.
+    representative = {column: column for column in losses.columns}
+    distinct: list[str] = []
+    for column in losses.columns:
+        twin = next(
+            (d for d in distinct if np.array_equal(losses[d].to_numpy(), losses[column].to_numpy())), None
+        )
+        if twin is None:
+            distinct.append(column)
+        else:
+            representative[column] = twin
+    if len(distinct) == 1:
+        return ModelConfidenceSet(
+            tuple(str(m) for m in losses.columns), pd.Series(1.0, index=losses.columns), size
+        )
+    unique = losses[distinct]
+    mcs = MCS(unique, size=size, reps=reps, block_size=_block_size(unique), method="R", seed=seed)
     mcs.compute()
-    pvalues = mcs.pvalues["Pvalue"].reindex(losses.columns)
-    return ModelConfidenceSet(tuple(str(m) for m in losses.columns if m in set(mcs.included)), pvalues, size)
+    found = mcs.pvalues["Pvalue"]
+    pvalues = pd.Series([float(found[representative[m]]) for m in losses.columns], index=losses.columns)
+    kept = set(mcs.included)
+    return ModelConfidenceSet(
+        tuple(str(m) for m in losses.columns if representative[m] in kept), pvalues, size
+    )
 
 
 def superiority_test(

@@ -239,3 +239,48 @@ def tuning_progress(episodes: pd.DataFrame, objective: str = "val/crps_rel") -> 
     axis.set_title("tuning progress")
     figure.tight_layout()
     return figure
+
+
+def critic_reliability(forecasts: Sequence[Forecast]) -> Figure:
+    """The MH critic's calibration on held-out validation windows: share of real values against the
+    calibrated P(real) (diagonal: calibrated; the points bunch at 0.5 when the critic cannot tell real from
+    generated values), with its AUC, Turner's Z and the chains' acceptance rate in the legend."""
+    curves = [f for f in forecasts if np.size(f.extra.get("critic_reliability", [])) > 0]
+    if not curves:
+        raise Unavailable("no forecast of this run was selected by Metropolis-Hastings")
+    figure, axis = _figure(5.5, 5.0)
+    axis.plot([0, 1], [0, 1], color="black", lw=0.8, linestyle="--", label="calibrated")
+    for forecast in curves:
+        rows = np.asarray(forecast.extra["critic_reliability"], float)
+        extra = forecast.extra
+        label = (
+            f"{forecast.model}: AUC {extra.get('critic_auc', np.nan):.3f}, "
+            f"Z {extra.get('turner_z', np.nan):.2f}, acceptance {extra.get('mh_acceptance', np.nan):.3f}"
+        )
+        axis.scatter(rows[:, 0], rows[:, 1], s=8 + 60 * rows[:, 2] / rows[:, 2].max(), label=label)
+    axis.set_xlim(0, 1)
+    axis.set_ylim(0, 1)
+    axis.set_xlabel("calibrated critic: P(real)")
+    axis.set_ylabel("share of real values (marker size: count)")
+    axis.legend(fontsize=7)
+    axis.set_title("MH critic reliability (held-out validation windows)")
+    figure.tight_layout()
+    return figure
+
+
+def fold_multiples(table: pd.DataFrame, metrics: Sequence[str] = ("mase", "crps_rel")) -> Figure:
+    """Small multiples: one panel per score, its value per fold (x) for each model (mean over seeds)."""
+    shown = [m for m in metrics if m in table.columns and table[m].notna().any()]
+    if not shown:
+        raise Unavailable("no per-fold scores to draw")
+    figure, axes = plt.subplots(1, len(shown), figsize=(5.5 * len(shown), 3.8), squeeze=False)
+    for axis, metric in zip(axes[0], shown, strict=True):
+        means = table.groupby(["model", "fold"])[metric].mean().unstack("fold").dropna(how="all")
+        for model, row in means.iterrows():
+            axis.plot(row.index, row.to_numpy(float), marker="o", ms=3, lw=1, label=str(model))
+        axis.axhline(1.0, color="grey", lw=0.8, linestyle="--")
+        axis.set_xlabel("fold")
+        axis.set_title(f"{metric} per fold (1 = the reference)")
+    axes[0][-1].legend(fontsize=6, ncol=2)
+    figure.tight_layout()
+    return figure

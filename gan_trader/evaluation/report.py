@@ -268,6 +268,26 @@ def _distribution_sections(leaderboard: Leaderboard) -> list[str]:
     ]
 
 
+MH_COLUMNS = ("mh_acceptance", "critic_auc", "turner_z")
+
+
+def _mh_sections(forecasts: Sequence[Forecast]) -> list[str]:
+    title = "Metropolis-Hastings diagnostics"
+    rows = {f.model: [f.extra[c] for c in MH_COLUMNS] for f in forecasts if "mh_acceptance" in f.extra}
+    if not rows:
+        return [_section(title, missing("no forecast of this run was selected by Metropolis-Hastings"))]
+    table = pd.DataFrame.from_dict(rows, orient="index", columns=list(MH_COLUMNS)).rename_axis("model")
+    note = (
+        "acceptance: share of MH proposals accepted on the test days (1: MH changes nothing); critic AUC and "
+        "Turner's Z (about N(0, 1) when the calibrated critic is calibrated) on validation windows the "
+        "isotonic calibration did not see. A well-calibrated generator leaves an optimal critic at AUC 0.5."
+    )
+    return [
+        _section(title, _table_html(table), note),
+        _figure_section("MH critic reliability", lambda: plots.critic_reliability(forecasts)),
+    ]
+
+
 def _leaderboard_sections(config: ExperimentConfig, leaderboard: Leaderboard) -> list[str]:
     verdicts = "".join(
         f'<p class="verdict">{html.escape(line)}</p>' for line in leaderboard.verdicts.values()
@@ -315,6 +335,40 @@ def _tuning_sections(
     return sections
 
 
+@dataclass(frozen=True)
+class FoldsView:
+    """The walk-forward view: one row per (fold, seed, model) and the mean +- std over folds x seeds."""
+
+    table: pd.DataFrame
+    summary: pd.DataFrame
+    note: str
+
+
+def _folds_sections(folds: FoldsView | None) -> list[str]:
+    title = "Folds and seeds"
+    if folds is None or folds.table.empty:
+        return [_section(title, missing("no walk-forward folds in this run"))]
+    shown = folds.summary.copy()
+    shown.columns = [f"{metric} {stat}" for metric, stat in shown.columns]
+    return [
+        _section(title, _table_html(shown), folds.note),
+        _figure_section("Per fold", lambda: plots.fold_multiples(folds.table)),
+        _section("Per fold and seed", _table_html(folds.table.set_index(["fold", "seed", "model"]))),
+    ]
+
+
+def _selection_section(selection: str | None) -> str:
+    title = "The tuning's many tries"
+    if not selection:
+        return _section(title, missing("no tuning session in this run"))
+    note = (
+        "Deflated Sharpe ratio (Bailey & López de Prado): probability that the selected episode's validation "
+        "backtest beats the best of N no-skill tries; PBO (CSCV): probability that the in-sample best ranks "
+        "below the median out of sample. Below ten episodes neither means anything."
+    )
+    return _section(title, f"<p>{html.escape(selection)}</p>", note)
+
+
 def render_report(
     *,
     config: ExperimentConfig,
@@ -323,6 +377,8 @@ def render_report(
     forecasts: Sequence[Forecast],
     episodes: pd.DataFrame | Sequence[Mapping[str, Any]] | None = None,
     figures: Mapping[str, FigureSource] | None = None,
+    folds: FoldsView | None = None,
+    selection: str | None = None,
 ) -> str:
     """The report as one HTML string (see `write_report`)."""
     sections = [
@@ -331,8 +387,11 @@ def render_report(
         _predicted_vs_real(figures),
         *_leaderboard_sections(config, leaderboard),
         *_distribution_sections(leaderboard),
+        *_mh_sections(forecasts),
         _comparison_section(leaderboard),
         *_fan_sections(data, forecasts),
+        *_folds_sections(folds),
+        _selection_section(selection),
         *_tuning_sections(config, episodes),
     ]
     stamp = dt.datetime.now(dt.UTC).strftime("%Y-%m-%d %H:%M UTC")
@@ -358,6 +417,8 @@ def write_report(
     forecasts: Sequence[Forecast],
     episodes: pd.DataFrame | Sequence[Mapping[str, Any]] | None = None,
     figures: Mapping[str, FigureSource] | None = None,
+    folds: FoldsView | None = None,
+    selection: str | None = None,
 ) -> Path:
     """Write the self-contained HTML report atomically and return its path.
 
@@ -371,6 +432,8 @@ def write_report(
         forecasts=forecasts,
         episodes=episodes,
         figures=figures,
+        folds=folds,
+        selection=selection,
     )
     target = Path(path)
     write_text(target, text)

@@ -20,7 +20,7 @@ import yaml
 from gan_trader.config import ExperimentConfig, validate_config
 from gan_trader.errors import DamagedFileError, GanTraderError, OutdatedFileError, TrackingError
 from gan_trader.evaluation.leaderboard import Leaderboard, evaluate
-from gan_trader.evaluation.report import ReportData, write_report
+from gan_trader.evaluation.report import FoldsView, ReportData, write_report
 from gan_trader.io import RUN_FORMAT, describe_version
 from gan_trader.models.base import Forecast, load_forecast
 from gan_trader.models.baselines import BASELINES, run_baselines
@@ -84,6 +84,8 @@ def write_experiment_report(
     forecasts: Sequence[Forecast],
     episodes: pd.DataFrame | Sequence[Mapping[str, Any]] | None,
     figures: Mapping[str, Path],
+    folds: FoldsView | None = None,
+    selection: str | None = None,
 ) -> Path:
     return write_report(
         path,
@@ -93,6 +95,8 @@ def write_experiment_report(
         forecasts=forecasts,
         episodes=episodes,
         figures=figures,
+        folds=folds,
+        selection=selection,
     )
 
 

@@ -14,13 +14,17 @@ from rich.console import Console
 
 from gan_trader.config import ExperimentConfig, dump_config
 from gan_trader.evaluation.leaderboard import Leaderboard, evaluate
+from gan_trader.evaluation.report import FoldsView
 from gan_trader.models.base import Forecast, save_forecast
 from gan_trader.models.baselines import baseline_class, run_baselines
 from gan_trader.tracking import tags
 from gan_trader.tracking.store import Recorder, open_recorder
+from gan_trader.tuning.episode import EpisodeSpec, run_episode
 from gan_trader.tuning.session import SessionResult, run_session
-from gan_trader.workflow.prepare import Prepared, prepare
+from gan_trader.workflow.folds import FOLD_COLUMNS, FoldRows, FoldsEvaluation, evaluate_folds
+from gan_trader.workflow.prepare import Prepared, fold_splits, load_panel, prepare
 from gan_trader.workflow.report import episode_figures, write_experiment_report
+from gan_trader.workflow.selection import session_selection
 
 log = logging.getLogger(__name__)
 
@@ -109,6 +113,66 @@ def _print_summary(
         console.print(f"report: {report_path.resolve()}")
 
 
+REFIT_INDEX = 1000  # episode indices of the per-fold refits: REFIT_INDEX + 100 x fold + seed position
+
+
+def gan_rows(
+    config: ExperimentConfig, recorder: Recorder, session: SessionResult, first: Prepared
+) -> FoldRows | None:
+    """The GAN's leaderboard rows of a fold and seed: the selected set refitted on that fold (logged as an
+    episode of the session, action "refit"); fold 0 with the session's seed reuses the selected episode."""
+    best = session.best
+    if best is None:
+        return None
+    seeds = list(config.evaluation.seeds) or [config.seed]
+    folder = session_folder(config, session.session_id) / "refits"
+
+    def rows(prepared: Prepared, seed: int) -> list[Forecast]:
+        fold = prepared.split.fold
+        if prepared is first and seed == config.seed and best.test_forecast is not None:
+            chosen = best.test_forecast
+        else:
+            spec = EpisodeSpec.fresh(
+                REFIT_INDEX + 100 * fold + seeds.index(seed),
+                best.hyperparameters,
+                epochs=max(best.total_epochs, 1),
+                seed=seed,
+                checkpoint_dir=folder / f"fold{fold}-seed{seed}",
+                action=f"refit fold {fold} seed {seed}",
+            )
+            result = run_episode(config, prepared.task, recorder, session.session_id, spec)
+            if not result.ok or result.test_forecast is None:
+                log.warning("the GAN's refit on fold %d (seed %d) failed: %s", fold, seed, result.reason)
+                return []
+            chosen = result.test_forecast
+        return [chosen, *chosen.ablations]
+
+    return rows
+
+
+def _fold_rows(config: ExperimentConfig, names: list[str], gan: FoldRows | None) -> FoldRows:
+    def rows(prepared: Prepared, seed: int) -> list[Forecast]:
+        found = gan(prepared, seed) if gan is not None else []
+        return found + run_baselines(
+            names, prepared.task, seed, gan=config.gan, scaler=config.features.scaler
+        )
+
+    return rows
+
+
+def folds_view(evaluation: FoldsEvaluation) -> FoldsView:
+    folds, seeds = len(evaluation.splits), len(evaluation.seeds)
+    note = (
+        f"{folds} expanding-window folds x {seeds} seed(s); every feature builder, baseline and the GAN "
+        "refitted per fold. The tuning session ran on fold 0's validation span; its selected "
+        "hyperparameters are refitted on every fold. The leaderboards above pool all folds' test days "
+        f"(first seed); below, mean and sd over the {folds * seeds} fold x seed runs."
+    )
+    summary = evaluation.summary()
+    keep = [c for c in FOLD_COLUMNS if c in summary.columns.get_level_values(0)]
+    return FoldsView(evaluation.fold_table(), summary[keep], note)
+
+
 def run_experiment(
     config: ExperimentConfig,
     *,
@@ -118,29 +182,35 @@ def run_experiment(
     baselines: list[str] | None = None,
     report: bool = True,
 ) -> ExperimentResult:
-    """Features -> tuning session (GAN episodes) -> baselines -> leaderboard -> report, all logged."""
+    """Tuning session on fold 0 -> the selected GAN and every baseline refitted per walk-forward fold and
+    seed -> pooled leaderboards, per-fold results, the tuning's multiple testing -> report, all logged."""
     console = console or Console(quiet=quiet)
     names = baseline_names(config.evaluation.baselines if baselines is None else baselines)
-    prepared = prepare(config)
+    panel = load_panel(config)
+    first = prepare(config, panel, fold_splits(config, panel)[0])
     recorder = open_recorder(config.tracking, config.experiment_name)
     try:
-        session = run_session(config, prepared.task, recorder, resume=resume, quiet=quiet)
+        session = run_session(config, first.task, recorder, resume=resume, quiet=quiet)
     except KeyboardInterrupt:
         _resume_hint(recorder, resume)
         raise
     session_id = session.session_id
-    _log_feature_artifacts(recorder, session_id, prepared)
-    forecasts: list[Forecast] = []
-    if session.best is not None and session.best.test_forecast is not None:
-        forecasts.append(session.best.test_forecast)
-    forecasts += run_baselines(
-        names, prepared.task, config.seed, gan=config.gan, scaler=config.features.scaler
-    )
-    leaderboard = evaluate(prepared.task, forecasts, config.evaluation)
+    _log_feature_artifacts(recorder, session_id, first)
     for episode in session.episodes:
         if not episode.ok:
             log.warning("episode %d %s: %s", episode.index, episode.status, episode.reason)
+    seeds = list(config.evaluation.seeds) or [config.seed]
+    rows = _fold_rows(config, names, gan_rows(config, recorder, session, first))
+    evaluation = evaluate_folds(config, panel, rows, seeds, first=first)
+    leaderboard = evaluation.leaderboard
+    forecasts = evaluation.runs[seeds[0]].forecasts
+    selection = session_selection(first.task, session.episodes, session.best, config).describe()
+    view = folds_view(evaluation)
     _log_results(recorder, config, session_id, forecasts, leaderboard)
+    recorder.log_table(session_id, view.table, "folds.csv")
+    recorder.log_text(
+        session_id, "\n".join([*leaderboard.comparison_lines(), selection]) + "\n", "comparisons.txt"
+    )
     report_path = None
     if report and config.evaluation.report is not None:
         report_path = Path(str(config.evaluation.report).format(name=config.name, session=session_id))
@@ -148,15 +218,18 @@ def run_experiment(
         write_experiment_report(
             report_path,
             config=config,
-            prepared=prepared,
+            prepared=first,
             leaderboard=leaderboard,
             forecasts=forecasts,
             episodes=session.table(),
             figures=episode_figures(recorder, best_run),
+            folds=view,
+            selection=selection,
         )
         recorder.log_artifact(session_id, report_path, "report")
     if not quiet:
         _print_summary(console, session, leaderboard, report_path)
+        console.print(f"{view.note.split(';')[0]}; {selection}")
     return ExperimentResult(session_id, leaderboard, report_path, forecasts)
 
 

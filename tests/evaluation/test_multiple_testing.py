@@ -113,3 +113,12 @@ def test_selection_report_says_na_below_ten_episodes() -> None:
     assert "n/a (too few episodes)" in few.describe()
     enough = selection_report(rng.normal(size=(300, MIN_EPISODES)), 0)
     assert enough.deflated_sharpe is not None and 0 <= enough.pbo <= 1
+
+
+def test_mcs_treats_models_with_identical_losses_as_one() -> None:
+    losses = losses_with_a_best_model()
+    losses["persistence_twin"] = losses["persistence"]
+    losses["best_twin"] = losses["best"]
+    result = model_confidence_set(losses)
+    assert set(result.included) == {"best", "best_twin"}
+    assert result.pvalues["persistence_twin"] == result.pvalues["persistence"]
