@@ -119,11 +119,13 @@ class GeneratorConfig(StrictModel):
     hidden: int = Field(64, gt=0)
     layers: int = Field(1, gt=0, le=8)
     dropout: float = Field(0.0, ge=0.0, lt=1.0)
-    noise_dim: int = Field(8, ge=1, description="noise vector z, concatenated to every time step's input")
+    noise_dim: int = Field(8, ge=1, description="noise vector z, read by the head beside the LSTM's encoding")
+    head: int = Field(64, gt=0, description="units of the head that maps (encoding, z) to the next value")
+    conditioning: bool = Field(True, description="read the window's features beside the target's history")
 
 
 class CriticConfig(StrictModel):
-    """1-D CNN critic over the target history plus the next value (seq_len + 1 steps)."""
+    """1-D CNN critic: convolutions over the window (seq_len steps), the next value read by the dense head."""
 
     filters: list[int] = Field(default_factory=lambda: [32, 64, 128], min_length=1)
     kernel_size: int = Field(5, gt=0)
@@ -133,8 +135,16 @@ class CriticConfig(StrictModel):
         True, description="pad a layer further when its input is shorter than the kernel (else: an error)"
     )
     lrelu_alpha: float = Field(0.01, ge=0.0, lt=1.0)
-    dense: list[int] = Field(default_factory=lambda: [220, 220])
-    norm: Literal["none", "layer", "batch"] = "layer"
+    dense: list[int] = Field(
+        default_factory=lambda: [220, 220],
+        min_length=1,
+        description="dense layers after the convolutions; the next value enters the first beside the window",
+    )
+    norm: Literal["none", "layer", "batch"] = Field(
+        "none",
+        description="layer: per-sample normalisation, which also removes the window's scale (its volatility, "
+        "what the critic must judge the next value against); batch only without the gradient penalty",
+    )
     batchnorm_momentum: float = Field(
         0.9, gt=0.0, lt=1.0, description="Keras/MXNet convention: weight of the running average"
     )
@@ -168,7 +178,7 @@ class CriticConfig(StrictModel):
                     if not self.grow_padding:
                         raise ValueError(
                             f"gan.critic: conv layer {layer} of {len(self.filters)} gets {length} steps "
-                            f"(from seq_len + 1 = {steps}), fewer than kernel_size {k} with padding "
+                            f"(from seq_len = {steps}), fewer than kernel_size {k} with padding "
                             f"{self.padding}; raise gan.critic.padding, lower gan.critic.kernel_size or "
                             "gan.critic.strides, use fewer gan.critic.filters, or set gan.critic.grow_padding"
                         )
@@ -189,9 +199,24 @@ class ScheduleConfig(StrictModel):
 
 
 class MHConfig(StrictModel):
-    """Metropolis-Hastings selection among K generator samples, scored by the calibrated critic."""
+    """Metropolis-Hastings selection (Turner et al. 2019): independent chains of generator candidates per day,
+    accepted by the critic calibrated on validation windows; the chains' final states are the distribution."""
 
-    candidates: int = Field(50, ge=2)
+    chains: int = Field(
+        200, ge=2, description="independent chains per day: the MH distribution has this many samples"
+    )
+    candidates: int = Field(20, ge=2, description="candidates per chain (the first is its starting state)")
+    critic_epochs: int = Field(
+        5,
+        ge=0,
+        description="critic-only epochs on the BCE loss against the kept generator before calibration: MH "
+        "needs a discriminator (D = p_data / (p_data + p_g)), not a WGAN transport potential",
+    )
+    forecast: Literal["auto", "mh", "raw"] = Field(
+        "auto",
+        description="which samples the `gan` forecast is: MH's, raw draws, or auto (the lower CRPS on "
+        "validation windows the calibration did not see)",
+    )
     quantiles: list[float] = Field(default_factory=lambda: [0.05, 0.25, 0.5, 0.75, 0.95])
     enabled: bool = True
 
@@ -211,15 +236,25 @@ class GanConfig(StrictModel):
     batch_size: int = Field(64, ge=2)
     generator: GeneratorConfig = Field(default_factory=GeneratorConfig)
     critic: CriticConfig = Field(default_factory=CriticConfig)
-    loss: Literal["wgan-gp", "wgan-clip", "gan", "l1"] = Field(
-        "wgan-gp", description="gan = BCE; l1 = the generator trained on L1 alone, no critic (an ablation)"
+    loss: Literal["wgan-gp", "wgan-clip", "gan", "score", "l1"] = Field(
+        "wgan-gp",
+        description="gan = BCE; score = the generator trained on the CRPS term alone, no critic; l1 = the "
+        "generator trained on L1 alone, no critic (the original's term); score and l1 are ablations",
     )
-    n_critic: int = Field(5, ge=1)
+    n_critic: int = Field(
+        1, ge=1, description="critic updates per generator update (5 left the generator too few updates)"
+    )
     gp_weight: float = Field(10.0, ge=0.0)
     clip_value: float = Field(0.01, gt=0.0)
-    l1_weight: float = Field(1.0, ge=0.0)
+    score_weight: float = Field(
+        10.0, ge=0.0, description="weight of the CRPS (energy score) of the draws beside the adversarial loss"
+    )
+    l1_weight: float = Field(0.0, ge=0.0, description="weight of L1 of one draw (the original's term)")
+    train_samples: int = Field(
+        4, ge=2, description="generator draws per training window: the CRPS term and the critic's fakes"
+    )
     lr_g: float = Field(1e-3, gt=0.0)
-    lr_d: float = Field(1e-4, gt=0.0)
+    lr_d: float = Field(1e-3, gt=0.0)
     betas: tuple[float, float] = (0.5, 0.9)
     weight_decay: float = Field(0.0, ge=0.0)
     grad_clip: float | None = Field(1.0, gt=0.0)
@@ -232,14 +267,17 @@ class GanConfig(StrictModel):
     )
     checkpoint_every: int = Field(0, ge=0, description="epochs between checkpoints (0: best only)")
     mh: MHConfig = Field(default_factory=MHConfig)
+    point: Literal["mean", "median"] = Field(
+        "mean", description="the point forecast (and trading signal) from the forecast distribution"
+    )
     device: str = "auto"
     bf16: bool = False
     plot_epochs: list[int] = Field(default_factory=lambda: [1, 50])
     val_samples: int = Field(
         32,
         ge=2,
-        description="generator draws per validation window each epoch: their mean is the point forecast, "
-        "their spread gives val/crps and val/crps_rel",
+        description="generator draws per validation window each epoch: their spread gives val/crps and "
+        "val/crps_rel, their mean or median (gan.point) the point scores",
     )
 
     @field_validator("device")
@@ -257,7 +295,7 @@ class GanConfig(StrictModel):
                 "per sample and batch statistics mix samples); use norm 'layer' or 'none', or loss 'gan' or "
                 "'wgan-clip'"
             )
-        self.critic.layer_geometry(self.seq_len + 1)
+        self.critic.layer_geometry(self.seq_len)
         return self
 
 
@@ -286,16 +324,22 @@ class ParamSpec(StrictModel):
 
 
 def _default_space() -> dict[str, ParamSpec]:
+    """The original's nine less batchnorm_momentum (a no-op under the default LayerNorm critic), plus the
+    knobs that matter for this GAN: the generator's learning rate, critic steps per generator step, the
+    weight of the scoring rule (CRPS) beside the adversarial loss, and the noise dimension."""
     return {
         "batch_size": ParamSpec(type="int", low=16, high=128),
         "cnn_lr": ParamSpec(type="log_float", low=1e-5, high=1e-2),
         "strides": ParamSpec(type="int", low=1, high=3),
         "lrelu_alpha": ParamSpec(type="float", low=0.001, high=0.3),
-        "batchnorm_momentum": ParamSpec(type="float", low=0.5, high=0.99),
         "padding": ParamSpec(type="int", low=1, high=3),
         "kernel_size": ParamSpec(type="int", low=2, high=5),
         "dropout": ParamSpec(type="float", low=0.0, high=0.5),
         "filters": ParamSpec(type="int", low=16, high=64),
+        "lr_g": ParamSpec(type="log_float", low=1e-5, high=1e-2),
+        "n_critic": ParamSpec(type="int", low=1, high=5),
+        "score_weight": ParamSpec(type="log_float", low=0.1, high=10.0),
+        "noise_dim": ParamSpec(type="int", low=1, high=16),
     }
 
 
@@ -303,6 +347,11 @@ class AgentConfig(StrictModel):
     algo: Literal["ppo", "dqn", "qrdqn"] = "ppo"
     policy_path: Path | None = Field(None, description="saved policy to reuse (and update)")
     train_steps: int = Field(256, ge=0, description="proxy-mode steps to pre-train a missing policy")
+    proxy_seconds: float = Field(
+        60.0,
+        ge=0.0,
+        description="wall-clock bound of proxy pre-training (it stops at the step that crosses it)",
+    )
     proxy_epochs: int = Field(2, ge=1)
     proxy_rows: int = Field(400, ge=60, description="rows of the task's recent history the proxy trains on")
     proxy_episodes: int = Field(6, ge=2, description="episodes (env steps) per proxy session")

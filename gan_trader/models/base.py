@@ -63,7 +63,11 @@ class ForecastTask:
 
 @dataclass
 class Forecast:
-    """Forecasts for the days after `origins`. `samples` (N x K log returns) when the model samples."""
+    """Forecasts for the days after `origins`. `samples` (N x K log returns) when the model samples.
+
+    `ablations`: forecasts of the same days the model made alongside this one, each a leaderboard row of its
+    own (the GAN's raw draws and its MH samples); they are not saved with it.
+    """
 
     model: str
     origins: pd.DatetimeIndex
@@ -72,6 +76,7 @@ class Forecast:
     price: np.ndarray
     samples: np.ndarray | None = None
     extra: dict[str, Any] = field(default_factory=dict)
+    ablations: list[Forecast] = field(default_factory=list)
     price_level: bool = False  # made by a model of the price level (from_prices), not of returns
 
     @classmethod

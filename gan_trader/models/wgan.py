@@ -2,27 +2,33 @@
 
 `GanTrainer` holds the two networks, their optimisers and one training step; the benchmark times exactly that
 step. `GanForecaster` cuts windows with `WindowMaker` (scalers fitted on the training span), trains with early
-stopping on validation error, calibrates the critic on validation windows and forecasts by
-Metropolis-Hastings selection among K generator samples.
+stopping on a probabilistic validation score, calibrates the critic on validation windows and forecasts a
+distribution per day: raw generator draws, or the final states of independent Metropolis-Hastings chains.
+The point forecast (and trading signal) is the distribution's mean or median (gan.point), never one draw.
 
-Losses (gan.loss):
-- `wgan-gp` (default): critic E[D(fake)] - E[D(real)] + gp_weight * E[(||grad D(x_hat)|| - 1)^2] with one
-  U(0, 1) interpolation weight per sample; generator -E[D(fake)] + l1_weight * L1(fake, real).
+Losses (gan.loss), with M = gan.train_samples draws per training window and y its real next value:
+- `wgan-gp` (default): critic E[D(fake)] - E[D(real)] + gp_weight * E[(|dD/dy(y_hat)| - 1)^2], y_hat on the
+  line between the real and a generated next value of the same window (one U(0, 1) weight per draw);
+  generator -E[D(fake)] + score_weight * CRPS(draws, y) (+ l1_weight * L1 of one draw).
 - `wgan-clip`: the same without the penalty, critic weights clipped to [-clip_value, clip_value].
-- `gan`: BCE on critic logits (non-saturating generator loss) + l1_weight * L1.
-- `l1`: the generator alone trained on L1 (no critic): the ablation baseline; forecasts without MH.
+- `gan`: BCE on critic logits (non-saturating generator loss) + the same scoring terms.
+- `score`: the generator alone trained on CRPS(draws, y), no critic: the ablation of the adversarial part.
+- `l1`: the generator alone trained on L1 of one draw (the original's term): the ablation baseline.
+Training through autograd throughout, so the critic stays free to change.
 
 Per-epoch metrics (callback.on_epoch and `history`): train/loss_d, train/wasserstein (mean D(real) - D(fake)),
-train/gp (wgan-gp only), train/loss_g, train/l1, train/lr (generator rate, schedule applied), train/lr_d, and
-the validation scores of gan.val_samples draws per window (`scoring.validation_scores`): val/crps and
-val/crps_rel of the draws, and forecast_metrics of their mean as val/mae, val/rmse, val/mase,
-val/directional_accuracy, val/price_*. Early stopping and the kept epoch minimise gan.early_stopping_metric
-(default val/crps_rel). Keys of parts a loss lacks (the critic's under `l1`) are absent.
+train/gp (wgan-gp only), train/loss_g, train/crps, train/l1, train/lr (generator rate, schedule applied),
+train/lr_d, and the validation scores of gan.val_samples draws per window (`scoring.validation_scores`):
+val/crps and val/crps_rel of the draws, and forecast_metrics of their mean (or median) as val/mae, val/rmse,
+val/mase, val/directional_accuracy, val/price_*. Early stopping and the kept epoch minimise
+gan.early_stopping_metric (default val/crps_rel). Keys of parts a loss lacks (the critic's under `score` and
+`l1`) are absent.
 """
 
 from __future__ import annotations
 
 import copy
+import dataclasses
 import math
 from dataclasses import dataclass
 from pathlib import Path
@@ -33,11 +39,10 @@ import pandas as pd
 import torch
 from torch.nn import functional as F
 
-from gan_trader.errors import ConfigError, EpisodeFailed, TrainingError
-from gan_trader.io import atomic_path
-from gan_trader.models import critic_grad
+from gan_trader.errors import ConfigError, DamagedFileError, EpisodeFailed, OutdatedFileError, TrainingError
+from gan_trader.io import CHECKPOINT_FORMAT, atomic_path, describe_version, format_version
 from gan_trader.models.base import Forecast, Forecaster, ForecastTask
-from gan_trader.models.critic import Critic, series_with_next
+from gan_trader.models.critic import Critic
 from gan_trader.models.devices import (
     autocast,
     resolve_device,
@@ -46,16 +51,17 @@ from gan_trader.models.devices import (
     set_rng_state,
 )
 from gan_trader.models.generator import Generator
-from gan_trader.models.mh import CriticCalibrator, mh_select
-from gan_trader.models.scoring import validation_scores
+from gan_trader.models.mh import CriticCalibrator, MHCalibration, critic_diagnostics, mh_chains
+from gan_trader.models.scoring import crps_fair, validation_scores
 from gan_trader.models.windows import WindowMaker, WindowSet
 
 if TYPE_CHECKING:  # validated configs come from the caller; only `load` validates one (pydantic)
     from gan_trader.config import GanConfig, ScheduleConfig
 
-CHECKPOINT_FORMAT = 1
 # Windows per forward pass when sampling K candidates for many origins (bounds the LSTM's gate buffers).
 SAMPLE_CHUNK = 2048
+# Draws per pass of the generator's head or the critic's (bounds their (draws x units) activations).
+DRAW_CHUNK = 1 << 18
 # Generated samples per validation window when calibrating the critic.
 CALIBRATION_SAMPLES = 4
 
@@ -100,17 +106,22 @@ def triangular_multiplier(iteration: int, schedule: ScheduleConfig) -> float:
 class Batch:
     """One batch of windows on the training device."""
 
-    window: torch.Tensor  # (B, T, F)
-    history: torch.Tensor  # (B, T)
+    window: torch.Tensor  # (B, T, F + 1): the features, then the target's scaled history as the last channel
     target: torch.Tensor  # (B,)
 
 
 def to_batch(windows: WindowSet, device: torch.device) -> Batch:
-    return Batch(
-        torch.as_tensor(windows.x, device=device),
-        torch.as_tensor(windows.history, device=device),
-        torch.as_tensor(windows.y, device=device),
-    )
+    window = np.concatenate([windows.x, windows.history[:, :, None]], axis=2)
+    return Batch(torch.as_tensor(window, device=device), torch.as_tensor(windows.y, device=device))
+
+
+def crps_loss(draws: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+    """Mean fair CRPS of M draws per window (B, M) against the targets (B,): the energy score in one
+    dimension, E|X - y| - E|X - X'| / 2 with the unbiased pair term; proper: calibrated draws score best."""
+    m = draws.shape[1]
+    to_target = (draws - target.unsqueeze(1)).abs().mean(dim=1)
+    pairs = (draws.unsqueeze(2) - draws.unsqueeze(1)).abs().sum(dim=(1, 2)) / (m * (m - 1))
+    return (to_target - 0.5 * pairs).mean()
 
 
 def _adam(module: torch.nn.Module, lr: float, config: GanConfig) -> torch.optim.Adam:
@@ -125,14 +136,23 @@ def _adam(module: torch.nn.Module, lr: float, config: GanConfig) -> torch.optim.
 
 
 class GanTrainer:
-    """Generator, critic, their optimisers and the training step shared by GanForecaster and the benchmark."""
+    """Generator, critic, their optimisers and the training step shared by GanForecaster and the benchmark.
+
+    :param n_features: feature channels of a window; the target's history is one channel more.
+    """
 
     def __init__(self, config: GanConfig, n_features: int, seq_len: int, device: torch.device) -> None:
         self.config = config
         self.device = device
         gen_cfg = config.generator
         self.generator = Generator(
-            n_features, gen_cfg.hidden, gen_cfg.layers, gen_cfg.noise_dim, gen_cfg.dropout
+            n_features,
+            gen_cfg.hidden,
+            gen_cfg.layers,
+            gen_cfg.noise_dim,
+            gen_cfg.dropout,
+            gen_cfg.head,
+            gen_cfg.conditioning,
         )
         try:
             self.critic = Critic(config.critic, seq_len, n_features)
@@ -140,7 +160,7 @@ class GanTrainer:
             raise ConfigError(str(exc)) from None
         self.generator.to(device)
         self.critic.to(device)
-        self.uses_critic = config.loss != "l1"
+        self.uses_critic = config.loss not in ("score", "l1")
         self.opt_g = _adam(self.generator, config.lr_g, config)
         self.opt_d = _adam(self.critic, config.lr_d, config)
         self.iteration = 0
@@ -148,14 +168,20 @@ class GanTrainer:
 
     # ------------------------------------------------------------------ one step
 
-    def step(self, batch: Batch) -> dict[str, torch.Tensor]:
+    def step(
+        self, batch: Batch, train_generator: bool = True, critic_loss: str | None = None
+    ) -> dict[str, torch.Tensor]:
         """One batch: a critic update, and a generator update every n_critic-th batch; detached losses.
 
-        When both update, the generator's forward pass with gradients is made once and the critic reads its
-        detached output (the generator's weights do not change in between).
+        gan.train_samples draws per window come from one pass of the LSTM; the critic judges all of them and
+        the generator's loss scores all of them (adversarially and by their CRPS against the real value).
+        :param train_generator: False trains the critic alone (against a fixed generator).
+        :param critic_loss: the critic's loss when not gan.loss (`gan`: BCE, `wgan-gp`, `wgan-clip`).
         """
         config = self.config
-        update_generator = not self.uses_critic or (self.iteration + 1) % config.n_critic == 0
+        update_generator = train_generator and (
+            not self.uses_critic or (self.iteration + 1) % config.n_critic == 0
+        )
         multiplier = triangular_multiplier(self.iteration, config.schedule)
         for group in self.opt_g.param_groups:
             group["lr"] = config.lr_g * multiplier
@@ -163,115 +189,82 @@ class GanTrainer:
             group["lr"] = config.lr_d * multiplier
         stats: dict[str, torch.Tensor] = {}
         size = batch.target.shape[0]
-        z = torch.randn(size, self.generator.noise_dim, generator=self.noise, device=self.device)
+        z = torch.randn(
+            size, config.train_samples, self.generator.noise_dim, generator=self.noise, device=self.device
+        )
         with autocast(self.device, config.bf16):
-            if update_generator:
+            with torch.set_grad_enabled(update_generator):
                 fake = self.generator(batch.window, z)
-            else:
-                with torch.no_grad():
-                    fake = self.generator(batch.window, z)
             if self.uses_critic:
-                stats.update(self._critic_step(batch, fake.detach()))
+                stats.update(self._critic_step(batch, fake.detach(), critic_loss or config.loss))
             if update_generator:
                 stats.update(self._generator_step(batch, fake))
         self.iteration += 1
         return stats
 
-    def _critic_step(self, batch: Batch, fake: torch.Tensor) -> dict[str, torch.Tensor]:
+    def _critic_step(self, batch: Batch, fake: torch.Tensor, kind: str) -> dict[str, torch.Tensor]:
         config = self.config
-        size = fake.shape[0]
-        real_series = series_with_next(batch.history, batch.target)
-        fake_series = series_with_next(batch.history, fake.to(real_series.dtype))
-        stats: dict[str, torch.Tensor] = {}
-        hat = None
-        if config.loss == "wgan-gp":
-            # One interpolation weight per sample; the history is shared, so only the next value differs.
-            weight = torch.rand(size, 1, generator=self.noise, device=self.device)
-            hat = weight * real_series + (1.0 - weight) * fake_series
-        if hat is not None and self._hand_gradients():
-            update = critic_grad.critic_update(
-                self.critic, batch.window, real_series, fake_series, hat, config.gp_weight
+        # The window's encoding is shared by the real, generated and interpolated values.
+        encoding = self.critic.encode(batch.window)
+        d_real = self.critic.score(encoding, batch.target.to(fake.dtype)).float()
+        d_fake = self.critic.score(encoding, fake).float()
+        stats = {"train/wasserstein": (d_real.mean() - d_fake.mean()).detach()}
+        if kind == "gan":
+            loss = F.binary_cross_entropy_with_logits(d_real, torch.ones_like(d_real)) + (
+                F.binary_cross_entropy_with_logits(d_fake, torch.zeros_like(d_fake))
             )
-            loss = update.loss.float()
-            stats["train/wasserstein"], stats["train/gp"] = update.wasserstein.float(), update.penalty.float()
         else:
-            loss = self._critic_loss(batch, real_series, fake_series, hat, stats)
-            self.opt_d.zero_grad(set_to_none=True)
-            loss.backward()
+            loss = d_fake.mean() - d_real.mean()
+        if kind == "wgan-gp":
+            # One U(0, 1) weight per generated value, on the line to its window's real value: the penalty
+            # constrains dD/dy, the coordinate in which real and generated inputs differ.
+            weight = torch.rand(fake.shape, generator=self.noise, device=self.device, dtype=fake.dtype)
+            hat = (weight * batch.target.unsqueeze(1).to(fake.dtype) + (1.0 - weight) * fake).requires_grad_()
+            (grad,) = torch.autograd.grad(
+                self.critic.score(encoding, hat).float().sum(), hat, create_graph=True
+            )
+            penalty = ((grad.float().abs() - 1.0) ** 2).mean()
+            stats["train/gp"] = penalty.detach()
+            loss = loss + config.gp_weight * penalty
+        self.opt_d.zero_grad(set_to_none=True)
+        loss.backward()
         if config.grad_clip is not None:
             torch.nn.utils.clip_grad_norm_(self.critic.parameters(), config.grad_clip)
         self.opt_d.step()
-        if config.loss == "wgan-clip":
+        if kind == "wgan-clip":
             with torch.no_grad():
                 for parameter in self.critic.parameters():
                     parameter.clamp_(-config.clip_value, config.clip_value)
         stats["train/loss_d"] = loss.detach()
         return stats
 
-    def _critic_loss(
-        self,
-        batch: Batch,
-        real_series: torch.Tensor,
-        fake_series: torch.Tensor,
-        hat: torch.Tensor | None,
-        stats: dict[str, torch.Tensor],
-    ) -> torch.Tensor:
-        """The critic's loss through autograd (every loss and layout; `critic_grad` covers WGAN-GP's)."""
-        config = self.config
-        size = real_series.shape[0]
-        # The features' share of the first convolution and the banded convolutions, once for every call.
-        inputs = self.critic.prepare(batch.window)
-        # Real and fake samples go through the critic as one batch: fewer, larger ops.
-        scores = self.critic(torch.cat([real_series, fake_series]), inputs).float()
-        d_real, d_fake = scores[:size], scores[size:]
-        stats["train/wasserstein"] = (d_real.mean() - d_fake.mean()).detach()
-        if config.loss == "gan":
-            return F.binary_cross_entropy_with_logits(d_real, torch.ones_like(d_real)) + (
-                F.binary_cross_entropy_with_logits(d_fake, torch.zeros_like(d_fake))
-            )
-        loss = d_fake.mean() - d_real.mean()
-        if hat is not None:
-            # The interpolated series get a critic call of their own, so that the penalty's input gradient
-            # and its double backward run over these B rows only.
-            hat = hat.requires_grad_(True)
-            (grad,) = torch.autograd.grad(self.critic(hat, inputs).float().sum(), hat, create_graph=True)
-            penalty = ((grad.float().norm(2, dim=1) - 1.0) ** 2).mean()
-            stats["train/gp"] = penalty.detach()
-            loss = loss + config.gp_weight * penalty
-        return loss
-
-    def _hand_gradients(self) -> bool:
-        """Whether the critic's gradients come from `critic_grad` (float32 or float64, no bf16 autocast)."""
-        return critic_grad.supports(self.critic) and not (self.config.bf16 and self.device.type == "cuda")
-
     def _generator_step(self, batch: Batch, fake: torch.Tensor) -> dict[str, torch.Tensor]:
         config = self.config
-        l1 = (fake.float() - batch.target).abs().mean()
-        if self.uses_critic:
-            series = series_with_next(batch.history, fake.to(batch.history.dtype))
-            if self._hand_gradients():
-                score = critic_grad.frozen_scores(self.critic, batch.window, series)
-            else:
-                # The critic's own gradients are not needed here: freezing it skips their computation.
-                self.critic.requires_grad_(False)
-                try:
-                    score = self.critic(series, self.critic.prepare(batch.window))
-                finally:
-                    self.critic.requires_grad_(True)
-            score = score.float()
+        draws = fake.float()
+        crps = crps_loss(draws, batch.target)
+        l1 = (draws[:, 0] - batch.target).abs().mean()
+        if config.loss == "score":
+            loss = crps
+        elif config.loss == "l1":
+            loss = l1
+        else:
+            # The critic's own gradients are not needed here: freezing it skips their computation.
+            self.critic.requires_grad_(False)
+            try:
+                score = self.critic(batch.window, fake).float()
+            finally:
+                self.critic.requires_grad_(True)
             if config.loss == "gan":
                 adversarial = F.binary_cross_entropy_with_logits(score, torch.ones_like(score))
             else:
                 adversarial = -score.mean()
-            loss = adversarial + config.l1_weight * l1
-        else:
-            loss = l1
+            loss = adversarial + config.score_weight * crps + config.l1_weight * l1
         self.opt_g.zero_grad(set_to_none=True)
         loss.backward()
         if config.grad_clip is not None:
             torch.nn.utils.clip_grad_norm_(self.generator.parameters(), config.grad_clip)
         self.opt_g.step()
-        return {"train/loss_g": loss.detach(), "train/l1": l1.detach()}
+        return {"train/loss_g": loss.detach(), "train/crps": crps.detach(), "train/l1": l1.detach()}
 
     # ------------------------------------------------------------------ sampling
 
@@ -281,31 +274,26 @@ class GanTrainer:
         self.generator.eval()
         n = window.shape[0]
         out = torch.empty(n, samples, device=self.device)
-        per_chunk = max(SAMPLE_CHUNK // samples, 1)
+        per_chunk = max(min(SAMPLE_CHUNK, DRAW_CHUNK // samples), 1)
         for start in range(0, n, per_chunk):
             part = window[start : start + per_chunk]
-            repeated = part.repeat_interleave(samples, dim=0)
-            z = torch.randn(repeated.shape[0], self.generator.noise_dim, generator=noise, device=self.device)
+            z = torch.randn(len(part), samples, self.generator.noise_dim, generator=noise, device=self.device)
             with autocast(self.device, self.config.bf16):
-                out[start : start + len(part)] = self.generator(repeated, z).float().view(len(part), samples)
+                out[start : start + len(part)] = self.generator(part, z).float()
         self.generator.train()
         return out
 
     @torch.no_grad()
-    def score(self, window: torch.Tensor, history: torch.Tensor, values: torch.Tensor) -> torch.Tensor:
-        """Raw critic scores of candidate next values (N, K) for windows (N, ...), in eval mode."""
+    def score(self, window: torch.Tensor, values: torch.Tensor) -> torch.Tensor:
+        """Raw critic scores of candidate next values (N, K) for windows (N, T, F + 1), in eval mode."""
         self.critic.eval()
         n, k = values.shape
         out = torch.empty(n, k, device=self.device)
-        per_chunk = max(SAMPLE_CHUNK // k, 1)
+        per_chunk = max(min(SAMPLE_CHUNK, DRAW_CHUNK // k), 1)
         for start in range(0, n, per_chunk):
             stop = min(start + per_chunk, n)
-            rows = stop - start
-            hist = history[start:stop].repeat_interleave(k, dim=0)
-            series = series_with_next(hist, values[start:stop].reshape(-1))
             with autocast(self.device, self.config.bf16):
-                inputs = self.critic.prepare(window[start:stop]).repeated(k)
-                out[start:stop] = self.critic(series, inputs).float().view(rows, k)
+                out[start:stop] = self.critic(window[start:stop], values[start:stop]).float()
         self.critic.train()
         return out
 
@@ -347,6 +335,30 @@ def _validation_figure(title: str, dates: pd.DatetimeIndex, actual: np.ndarray, 
     return figure
 
 
+CHECKPOINT_REMEDY = "delete it and train again (for a tuning session: start a new session)"
+
+
+def read_checkpoint(path: Path, device: str | torch.device) -> dict[str, Any]:
+    """A GAN checkpoint's payload; one-line errors naming the file when it is missing, cannot be read back
+    (DamagedFileError) or has another format version (OutdatedFileError, io.CHECKPOINT_FORMAT)."""
+    if not path.is_file():
+        raise TrainingError(f"{path}: checkpoint not found")
+    try:
+        payload = torch.load(path, map_location=device, weights_only=False)
+    except Exception as exc:  # torch and pickle raise many types for a truncated or overwritten file
+        raise DamagedFileError(
+            f"{path}: damaged GAN checkpoint ({type(exc).__name__}); {CHECKPOINT_REMEDY}"
+        ) from None
+    if not isinstance(payload, dict) or "trainer" not in payload:
+        raise DamagedFileError(f"{path}: not a gan-trader GAN checkpoint; {CHECKPOINT_REMEDY}")
+    if format_version(payload) != CHECKPOINT_FORMAT:
+        raise OutdatedFileError(
+            f"{path}: GAN checkpoint of {describe_version(format_version(payload))}, this gan-trader reads "
+            f"version {CHECKPOINT_FORMAT}; {CHECKPOINT_REMEDY}"
+        )
+    return payload
+
+
 class GanForecaster(Forecaster):
     """Conditional WGAN forecaster: LSTM generator, CNN critic, MH selection of the forecast.
 
@@ -359,6 +371,7 @@ class GanForecaster(Forecaster):
     """
 
     name = "gan"
+    uses_validation = True
 
     def __init__(
         self,
@@ -374,7 +387,7 @@ class GanForecaster(Forecaster):
         self.callback: TrainingCallback = callback or NullCallback()
         self.checkpoint_dir = Path(checkpoint_dir) if checkpoint_dir is not None else None
         self.seed_override = seed
-        self.model_name = name or ("gan_l1" if config.loss == "l1" else "gan")
+        self.model_name = name or ("gan" if config.loss not in ("score", "l1") else f"gan_{config.loss}")
         self.device = resolve_device(config.device)
         self.history: list[dict[str, float]] = []
         self.best_epoch: int | None = None
@@ -384,7 +397,7 @@ class GanForecaster(Forecaster):
         self.model_checkpoint: Path | None = None
         self.trainer: GanTrainer | None = None
         self.maker: WindowMaker | None = None
-        self.calibrator: CriticCalibrator | None = None
+        self.calibration: MHCalibration | None = None
         self.epoch = 0
         self._epochs_since_best = 0
         self._best_state: dict[str, Any] | None = None
@@ -422,7 +435,7 @@ class GanForecaster(Forecaster):
                 assert self.trainer is not None
                 self.trainer.generator.load_state_dict(self._best_state["generator"])
                 self.trainer.critic.load_state_dict(self._best_state["critic"])
-            self._calibrate()
+            self.calibrate()
             if self.checkpoint_dir is not None:
                 self.model_checkpoint = self._save(self.checkpoint_dir / "model.pt")
         return self
@@ -480,7 +493,9 @@ class GanForecaster(Forecaster):
         if last_prediction is not None and last_prediction[0] not in self.config.plot_epochs:
             self._figure(task, last_prediction[1], last_prediction[0], last=True)
 
-    def _train_epoch(self, train: Batch) -> dict[str, float]:
+    def _train_epoch(
+        self, train: Batch, train_generator: bool = True, critic_loss: str | None = None
+    ) -> dict[str, float]:
         assert self.trainer is not None
         n = train.target.shape[0]
         order = torch.randperm(n, generator=self.trainer.noise, device=self.device)
@@ -491,7 +506,9 @@ class GanForecaster(Forecaster):
             index = order[start : start + size]
             if len(index) < 2:
                 continue
-            stats = self.trainer.step(Batch(train.window[index], train.history[index], train.target[index]))
+            stats = self.trainer.step(
+                Batch(train.window[index], train.target[index]), train_generator, critic_loss
+            )
             for key, value in stats.items():
                 sums[key] = sums[key] + value if key in sums else value
                 counts[key] = counts.get(key, 0) + 1
@@ -508,31 +525,39 @@ class GanForecaster(Forecaster):
             )
         return metrics
 
-    def _validation_noise(self) -> torch.Generator:
-        # The same draws at every epoch: epoch-to-epoch changes in val error come from the weights, not z.
+    def _noise(self, offset: int) -> torch.Generator:
+        """A noise stream of its own for each use (offset), seeded from the fit's seed."""
         noise = torch.Generator(device=self.device)
-        noise.manual_seed(self.training_seed + 1)
+        noise.manual_seed(self.training_seed + offset)
         return noise
 
     def _validation_forecast(self, task: ForecastTask, windows: WindowSet, batch: Batch) -> Forecast:
-        """gan.val_samples generator draws per window (the same noise every epoch) and their mean."""
+        """gan.val_samples generator draws per window; the same noise every epoch, so that epoch-to-epoch
+        changes of the validation scores come from the weights, not from z."""
         assert self.trainer is not None and self.maker is not None
-        draws = self.trainer.sample(batch.window, self.config.val_samples, self._validation_noise())
+        draws = self.trainer.sample(batch.window, self.config.val_samples, self._noise(1))
         if not torch.isfinite(draws).all():
             raise EpisodeFailed(f"epoch {self.epoch}: the generator produced non-finite values")
         values = self.maker.target_scaler.unscale(draws.cpu().numpy())
-        return self._forecast(task, windows.origins, values.mean(axis=1), values)
+        return self._distribution(task, windows.origins, values, self.model_name)
 
-    def _forecast(
-        self, task: ForecastTask, origins: pd.DatetimeIndex, point: np.ndarray, samples: np.ndarray | None
+    def _distribution(
+        self, task: ForecastTask, origins: pd.DatetimeIndex, values: np.ndarray, name: str
     ) -> Forecast:
-        """Unscaled point values (and samples) -> Forecast; samples are returned as log returns."""
+        """Unscaled draws (N, K) -> a Forecast named `name` whose point is their mean or median (gan.point);
+        samples are returned as log returns."""
+        point = np.median(values, axis=1) if self.config.point == "median" else values.mean(axis=1)
         if task.target_kind == "log_return":
-            return Forecast.from_returns(self.model_name, task, origins, point, samples)
-        if samples is not None:
+            forecast = Forecast.from_returns(name, task, origins, point, values)
+        else:
             anchor = task.close.loc[origins].to_numpy()[:, None]
-            samples = np.log(np.maximum(samples, 1e-12) / anchor)
-        return Forecast.from_prices(self.model_name, task, origins, point, samples)
+            samples = np.log(np.maximum(values, 1e-12) / anchor)
+            forecast = Forecast.from_prices(name, task, origins, point, samples)
+        assert forecast.samples is not None
+        forecast.extra["quantiles"] = {
+            q: np.quantile(forecast.samples, q, axis=1) for q in self.config.mh.quantiles
+        }
+        return forecast
 
     def _figure(self, task: ForecastTask, forecast: Forecast, epoch: int, last: bool = False) -> None:
         actual = task.close.loc[forecast.target_dates].to_numpy()
@@ -544,47 +569,116 @@ class GanForecaster(Forecaster):
 
     # ------------------------------------------------------------------ MH
 
-    def _calibrate(self) -> None:
-        """Fit the isotonic critic calibration on validation windows only (real = 1, generated = 0)."""
-        assert self.trainer is not None and self.maker is not None
-        self.calibrator = None
+    def _mh(
+        self, batch: Batch, calibrator: CriticCalibrator, seed: int
+    ) -> tuple[np.ndarray, np.ndarray, float]:
+        """gan.mh.chains independent chains of gan.mh.candidates draws per window: (the chains' first
+        candidates, i.e. raw draws, their final states, the acceptance rate); scaled values (N, chains)."""
+        assert self.trainer is not None
+        mh = self.config.mh
+        noise = torch.Generator(device=self.device)
+        noise.manual_seed(seed)
+        draws = self.trainer.sample(batch.window, mh.chains * mh.candidates, noise)
+        probabilities = calibrator.predict(self.trainer.score(batch.window, draws).cpu().numpy())
+        candidates = draws.cpu().numpy().reshape(len(draws), mh.chains, mh.candidates)
+        states, acceptance = mh_chains(
+            candidates, probabilities.reshape(candidates.shape), np.random.default_rng(seed)
+        )
+        return candidates[:, :, 0], states, acceptance
+
+    def _train_critic(self, epochs: int) -> None:
+        """Critic-only epochs on the training windows against the kept (now fixed) generator, on the BCE loss.
+
+        MH needs D = p_data / (p_data + p_g), which the BCE-optimal discriminator is. A WGAN critic is a
+        transport potential instead: where it cannot tell real from generated values, the penalty still
+        holds its slope in y near 1, and chains selected by it drifted toward one side (on a synthetic task
+        with a generator planted too narrow, the mean of MH's samples moved by 0.15 sd and its CRPS
+        worsened; after BCE epochs MH widened the samples toward the truth and improved the CRPS).
+        """
+        assert self.maker is not None
+        train = to_batch(self.maker.windows(self.maker.task.origins("train")), self.device)
+        for _ in range(epochs):
+            self._train_epoch(train, train_generator=False, critic_loss="gan")
+
+    def calibrate(self, critic_epochs: int | None = None) -> None:
+        """Calibrate the critic for MH on validation windows only (real = 1, generated = 0, isotonic), with
+        held-out diagnostics: each half of the windows is judged by a map fitted on the other half. `fit`
+        calls it; call it again after changing the generator.
+
+        :param critic_epochs: critic-only epochs against the current generator first (gan.mh.critic_epochs).
+        """
+        if self.trainer is None or self.maker is None:
+            raise RuntimeError("GanForecaster.calibrate called before fit")
+        self.calibration = None
         if not (self.config.mh.enabled and self.trainer.uses_critic):
             return
+        epochs = self.config.mh.critic_epochs if critic_epochs is None else critic_epochs
+        if epochs:
+            self._train_critic(epochs)
         val = to_batch(self.maker.windows(self.maker.task.origins("val")), self.device)
-        noise = torch.Generator(device=self.device)
-        noise.manual_seed(self.training_seed + 2)
-        fakes = self.trainer.sample(val.window, CALIBRATION_SAMPLES, noise)
-        real_scores = self.trainer.score(val.window, val.history, val.target[:, None])
-        fake_scores = self.trainer.score(val.window, val.history, fakes)
-        self.calibrator = CriticCalibrator().fit(real_scores.cpu().numpy(), fake_scores.cpu().numpy())
+        fakes = self.trainer.sample(val.window, CALIBRATION_SAMPLES, self._noise(2))
+        real = self.trainer.score(val.window, val.target[:, None])[:, 0].cpu().numpy()
+        fake = self.trainer.score(val.window, fakes).cpu().numpy()
+        target = val.target.cpu().numpy()
+        first = np.arange(len(real)) < len(real) // 2
+        held_real, held_fake = np.empty(len(real)), np.empty(len(real))
+        crps_raw, crps_mh = np.empty(len(real)), np.empty(len(real))
+        for held in (first, ~first):
+            calibrator = CriticCalibrator().fit(real[~held], fake[~held])
+            # One generated value per window beside each real one: equal class counts.
+            held_real[held], held_fake[held] = (
+                calibrator.predict(real[held]),
+                calibrator.predict(fake[held, 0]),
+            )
+            index = torch.as_tensor(np.flatnonzero(held), device=self.device)
+            raw, states, _ = self._mh(
+                Batch(val.window[index], val.target[index]), calibrator, self.training_seed + 5
+            )
+            crps_raw[held], crps_mh[held] = crps_fair(target[held], raw), crps_fair(target[held], states)
+        self.calibration = MHCalibration(
+            calibrator=CriticCalibrator().fit(real, fake),
+            diagnostics=critic_diagnostics(real, fake[:, 0], held_real, held_fake),
+            crps_raw=float(crps_raw.mean()),
+            crps_mh=float(crps_mh.mean()),
+        )
+
+    def uses_mh(self) -> bool:
+        """Whether the `gan` forecast is MH's samples (gan.mh.forecast; auto: MH's held-out CRPS is lower)."""
+        calibration, choice = self.calibration, self.config.mh.forecast
+        if calibration is None or choice == "raw":
+            return False
+        return choice == "mh" or calibration.crps_mh < calibration.crps_raw
 
     def predict(self, task: ForecastTask, origins: pd.DatetimeIndex) -> Forecast:
-        """Forecast day t+1 for each origin: MH-selected sample (samples N x K kept) or the mean of draws."""
+        """Forecast day t+1 for each origin: a distribution of gan.mh.chains samples per day and its mean or
+        median. With MH, the forecast is MH's or the raw draws (`uses_mh`), and `ablations` holds both as
+        `<name>_raw` (the chains' first candidates) and `<name>_mh` (their final states), equal in number."""
         if self.trainer is None or self.maker is None:
             raise RuntimeError("GanForecaster.predict called before fit")
-        windows = self.maker.windows(origins)
+        windows = self.maker.for_task(task).windows(origins)
         batch = to_batch(windows, self.device)
-        noise = torch.Generator(device=self.device)
-        noise.manual_seed(self.training_seed + 3)
-        if self.calibrator is None:
-            draws = self.trainer.sample(batch.window, self.config.val_samples, noise)
-            point = self.maker.target_scaler.unscale(draws.mean(dim=1).cpu().numpy())
-            return self._forecast(task, windows.origins, point, None)
-        k = self.config.mh.candidates
-        candidates = self.trainer.sample(batch.window, k, noise)
-        probability = self.calibrator.predict(
-            self.trainer.score(batch.window, batch.history, candidates).cpu().numpy()
-        )
-        chosen = mh_select(probability, np.random.default_rng(self.training_seed + 4))
-        values = self.maker.target_scaler.unscale(candidates.cpu().numpy())
-        point = values[np.arange(len(values)), chosen.index]
-        forecast = self._forecast(task, windows.origins, point, values)
-        assert forecast.samples is not None
-        forecast.extra["mh_acceptance"] = chosen.acceptance_rate
-        forecast.extra["quantiles"] = {
-            q: np.quantile(forecast.samples, q, axis=1) for q in self.config.mh.quantiles
+        unscale = self.maker.target_scaler.unscale
+        if self.calibration is None:
+            draws = self.trainer.sample(batch.window, self.config.mh.chains, self._noise(3))
+            return self._distribution(task, windows.origins, unscale(draws.cpu().numpy()), self.model_name)
+        raw, states, acceptance = self._mh(batch, self.calibration.calibrator, self.training_seed + 3)
+        diagnostics = self.calibration.diagnostics
+        summary = {
+            "mh_acceptance": acceptance,
+            "critic_auc": diagnostics.auc,
+            "turner_z": diagnostics.turner_z,
+            "critic_reliability": diagnostics.reliability,
         }
-        return forecast
+        raw_forecast = self._distribution(task, windows.origins, unscale(raw), f"{self.model_name}_raw")
+        mh_forecast = self._distribution(task, windows.origins, unscale(states), f"{self.model_name}_mh")
+        mh_forecast.extra.update(summary)
+        chosen = mh_forecast if self.uses_mh() else raw_forecast
+        return dataclasses.replace(
+            chosen,
+            model=self.model_name,
+            extra={**chosen.extra, **summary},
+            ablations=[raw_forecast, mh_forecast],
+        )
 
     # ------------------------------------------------------------------ checkpoints
 
@@ -602,7 +696,7 @@ class GanForecaster(Forecaster):
             "best_state": self._best_state,
             "trainer": self.trainer.state_dict(),
             "rng": rng_state(self.device),
-            "calibrator": self.calibrator,
+            "calibration": self.calibration,
         }
 
     def _save(self, path: Path) -> Path:
@@ -616,11 +710,7 @@ class GanForecaster(Forecaster):
         return self._save(Path(path))
 
     def _load_payload(self, path: Path) -> dict[str, Any]:
-        if not path.is_file():
-            raise TrainingError(f"{path}: checkpoint not found")
-        payload: dict[str, Any] = torch.load(path, map_location=self.device, weights_only=False)
-        if payload.get("format") != CHECKPOINT_FORMAT:
-            raise TrainingError(f"{path}: not a gan-trader GAN checkpoint (format {payload.get('format')!r})")
+        payload = read_checkpoint(path, self.device)
         assert self.maker is not None
         columns = list(self.maker.task.features.columns)
         if payload["columns"] != columns:
@@ -630,7 +720,14 @@ class GanForecaster(Forecaster):
     def _restore(self, path: Path) -> None:
         assert self.trainer is not None
         payload = self._load_payload(path)
-        self.trainer.load_state_dict(payload["trainer"])
+        try:
+            self.trainer.load_state_dict(payload["trainer"])
+        except (KeyError, RuntimeError) as exc:  # the networks' layout changed without a version bump
+            first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+            raise OutdatedFileError(
+                f"{path}: checkpoint does not fit this gan-trader's networks ({first[:160]}); "
+                f"{CHECKPOINT_REMEDY}"
+            ) from None
         self.epoch = int(payload["epoch"])
         self.history = list(payload["history"])
         self.best_epoch = payload["best_epoch"]
@@ -651,16 +748,14 @@ class GanForecaster(Forecaster):
         # Imported here, not above, so that training and sampling need torch and numpy alone (no pydantic).
         from gan_trader.config import GanConfig
 
-        raw = torch.load(Path(path), map_location="cpu", weights_only=False) if Path(path).is_file() else None
-        if raw is None:
-            raise TrainingError(f"{path}: checkpoint not found")
+        raw = read_checkpoint(Path(path), "cpu")
         model = cls(
             GanConfig.model_validate(raw["config"]), scaler=scaler, callback=callback, seed=raw["seed"]
         )
         with seeded_global_rng(raw["seed"], model.device):
             model._setup(task)
             model._restore(Path(path))
-            model.calibrator = raw.get("calibrator")
-            if model.calibrator is None:
-                model._calibrate()
+            model.calibration = raw.get("calibration")
+            if model.calibration is None:
+                model.calibrate()
         return model

@@ -6,6 +6,7 @@ history of its own `seq_len` days (known at t), which the critic sees next to th
 
 from __future__ import annotations
 
+import copy
 from dataclasses import dataclass
 
 import numpy as np
@@ -47,37 +48,47 @@ class WindowSet:
 
 
 class WindowMaker:
-    """Fits scalers on the training span and cuts windows for any origins."""
+    """Fits scalers on the training span and cuts windows for any origins (of its task, or of another task
+    with the same columns through `for_task`)."""
 
     def __init__(self, task: ForecastTask, scaler: str = "standard") -> None:
-        self.task = task
         self.seq_len = task.seq_len
-        features = task.features
-        train = features.loc[: task.split.train_end]
+        self.columns = list(task.features.columns)
+        train = task.features.loc[: task.split.train_end]
         if len(train) < self.seq_len + 2:
             raise TrainingError(
                 f"gan.seq_len: {len(train)} training rows cannot make windows of {self.seq_len} days"
             )
-        values = features.to_numpy(dtype=np.float64)
-        if not np.isfinite(values).all():
-            row, col = np.argwhere(~np.isfinite(values))[0]
-            raise TrainingError(
-                f"feature '{features.columns[col]}' is not finite at {features.index[row].date()}"
-            )
-        if scaler == "none":
-            self.scaled = values
-        else:
-            fitted = SCALERS[scaler]().fit(train.to_numpy(dtype=np.float64))
-            self.scaled = fitted.transform(values)
-        self.scaled = self.scaled.astype(np.float32)
-        target = self._target_series()
-        train_targets = target.loc[task.origins("train")].to_numpy()
+        values = _finite_values(task.features)
+        self.feature_scaler = None if scaler == "none" else SCALERS[scaler]().fit(values[: len(train)])
+        self.task = task
+        train_targets = self._target_series().loc[task.origins("train")].to_numpy()
         std = float(np.std(train_targets)) or 1.0
         self.target_scaler = TargetScaler(task.target_kind, float(np.mean(train_targets)), std)
+        self._bind(task, values)
+
+    def _bind(self, task: ForecastTask, values: np.ndarray) -> None:
+        """Scale `task`'s rows with the fitted scalers."""
+        self.task = task
+        scaled = values if self.feature_scaler is None else self.feature_scaler.transform(values)
+        self.scaled = scaled.astype(np.float32)
         # Scaled target value whose day is t: used for the history the critic sees.
         self.target_by_day = self.target_scaler.scale(self._target_on_day()).astype(np.float32)
-        self.target_next = self.target_scaler.scale(target.to_numpy()).astype(np.float32)
-        self.positions = pd.Series(np.arange(len(features)), index=features.index)
+        self.target_next = self.target_scaler.scale(self._target_series().to_numpy()).astype(np.float32)
+        self.positions = pd.Series(np.arange(len(task.features)), index=task.features.index)
+
+    def for_task(self, task: ForecastTask) -> WindowMaker:
+        """A maker for `task`'s rows with these fitted scalers (forecasting a task the model was not fitted
+        on: the forecast then reads that task's rows up to each origin, and nothing of it was learnt)."""
+        if task is self.task:
+            return self
+        if list(task.features.columns) != self.columns:
+            raise TrainingError(
+                "the task to forecast has other feature columns than the one the model was fitted on"
+            )
+        maker = copy.copy(self)
+        maker._bind(task, _finite_values(task.features))
+        return maker
 
     def _target_series(self) -> pd.Series:
         """Target for day t+1 indexed by origin t."""
@@ -117,3 +128,13 @@ class WindowMaker:
             self.windows(task.origins("val")),
             self.windows(task.origins("test")),
         )
+
+
+def _finite_values(features: pd.DataFrame) -> np.ndarray:
+    values = features.to_numpy(dtype=np.float64)
+    if not np.isfinite(values).all():
+        row, col = np.argwhere(~np.isfinite(values))[0]
+        raise TrainingError(
+            f"feature '{features.columns[col]}' is not finite at {features.index[row].date()}"
+        )
+    return values

@@ -243,11 +243,15 @@ class _EpisodeCallback:
 
 
 def episode_metrics(task: ForecastTask, val: Forecast, test: Forecast) -> dict[str, float]:
-    """val/* and test/* of the GAN (points, and CRPS / crps_rel of its samples), persistence's point scores
-    on exactly the same days beside them, and the trailing-60-day Gaussian's mean CRPS (`reference_crps`)."""
+    """val/* and test/* of the GAN (points, and CRPS / crps_rel of its samples), its numeric diagnostics
+    (`Forecast.extra` scalars: MH acceptance, critic AUC, Turner's Z), persistence's point scores on exactly
+    the same days beside them, and the trailing-60-day Gaussian's mean CRPS (`reference_crps`)."""
     metrics = validation_scores(task, val, "val/")
     metrics.update(validation_scores(task, test, "test/"))
     for span, forecast in (("val", val), ("test", test)):
+        for key, value in forecast.extra.items():
+            if isinstance(value, int | float | np.number) and not isinstance(value, bool):
+                metrics[f"{span}/{key}"] = float(value)
         naive = forecast_metrics(task, persistence_forecast(task, forecast.origins), "")
         metrics.update({f"{span}/persistence_{key}": value for key, value in naive.items()})
         metrics[f"{span}/reference_crps"] = float(np.mean(reference_crps(task, forecast)))

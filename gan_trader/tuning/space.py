@@ -29,6 +29,11 @@ ALIASES: dict[str, tuple[str, ...]] = {
     "kernel_size": ("critic.kernel_size",),
     "dropout": ("generator.dropout", "critic.dropout"),
     "filters": ("critic.filters",),
+    # The GAN's own knobs, under names without dots (so `--set tuning.space.NAME.low=...` stays a path).
+    "lr_g": ("lr_g",),
+    "n_critic": ("n_critic",),
+    "score_weight": ("score_weight",),
+    "noise_dim": ("generator.noise_dim",),
 }
 
 # Paths that change the networks' shapes: a checkpoint cannot be loaded into a model with another value.

@@ -10,32 +10,37 @@ from gan_trader.bench.gan import (
     bench_gan_step,
     critic_forward_flops,
     gemm_backends,
+    onednn_available,
     original_config,
     step_flops,
 )
 from gan_trader.config import CriticConfig
-from gan_trader.models.gemm import onednn_available
 
 
 def test_critic_flops_follow_the_layer_sizes() -> None:
     config = CriticConfig.model_validate(
         {"filters": [2, 4], "kernel_size": 3, "strides": 2, "padding": 1, "dense": [5], "conditioning": False}
     )
-    # 18 steps -> 9 -> 5; conv1 2*9*2*1*3, conv2 2*5*4*2*3, dense 2*20*5, output 2*5*1
-    assert critic_forward_flops(config, 17, 0) == (108 + 240 + 200 + 10, 0)
+    # 17 steps -> 9 -> 5; conv1 2*9*2*1*3, conv2 2*5*4*2*3, the window's dense share 2*20*5;
+    # per value: its dense share 2*5 and the output 2*5*1
+    assert critic_forward_flops(config, 17, 0) == (108 + 240 + 200, 10 + 10)
     conditioned = config.model_copy(update={"conditioning": True})
-    assert critic_forward_flops(conditioned, 17, 6) == (108 + 240 + 200 + 10, 2 * 9 * 2 * 6 * 3)
+    assert critic_forward_flops(conditioned, 17, 6) == (108 * 7 + 240 + 200, 10 + 10)
 
 
 def test_step_flops_at_the_original_size() -> None:
-    flops = step_flops(original_config(), n_features=112, batch=64)
-    projection = 2 * 64 * 17 * 120 * 2000
+    config = original_config()
+    flops = step_flops(config, n_features=112, batch=64)
+    projection = 2 * 64 * 17 * 113 * 2000
     recurrent = 2 * 64 * 16 * 500 * 2000
-    assert flops["lstm_forward"] == projection + recurrent + 2 * 64 * 500
-    assert flops["lstm_backward"] == projection + 2 * recurrent + 4 * 64 * 500
-    series, features = critic_forward_flops(CriticConfig.model_validate({}), 17, 112)
-    assert flops["critic_update"] == 64 * (12 * series + 2 * features)
-    assert flops["generator_through_critic"] == 64 * (2 * series + features)
+    assert flops["lstm_forward"] == projection + recurrent
+    assert flops["lstm_backward"] == projection + 2 * recurrent
+    draws = 64 * config.train_samples
+    assert flops["generator_head"] == 3 * (2 * 64 * 500 * 64 + draws * (2 * 8 * 64 + 2 * 64))
+    window, value = critic_forward_flops(CriticConfig.model_validate({}), 17, 112)
+    forward = 64 * window + 64 * (1 + 2 * config.train_samples) * value
+    assert flops["critic_update"] == 3 * forward + 3 * draws * value
+    assert flops["generator_through_critic"] == 64 * window + 2 * draws * value
 
 
 @pytest.mark.slow

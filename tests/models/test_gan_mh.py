@@ -1,4 +1,5 @@
-"""Metropolis-Hastings selection on a known toy distribution, critic calibration, CRPS and coverage."""
+"""Metropolis-Hastings selection on a known toy distribution, critic calibration and its diagnostics (AUC,
+Turner's Z, reliability), independent chains, CRPS and coverage."""
 
 from __future__ import annotations
 
@@ -6,7 +7,7 @@ import numpy as np
 import pytest
 from scipy import stats
 
-from gan_trader.models.mh import CriticCalibrator, mh_select
+from gan_trader.models.mh import CriticCalibrator, critic_diagnostics, mh_chains, mh_select, turner_z
 from gan_trader.models.scoring import crps_ensemble, interval_coverage
 
 # Real data N(0, 1); a biased, over-dispersed "generator" N(1, 2^2).
@@ -96,3 +97,42 @@ def test_interval_coverage_counts_outcomes_inside() -> None:
     assert interval_coverage(draws, np.full_like(draws, -1.645), np.full_like(draws, 1.645)) == pytest.approx(
         0.9, abs=0.01
     )
+
+
+def test_turner_z_is_small_for_calibrated_probabilities_and_large_otherwise() -> None:
+    rng = np.random.default_rng(4)
+    probability = rng.uniform(0.05, 0.95, 20000)
+    labels = rng.uniform(size=20000) < probability
+    assert abs(turner_z(labels, probability)) < 3.0
+    assert turner_z(labels, np.clip(probability - 0.1, 0.01, 0.99)) > 10.0  # says "real" too rarely
+
+
+def test_critic_diagnostics_on_a_separating_and_a_blind_critic() -> None:
+    rng = np.random.default_rng(5)
+    real, fake = REAL.rvs(size=4000, random_state=rng), FAKE.rvs(size=4000, random_state=rng)
+    calibrator = CriticCalibrator().fit(raw_score(REAL.rvs(size=4000, random_state=rng)), raw_score(fake))
+    sharp = critic_diagnostics(
+        raw_score(real),
+        raw_score(fake),
+        calibrator.predict(raw_score(real)),
+        calibrator.predict(raw_score(fake)),
+    )
+    assert 0.6 < sharp.auc < 0.9 and abs(sharp.turner_z) < 4.0
+    mean_probability, share_real, count = sharp.reliability.T
+    assert count.sum() == 8000 and np.all(np.diff(mean_probability) > 0)
+    assert np.abs(mean_probability - share_real).max() < 0.1  # calibrated: on the diagonal
+    blind = critic_diagnostics(np.zeros(100), np.zeros(100), np.full(100, 0.5), np.full(100, 0.5))
+    assert blind.auc == 0.5 and blind.turner_z == 0.0 and len(blind.reliability) == 1
+
+
+def test_independent_chains_start_at_their_first_candidate_and_end_on_one_of_theirs() -> None:
+    rng = np.random.default_rng(6)
+    candidates = rng.normal(size=(5, 7, 4))
+    states, acceptance = mh_chains(candidates, np.full(candidates.shape, 0.5), rng)
+    assert states.shape == (5, 7) and acceptance == 1.0  # a blind critic accepts everything
+    np.testing.assert_array_equal(states, candidates[:, :, -1])
+    sure = np.full(candidates.shape, 0.5)
+    sure[:, :, 0] = 1.0  # each chain's start is certainly real: no chain ever leaves it
+    states, acceptance = mh_chains(candidates, sure, rng)
+    np.testing.assert_array_equal(states, candidates[:, :, 0])
+    assert acceptance < 1e-4

@@ -1,4 +1,5 @@
-"""WGAN training: losses, the gradient penalty, the fitting loop, determinism, failures, checkpoints."""
+"""WGAN training: losses, the gradient penalty on the next value, the CRPS term, the fitting loop,
+determinism, failures, checkpoints."""
 
 from __future__ import annotations
 
@@ -13,15 +14,16 @@ from gan_fixtures import make_gan_task, tiny_gan
 
 from gan_trader.config import ScheduleConfig
 from gan_trader.errors import EpisodeFailed
-from gan_trader.models import critic_grad
 from gan_trader.models.base import Forecast
+from gan_trader.models.critic import Critic
 from gan_trader.models.mh import CriticCalibrator
-from gan_trader.models.scoring import forecast_metrics
+from gan_trader.models.scoring import crps_fair, forecast_metrics
 from gan_trader.models.wgan import (
     CALIBRATION_SAMPLES,
     Batch,
     GanForecaster,
     GanTrainer,
+    crps_loss,
     triangular_multiplier,
 )
 
@@ -32,6 +34,7 @@ EPOCH_KEYS = {
     "train/loss_g",
     "train/wasserstein",
     "train/gp",
+    "train/crps",
     "train/l1",
     "train/lr",
     "val/mae",
@@ -61,15 +64,20 @@ class Recorder:
 def random_batch(size: int = 16, features: int = 3) -> Batch:
     generator = torch.Generator().manual_seed(0)
     return Batch(
-        torch.randn(size, 17, features, generator=generator),
-        torch.randn(size, 17, generator=generator),
-        torch.randn(size, generator=generator),
+        torch.randn(size, 17, features + 1, generator=generator), torch.randn(size, generator=generator)
     )
 
 
 @pytest.mark.parametrize(
     "loss,norm",
-    [("wgan-gp", "layer"), ("wgan-clip", "batch"), ("gan", "batch"), ("gan", "none"), ("l1", "layer")],
+    [
+        ("wgan-gp", "layer"),
+        ("wgan-clip", "batch"),
+        ("gan", "batch"),
+        ("gan", "none"),
+        ("score", "layer"),
+        ("l1", "layer"),
+    ],
 )
 def test_every_loss_trains_with_finite_values(loss: str, norm: str) -> None:
     config = tiny_gan(loss=loss, n_critic=1, critic={"norm": norm})
@@ -78,8 +86,8 @@ def test_every_loss_trains_with_finite_values(loss: str, norm: str) -> None:
     for _ in range(3):
         stats = trainer.step(random_batch())
     assert all(math.isfinite(float(v)) for v in stats.values())
-    expected = {"train/loss_g", "train/l1"} | (
-        {"train/loss_d", "train/wasserstein"} if loss != "l1" else set()
+    expected = {"train/loss_g", "train/crps", "train/l1"} | (
+        {"train/loss_d", "train/wasserstein"} if loss not in ("score", "l1") else set()
     )
     assert expected <= set(stats)
     assert ("train/gp" in stats) == (loss == "wgan-gp")
@@ -94,26 +102,50 @@ def test_critic_updates_n_critic_times_per_generator_update() -> None:
     assert updates == [False, False, True, False, False, True]
 
 
-def test_gradient_penalty_interpolates_with_one_uniform_weight_per_sample(monkeypatch) -> None:  # type: ignore[no-untyped-def]
+def test_gradient_penalty_is_taken_on_the_next_value_one_uniform_weight_per_draw(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
     trainer = GanTrainer(tiny_gan(n_critic=5), n_features=3, seq_len=17, device=torch.device("cpu"))
-    seen: list[tuple[torch.Tensor, ...]] = []
+    scored: list[torch.Tensor] = []
+    original = Critic.score
 
-    update = critic_grad.critic_update
+    def recording_score(self: Critic, encoding: torch.Tensor, values: torch.Tensor) -> torch.Tensor:
+        scored.append(values.detach().clone())
+        return original(self, encoding, values)
 
-    def recording_update(critic, window, real, fake, hat, gp_weight):  # type: ignore[no-untyped-def]
-        seen.append((real, fake, hat))
-        return update(critic, window, real, fake, hat, gp_weight)
-
-    monkeypatch.setattr(critic_grad, "critic_update", recording_update)
+    monkeypatch.setattr(Critic, "score", recording_score)
     batch = random_batch(size=64)
-    trainer.step(batch)  # a critic-only step
-    assert len(seen) == 1
-    real, fake, hat = seen[0]
-    torch.testing.assert_close(real[:, -1], batch.target)
-    torch.testing.assert_close(hat[:, :-1], batch.history)  # the history is shared, only the next value moves
-    weight = (hat[:, -1] - fake[:, -1]) / (real[:, -1] - fake[:, -1])
+    trainer.step(batch)  # a critic-only step: real, generated, interpolated values of the same windows
+    real, fake, hat = scored
+    torch.testing.assert_close(real, batch.target)
+    assert fake.shape == hat.shape == (64, trainer.config.train_samples)
+    weight = (hat - fake) / (batch.target[:, None] - fake)
     assert ((weight >= 0) & (weight <= 1)).all()
-    assert weight.std() > 0.15, "one U(0,1) draw per sample, not one per batch"
+    assert weight.std() > 0.15, "one U(0,1) draw per generated value, not one per batch"
+
+
+def test_penalty_bounds_the_critics_slope_in_the_next_value() -> None:
+    torch.manual_seed(0)
+    batch = random_batch(size=64)
+    slopes = {}
+    for gp_weight in (10.0, 0.0):
+        trainer = GanTrainer(tiny_gan(n_critic=1, gp_weight=gp_weight), 3, 17, torch.device("cpu"))
+        for _ in range(200):  # the critic alone, against a fixed generator
+            trainer.step(batch, train_generator=False)
+        values = torch.linspace(-2, 2, 9).repeat(64, 1).requires_grad_()
+        (slope,) = torch.autograd.grad(trainer.critic(batch.window, values).sum(), values)
+        slopes[gp_weight] = float(slope.abs().mean())
+    assert slopes[10.0] < 1.5 < slopes[0.0], slopes
+
+
+def test_crps_loss_is_the_fair_crps_and_rewards_the_right_spread() -> None:
+    generator = torch.Generator().manual_seed(0)
+    draws, target = torch.randn(50, 6, generator=generator), torch.randn(50, generator=generator)
+    expected = crps_fair(target.numpy(), draws.numpy()).mean()
+    assert float(crps_loss(draws, target)) == pytest.approx(expected, rel=1e-5)
+    outcomes = torch.randn(20000, generator=generator)
+    losses = [float(crps_loss(s * torch.randn(20000, 8, generator=generator), outcomes)) for s in (0.3, 1, 3)]
+    assert losses[1] < min(losses[0], losses[2]), "draws as wide as the outcomes score best"
 
 
 def test_schedule_multiplies_the_base_rate_triangularly() -> None:
@@ -145,39 +177,59 @@ def test_fit_runs_end_to_end_on_real_data_and_forecasts_with_samples(gan_task, t
     assert {p.name for p in recorder.checkpoints} >= {"best.pt", "last.pt", "model.pt"}
     origins = gan_task.origins("test")
     forecast = model.predict(gan_task, origins)
+    chains = model.config.mh.chains
     assert isinstance(forecast, Forecast) and len(forecast.origins) == len(origins)
-    assert forecast.samples is not None and forecast.samples.shape == (len(origins), 8)
-    # The point forecast is the MH chain's final state: one of the K samples.
-    assert np.isclose(forecast.samples, forecast.log_return[:, None]).any(axis=1).all()
+    assert forecast.samples is not None and forecast.samples.shape == (len(origins), chains)
+    # The point forecast is the distribution's mean (gan.point), never one draw.
+    np.testing.assert_allclose(forecast.log_return, forecast.samples.mean(axis=1), rtol=1e-9, atol=1e-12)
     assert set(forecast.extra["quantiles"]) == {0.05, 0.25, 0.5, 0.75, 0.95}
+    assert {"mh_acceptance", "critic_auc", "turner_z"} <= set(forecast.extra)
+    assert all(isinstance(forecast.extra[k], float) for k in ("mh_acceptance", "critic_auc", "turner_z"))
+    raw, mh = forecast.ablations
+    assert (raw.model, mh.model) == ("gan_raw", "gan_mh")
+    assert raw.samples is not None and mh.samples is not None
+    assert raw.samples.shape == mh.samples.shape == forecast.samples.shape  # equal sample counts
+    chosen = mh if model.uses_mh() else raw
+    np.testing.assert_array_equal(forecast.samples, chosen.samples)
     metrics = forecast_metrics(gan_task, forecast)
     assert math.isfinite(metrics["mase"]) and math.isfinite(metrics["price_mae"])
     reloaded = GanForecaster.load(tmp_path / "model.pt", gan_task)
     np.testing.assert_allclose(reloaded.predict(gan_task, origins).log_return, forecast.log_return, rtol=1e-6)
 
 
-def test_price_target_and_l1_ablation_forecast(real_panel) -> None:  # type: ignore[no-untyped-def]
+def test_point_forecast_is_the_median_when_asked(gan_task) -> None:  # type: ignore[no-untyped-def]
+    model = GanForecaster(tiny_gan(epochs=1, point="median", mh={"enabled": False})).fit(gan_task)
+    forecast = model.predict(gan_task, gan_task.origins("test"))
+    assert forecast.samples is not None and not forecast.ablations
+    np.testing.assert_allclose(
+        forecast.log_return, np.median(forecast.samples, axis=1), rtol=1e-9, atol=1e-12
+    )
+
+
+def test_price_target_and_generator_ablations_forecast(real_panel) -> None:  # type: ignore[no-untyped-def]
     task = make_gan_task(real_panel, target_kind="price")
     forecast = GanForecaster(tiny_gan(epochs=1)).fit(task).predict(task, task.origins("test"))
     assert forecast.samples is not None and np.isfinite(forecast.samples).all()
     assert np.allclose(
         task.close.loc[forecast.origins].to_numpy() * np.exp(forecast.log_return), forecast.price
     )
-    ablation = GanForecaster(tiny_gan(epochs=1, loss="l1")).fit(task)
-    assert ablation.calibrator is None
-    plain = ablation.predict(task, task.origins("test"))
-    assert plain.samples is None and plain.model == "gan_l1"
+    for loss in ("l1", "score"):
+        ablation = GanForecaster(tiny_gan(epochs=1, loss=loss)).fit(task)
+        assert ablation.calibration is None and ablation.trainer is not None
+        assert not ablation.trainer.uses_critic
+        plain = ablation.predict(task, task.origins("test"))
+        assert plain.samples is not None and plain.model == f"gan_{loss}" and not plain.ablations
 
 
 def test_calibration_is_fitted_on_validation_windows_only(gan_task, monkeypatch: pytest.MonkeyPatch) -> None:  # type: ignore[no-untyped-def]
-    histories: list[np.ndarray] = []
+    windows: list[np.ndarray] = []
     original_score = GanTrainer.score
     fitted: list[tuple[int, int]] = []
     original_fit = CriticCalibrator.fit
 
-    def spy_score(self, window, history, values):  # type: ignore[no-untyped-def]
-        histories.append(history.numpy().copy())
-        return original_score(self, window, history, values)
+    def spy_score(self, window, values):  # type: ignore[no-untyped-def]
+        windows.append(window.numpy().copy())
+        return original_score(self, window, values)
 
     def spy_fit(self, real_scores, fake_scores):  # type: ignore[no-untyped-def]
         fitted.append((np.size(real_scores), np.size(fake_scores)))
@@ -188,8 +240,19 @@ def test_calibration_is_fitted_on_validation_windows_only(gan_task, monkeypatch:
     model = GanForecaster(tiny_gan(epochs=1)).fit(gan_task)
     assert model.maker is not None
     val = model.maker.windows(gan_task.origins("val"))
-    assert len(histories) == 2 and all(np.array_equal(h, val.history) for h in histories)
-    assert fitted == [(len(val), CALIBRATION_SAMPLES * len(val))]
+    history = np.concatenate([val.x, val.history[:, :, None]], axis=2)
+    # Real and generated values of all validation windows, then MH on each half: validation windows only.
+    assert len(windows) == 4
+    assert all(np.array_equal(w, history) for w in windows[:2])
+    half = len(val) // 2
+    assert np.array_equal(windows[2], history[:half]) and np.array_equal(windows[3], history[half:])
+    n = len(val)
+    # Each half judged by a map fitted on the other half, then the map MH uses, fitted on all of them.
+    assert fitted == [
+        (n - half, CALIBRATION_SAMPLES * (n - half)),
+        (half, CALIBRATION_SAMPLES * half),
+        (n, CALIBRATION_SAMPLES * n),
+    ]
 
 
 def test_same_seed_same_metrics_and_different_seeds_differ(gan_task) -> None:  # type: ignore[no-untyped-def]

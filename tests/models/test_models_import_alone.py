@@ -74,15 +74,15 @@ class CriticLayout:
 
 
 torch.manual_seed(0)
-window, history = torch.randn(4, 17, 3), torch.randn(4, 17)
+window = torch.randn(4, 17, 4)  # 3 features and the target's history
 fake = generator.Generator(n_features=3, hidden=8, noise_dim=2)(window, torch.randn(4, 2))
 layout = CriticLayout()
 network = critic.Critic(layout, seq_len=17, n_features=3)
-scores = network(critic.series_with_next(history, fake), network.prepare(window))
+scores = network(window, fake)
 assert fake.shape == (4,) and scores.shape == (4,), (fake.shape, scores.shape)
 assert wgan.GanTrainer and windows.WindowMaker and mh.mh_select
 loaded = sorted(name for name in sys.argv[1:] if sys.modules.get(name) is not None)
-print(json.dumps({"geometry": layout.layer_geometry(18), "loaded": loaded}))
+print(json.dumps({"geometry": layout.layer_geometry(17), "loaded": loaded}))
 """
 
 
@@ -94,4 +94,4 @@ def test_models_import_and_run_without_the_rest_of_the_stack(repo_root: Path) ->
     report = json.loads(done.stdout.strip().splitlines()[-1])
     assert report["loaded"] == []
     # The probe's stand-in critic config has the real one's layer geometry.
-    assert [tuple(layer) for layer in report["geometry"]] == CriticConfig().layer_geometry(18)
+    assert [tuple(layer) for layer in report["geometry"]] == CriticConfig().layer_geometry(17)

@@ -20,6 +20,7 @@ REGISTRY: dict[str, str] = {
     "arima": "gan_trader.models.baselines.arima:ArimaBaseline",
     "xgboost": "gan_trader.models.baselines.xgboost_model:XGBoostBaseline",
     "l1_generator": "gan_trader.models.baselines.l1_generator:L1Generator",
+    "score_generator": "gan_trader.models.baselines.score_generator:ScoreGenerator",
     "price_lstm": "gan_trader.models.baselines.price_lstm:PriceLSTM",
     "return_lstm": "gan_trader.models.baselines.return_lstm:ReturnLSTM",
     "return_lstm_5d": "gan_trader.models.baselines.return_lstm:ReturnLSTM5d",
