@@ -205,7 +205,7 @@ class MHConfig(StrictModel):
     chains: int = Field(
         200, ge=2, description="independent chains per day: the MH distribution has this many samples"
     )
-    candidates: int = Field(20, ge=2, description="candidates per chain (the first is its starting state)")
+    candidates: int = Field(10, ge=2, description="candidates per chain (the first is its starting state)")
     critic_epochs: int = Field(
         5,
         ge=0,

@@ -27,7 +27,7 @@ log = logging.getLogger(__name__)
 # Format versions, one per kind of file (the key `format` inside the file unless said otherwise).
 SESSION_STATE_FORMAT = 1  # <sessions_dir>/<session>/state.json and strategy/random.json
 OPTIMIZER_STATE_FORMAT = 1  # <sessions_dir>/<session>/strategy/optimizer.json (+ optimizer.bo.json)
-CHECKPOINT_FORMAT = 1  # GAN checkpoints: best.pt, last.pt, model.pt
+CHECKPOINT_FORMAT = 2  # GAN checkpoints: best.pt, last.pt, model.pt
 POLICY_FORMAT = 2  # saved RL policies (<runs_dir>/policies/<algo>.zip, entry gan_trader.json)
 RUN_FORMAT = 1  # logged runs: their tags, params and metric names (tag gan_trader.format)
 FEATURE_CACHE_FORMAT = 1  # feature cache entries (part of the cache key and of the entry's .json)

@@ -248,13 +248,19 @@ def critic_reliability(forecasts: Sequence[Forecast]) -> Figure:
     curves = [f for f in forecasts if np.size(f.extra.get("critic_reliability", [])) > 0]
     if not curves:
         raise Unavailable("no forecast of this run was selected by Metropolis-Hastings")
+    # The forecasts of one model (its selected forecast and its MH row) share one critic: drawn once.
+    by_critic: dict[bytes, list[Forecast]] = {}
+    for forecast in curves:
+        by_critic.setdefault(np.asarray(forecast.extra["critic_reliability"], float).tobytes(), []).append(
+            forecast
+        )
     figure, axis = _figure(5.5, 5.0)
     axis.plot([0, 1], [0, 1], color="black", lw=0.8, linestyle="--", label="calibrated")
-    for forecast in curves:
-        rows = np.asarray(forecast.extra["critic_reliability"], float)
-        extra = forecast.extra
+    for group in by_critic.values():
+        extra = group[0].extra
+        rows = np.asarray(extra["critic_reliability"], float)
         label = (
-            f"{forecast.model}: AUC {extra.get('critic_auc', np.nan):.3f}, "
+            f"{', '.join(f.model for f in group)}: AUC {extra.get('critic_auc', np.nan):.3f}, "
             f"Z {extra.get('turner_z', np.nan):.2f}, acceptance {extra.get('mh_acceptance', np.nan):.3f}"
         )
         axis.scatter(rows[:, 0], rows[:, 1], s=8 + 60 * rows[:, 2] / rows[:, 2].max(), label=label)

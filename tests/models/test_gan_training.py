@@ -3,6 +3,7 @@ determinism, failures, checkpoints."""
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from pathlib import Path
 from typing import Any
@@ -13,7 +14,7 @@ import torch
 from gan_fixtures import make_gan_task, tiny_gan
 
 from gan_trader.config import ScheduleConfig
-from gan_trader.errors import EpisodeFailed
+from gan_trader.errors import EpisodeFailed, TrainingError
 from gan_trader.models.base import Forecast
 from gan_trader.models.critic import Critic
 from gan_trader.models.mh import CriticCalibrator
@@ -204,6 +205,10 @@ def test_point_forecast_is_the_median_when_asked(gan_task) -> None:  # type: ign
     np.testing.assert_allclose(
         forecast.log_return, np.median(forecast.samples, axis=1), rtol=1e-9, atol=1e-12
     )
+    # Another task is forecast from its own rows, with the fitted scalers; it must have the same columns.
+    other = dataclasses.replace(gan_task, features=gan_task.features.iloc[:, :-1])
+    with pytest.raises(TrainingError, match="other feature columns"):
+        model.predict(other, other.origins("test"))
 
 
 def test_price_target_and_generator_ablations_forecast(real_panel) -> None:  # type: ignore[no-untyped-def]
