@@ -84,8 +84,9 @@ def test_leaderboard_rich_table_renders(small_task):
     assert "persistence" in text and "beats persistence on MASE" in text
 
 
-def test_walk_forward_refits_each_fold():
-    config = load_config(
+def three_fold_config():
+    """Four years of the bundled panel, the close alone, three walk-forward folds."""
+    return load_config(
         None,
         [
             "features.builders={}",
@@ -96,6 +97,10 @@ def test_walk_forward_refits_each_fold():
             "gan.seq_len=8",
         ],
     )
+
+
+def test_walk_forward_refits_each_fold():
+    config = three_fold_config()
     result = run_folds(config, baseline_factories(["drift", "persistence"]))
     assert len(result.folds) == 3
     drift_levels = [fold["drift"].log_return[0] for fold in result.folds]
@@ -121,17 +126,7 @@ def test_seed_summary_mean_and_std():
 
 
 def test_folds_and_seeds_give_per_fold_pooled_and_mean_std_views():
-    config = load_config(
-        None,
-        [
-            "features.builders={}",
-            "features.cache_dir=null",
-            "data.start=2008-01-01",
-            "data.end=2011-12-31",
-            "split.walk_forward.folds=3",
-            "gan.seq_len=8",
-        ],
-    )
+    config = three_fold_config()
     panel = load_panel(config)
 
     def rows(prepared, seed):
