@@ -8,16 +8,46 @@ from __future__ import annotations
 
 import copy
 import datetime as dt
+import logging
 from pathlib import Path
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 
 from gan_trader.errors import ConfigError
 
+log = logging.getLogger(__name__)
+
+# Deprecated spellings of validation scores, and what they mean now.
+DEPRECATED_METRICS = {"val/mase": "val/relmae"}
+
+
+def _current_metric(value: Any) -> Any:
+    """`val/mase` (this project's name, until 0.3, for the MAE relative to persistence's on the same days)
+    read as `val/relmae`, with a warning: Hyndman's MASE scales by the training span instead."""
+    if isinstance(value, str) and value in DEPRECATED_METRICS:
+        log.warning(
+            "%r is deprecated: it means %r (MAE / persistence's MAE on the same days); write that instead",
+            value,
+            DEPRECATED_METRICS[value],
+        )
+        return DEPRECATED_METRICS[value]
+    return value
+
+
 # Validation scores that early stopping, episode selection and tuning can minimise (lower is better).
-ValidationMetric = Literal["val/crps_rel", "val/crps", "val/mae", "val/rmse", "val/mase"]
+ValidationMetric = Annotated[
+    Literal["val/crps_rel", "val/crps", "val/mae", "val/rmse", "val/relmae"], BeforeValidator(_current_metric)
+]
 
 
 class StrictModel(BaseModel):
@@ -345,7 +375,17 @@ def _default_space() -> dict[str, ParamSpec]:
 
 class AgentConfig(StrictModel):
     algo: Literal["ppo", "dqn", "qrdqn"] = "ppo"
-    policy_path: Path | None = Field(None, description="saved policy to reuse (and update)")
+    policy_path: Path | None = Field(
+        None,
+        description="saved policy to reuse and update (default: <runs_dir>/policies/<experiment>-<hash of "
+        "tuning.space and tuning.allow_stop>-<algo>.zip)",
+    )
+    update_epochs: int = Field(
+        10,
+        ge=0,
+        description="passes over an rl session's own transitions when the saved policy is updated after it "
+        "(0: the policy is not updated)",
+    )
     train_steps: int = Field(256, ge=0, description="proxy-mode steps to pre-train a missing policy")
     proxy_seconds: float = Field(
         60.0,
@@ -359,16 +399,34 @@ class AgentConfig(StrictModel):
 
 
 class PBTConfig(StrictModel):
-    """Ray Tune PopulationBasedTraining: `population` trials exploit/explore every `interval` epochs."""
+    """Ray Tune population-based training, for `pbt` (PopulationBasedTraining) and `pb2` (PB2, its GP-bandit
+    variant): `population` trials exploit/explore every `interval` epochs."""
 
     population: int = Field(2, ge=2)
     interval: int = Field(2, ge=1, description="GAN epochs between PBT decisions (one logged episode each)")
     quantile_fraction: float = Field(0.5, gt=0.0, le=0.5)
-    resample_probability: float = Field(0.25, ge=0.0, le=1.0)
+    resample_probability: float = Field(
+        0.25, ge=0.0, le=1.0, description="pbt only (pb2 picks every new value with its GP)"
+    )
+    storage_path: str | None = Field(
+        None,
+        description="where Ray Tune keeps the trials' checkpoints (default: the session folder). A Ray "
+        "cluster with other nodes needs one every node reaches: a URI (s3://, gs://, abfs://, hdfs://...) "
+        "or a path every node mounts, declared with storage_shared: true",
+    )
+    storage_shared: bool = Field(
+        False, description="storage_path is a file-system path every Ray node mounts (NFS, Lustre...)"
+    )
+
+    @model_validator(mode="after")
+    def _shared_needs_a_path(self) -> PBTConfig:
+        if self.storage_shared and not self.storage_path:
+            raise ValueError("storage_shared: true needs storage_path (the path every node mounts)")
+        return self
 
 
 class TuningConfig(StrictModel):
-    strategy: Literal["rl", "bo", "random", "pbt", "fixed"] = "fixed"
+    strategy: Literal["rl", "bo", "random", "pbt", "pb2", "fixed"] = "fixed"
     episodes: int = Field(1, ge=1)
     epochs_per_episode: int | None = Field(None, ge=1, description="default: gan.epochs")
     space: dict[str, ParamSpec] = Field(default_factory=_default_space)
@@ -397,11 +455,18 @@ class ExecutorConfig(StrictModel):
     gpus_per_episode: float | Literal["auto"] = "auto"
     torch_threads: int | None = Field(None, ge=1, description="per worker (default: cores / workers)")
     connect_timeout_s: float = Field(5.0, gt=0.0, description="how long a ray_address may take to answer")
+    max_retries: int = Field(
+        2, ge=0, description="times a Ray episode whose worker or node died is run again before it is FAILED"
+    )
 
 
 class TrackingConfig(StrictModel):
     uri: str = "sqlite:///runs/mlflow.db"
-    artifact_root: Path = Path("runs/artifacts")
+    artifact_root: Path = Field(
+        Path("runs/artifacts"),
+        description="new experiments' artifact folder for a local store; with an http(s) uri the tracking "
+        "server keeps the artifacts (mlflow server --artifacts-destination)",
+    )
     experiment: str | None = Field(None, description="MLflow experiment name (default: the config name)")
 
 
@@ -425,7 +490,10 @@ class EvaluationConfig(StrictModel):
             "quantile_regression",
         ]
     )
-    seeds: list[int] = Field(default_factory=lambda: [0])
+    seeds: list[int] = Field(
+        default_factory=list,
+        description="seeds every model is refitted with per fold (mean +- std over them); empty: [seed]",
+    )
     backtest: BacktestConfig = Field(default_factory=BacktestConfig)
     report: Path | None = Field(Path("runs/reports/{name}.html"), description="HTML report path")
 
@@ -443,6 +511,11 @@ class ExperimentConfig(StrictModel):
     executor: ExecutorConfig = Field(default_factory=ExecutorConfig)
     tracking: TrackingConfig = Field(default_factory=TrackingConfig)
     evaluation: EvaluationConfig = Field(default_factory=EvaluationConfig)
+
+    @property
+    def evaluation_seeds(self) -> list[int]:
+        """The seeds models are refitted with per fold: evaluation.seeds, or the experiment's seed."""
+        return list(self.evaluation.seeds) or [self.seed]
 
     @property
     def experiment_name(self) -> str:

@@ -35,3 +35,14 @@ def test_override_syntax() -> None:
     assert apply_overrides({"gan": {"epochs": 1}}, ["gan.epochs=4", "gan.mh.candidates=8"]) == {
         "gan": {"epochs": 4, "mh": {"candidates": 8}}
     }
+
+
+def test_val_mase_is_a_deprecated_alias_of_relmae(tmp_path: Path, caplog) -> None:
+    config_file = write(
+        tmp_path / "old.yaml", "tuning:\n  objective: val/mase\ngan:\n  early_stopping_metric: val/mase\n"
+    )
+    with caplog.at_level("WARNING", logger="gan_trader.config"):
+        config = load_config(config_file)
+    assert config.tuning.objective == "val/relmae"
+    assert config.gan.early_stopping_metric == "val/relmae"
+    assert "'val/mase' is deprecated" in caplog.text and "val/relmae" in caplog.text

@@ -29,7 +29,7 @@ def test_tables_show_the_logged_values() -> None:
     table = pd.DataFrame(
         {
             "days": [712, 712],
-            "mase": [1.0, 1.0409],
+            "relmae": [1.0, 1.0409],
             "dm_pvalue": [float("nan"), 0.000276],
             "no_skill": [True, False],
         },

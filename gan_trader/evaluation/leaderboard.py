@@ -1,9 +1,11 @@
 """The leaderboard: every forecast scored on the same test days, points against persistence and
 distributions against simple probabilistic baselines.
 
-One row per model: MAE / RMSE / MASE in return space, MAE / RMSE / MAPE / MASE in price space, directional
-accuracy with the Pesaran-Timmermann p-value, Diebold-Mariano against persistence (absolute loss, the loss
-MASE measures), the lag diagnostic and backtest figures. Models that give a distribution (samples) also get
+One row per model: MAE / RMSE / relmae in return space, MAE / RMSE / MAPE / relmae / Hyndman's MASE in price
+space, directional accuracy with the Pesaran-Timmermann p-value, Diebold-Mariano against persistence
+(absolute loss, the loss relmae measures), the lag diagnostic and backtest figures. relmae is the MAE over
+persistence's MAE on the same test days (persistence = 1); MASE scales by the training span's one-step naive
+MAE (Hyndman & Koehler), see models/scoring.py. Models that give a distribution (samples) also get
 the fair CRPS, `crps_rel` (CRPS / the trailing-60-day Gaussian's on the same days) and its skill, pinball
 losses, coverage and interval scores of the 50/80/90/95 % central intervals, the PIT uniformity p-value, and
 Diebold-Mariano on per-day CRPS against the best simple probabilistic baseline of the run.
@@ -34,11 +36,13 @@ from gan_trader.models.scoring import (
     crps_fair,
     directional_accuracy,
     distribution_metrics,
+    hyndman_mase,
     mape,
-    mase,
     pit_values,
     realised_returns,
     reference_crps,
+    relmae,
+    training_close,
 )
 
 PERSISTENCE = "persistence"
@@ -49,8 +53,9 @@ DIAGNOSTICS = ("mh_acceptance", "critic_auc", "turner_z")
 
 # Columns shown by the compact printer, with their headers (all columns stay in `table`).
 SUMMARY_COLUMNS = {
-    "mase": "MASE",
-    "price_mase": "MASE px",
+    "relmae": "relMAE",
+    "price_relmae": "relMAE px",
+    "mase": "MASE px",
     "price_mape": "MAPE %",
     "directional_accuracy": "DirAcc",
     "pt_pvalue": "PT p",
@@ -117,17 +122,17 @@ class Leaderboard:
         return self.verdicts[self.primary]
 
     def to_rich(self, columns: dict[str, str] | None = None) -> Any:
-        """A rich Table of the main columns, best MASE first."""
+        """A rich Table of the main columns, best relmae first."""
         from rich.table import Table
 
         columns = columns or SUMMARY_COLUMNS
-        table = Table(title="Leaderboard (test days; MASE < 1 beats persistence)")
+        table = Table(title="Leaderboard (test days; relMAE < 1 beats persistence)")
         table.add_column("model", style="bold", no_wrap=True)
         shown = [c for c in columns if c in self.table.columns]
         for column in shown:
             table.add_column(columns[column], justify="right")
-        for model, row in self.table.sort_values("mase").iterrows():
-            style = "green" if row["mase"] < 1 else None
+        for model, row in self.table.sort_values("relmae").iterrows():
+            style = "green" if row["relmae"] < 1 else None
             table.add_row(str(model), *(_format(row[c]) for c in shown), style=style)
         return table
 
@@ -182,15 +187,15 @@ def _format(value: Any) -> str:
 
 
 def verdict_line(model: str, row: pd.Series) -> str:
-    """'MODEL beats persistence on MASE: yes/no (MASE x, DM p = y)' in plain words."""
+    """'MODEL beats persistence on relMAE: yes/no (relMAE x, DM p = y)' in plain words."""
     if model == PERSISTENCE:
-        return f"{model}: the reference (MASE 1 by construction)"
-    beats = row["mase"] < 1
+        return f"{model}: the reference (relMAE 1 by construction)"
+    beats = row["relmae"] < 1
     significant = beats and row["dm_pvalue"] < 0.05
     note = " — significant at 5 %" if significant else (" — not significant" if beats else "")
     line = (
-        f"{model} beats persistence on MASE: {'yes' if beats else 'no'} "
-        f"(MASE {row['mase']:.4f}, Diebold-Mariano p = {row['dm_pvalue']:.3g}){note}"
+        f"{model} beats persistence on relMAE: {'yes' if beats else 'no'} "
+        f"(relMAE {row['relmae']:.4f}, Diebold-Mariano p = {row['dm_pvalue']:.3g}){note}"
     )
     if np.isfinite(row.get("crps_rel", np.nan)):
         line += (
@@ -219,11 +224,12 @@ def score_forecast(
         "days": len(actual_return),
         "mae": float(np.mean(np.abs(error))),
         "rmse": float(np.sqrt(np.mean(error**2))),
-        "mase": mase(actual_return, forecast.log_return, zero),
+        "relmae": relmae(actual_return, forecast.log_return, zero),
         "price_mae": float(np.mean(np.abs(price_error))),
         "price_rmse": float(np.sqrt(np.mean(price_error**2))),
         "price_mape": mape(actual_price, forecast.price),
-        "price_mase": mase(actual_price, forecast.price, anchor),
+        "price_relmae": relmae(actual_price, forecast.price, anchor),
+        "mase": hyndman_mase(actual_price, forecast.price, training_close(task)),
         # A forecast that never leaves zero (persistence) has no direction to score.
         "directional_accuracy": (
             directional_accuracy(actual_return, forecast.log_return)

@@ -274,7 +274,7 @@ def critic_reliability(forecasts: Sequence[Forecast]) -> Figure:
     return figure
 
 
-def fold_multiples(table: pd.DataFrame, metrics: Sequence[str] = ("mase", "crps_rel")) -> Figure:
+def fold_multiples(table: pd.DataFrame, metrics: Sequence[str] = ("relmae", "crps_rel")) -> Figure:
     """Small multiples: one panel per score, its value per fold (x) for each model (mean over seeds)."""
     shown = [m for m in metrics if m in table.columns and table[m].notna().any()]
     if not shown:

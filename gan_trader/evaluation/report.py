@@ -293,8 +293,10 @@ def _leaderboard_sections(config: ExperimentConfig, leaderboard: Leaderboard) ->
         f'<p class="verdict">{html.escape(line)}</p>' for line in leaderboard.verdicts.values()
     )
     note = (
-        "MASE < 1 beats persistence (tomorrow = today). PT: Pesaran-Timmermann one-sided p-value of the "
-        "direction; DM: Diebold-Mariano vs persistence (absolute loss, Harvey correction), negative = better."
+        "relMAE (MAE / persistence's on the same days) < 1 beats persistence (tomorrow = today); MASE px: "
+        "Hyndman-Koehler's, scaled by the training span's one-step naive MAE. PT: Pesaran-Timmermann "
+        "one-sided p-value of the direction; DM: Diebold-Mariano vs persistence (absolute loss, Harvey "
+        "correction), negative = better."
     )
     costs = f"{config.evaluation.backtest.cost_bps:g} bps per unit of position change"
     return [

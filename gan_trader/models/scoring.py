@@ -1,8 +1,11 @@
 """Scores of forecasts against realised values, shared by training (early stopping, epoch selection) and
 evaluation (the leaderboard).
 
-Points: MASE is scaled by persistence's MAE on the same days, so persistence scores 1. Return space:
-persistence forecasts a zero log return; price space: persistence forecasts close[t].
+Points: `relmae` is the MAE divided by persistence's MAE on the same (out-of-sample) days, so persistence
+scores 1. Return space: persistence forecasts a zero log return; price space: persistence forecasts close[t].
+`mase` is Hyndman & Koehler's (2006) mean absolute scaled error of the price forecast: its MAE divided by the
+in-sample MAE of the one-step naive forecast over the training span. Its scale is the training span's, so
+a price level (or volatility) on the test days far above the training span's inflates it.
 Distributions: fair CRPS, pinball losses, central-interval coverage and interval scores, PIT; `crps_rel`
 divides a model's mean CRPS by that of a zero-mean Gaussian with the trailing 60-day sd on the same days.
 """
@@ -22,7 +25,8 @@ def _mae(error: np.ndarray) -> float:
 def point_metrics(
     actual: np.ndarray, predicted: np.ndarray, naive: np.ndarray, prefix: str = ""
 ) -> dict[str, float]:
-    """MAE, RMSE, MAPE and MASE of `predicted` against `actual`; `naive` is persistence on the same days."""
+    """MAE, RMSE, MAPE and relmae (MAE / persistence's MAE) of `predicted` against `actual`; `naive` is
+    persistence on the same days."""
     actual = np.asarray(actual, float)
     predicted = np.asarray(predicted, float)
     naive = np.asarray(naive, float)
@@ -31,7 +35,7 @@ def point_metrics(
     metrics = {
         "mae": _mae(error),
         "rmse": float(np.sqrt(np.mean(error**2))),
-        "mase": _mae(error) / naive_mae if naive_mae > 0 else float("nan"),
+        "relmae": _mae(error) / naive_mae if naive_mae > 0 else float("nan"),
     }
     nonzero = np.abs(actual) > 0
     if nonzero.all():
@@ -88,11 +92,25 @@ def interval_coverage(actual: np.ndarray, lower: np.ndarray, upper: np.ndarray) 
 # leaderboard helpers (evaluation) -----------------------------------------------------------------
 
 
-def mase(actual: np.ndarray, predicted: np.ndarray, naive: np.ndarray) -> float:
+def relmae(actual: np.ndarray, predicted: np.ndarray, naive: np.ndarray) -> float:
     """MAE of `predicted` divided by the MAE of the persistence forecast `naive` on the same days."""
     actual = np.asarray(actual, float)
     naive_mae = _mae(np.asarray(naive, float) - actual)
     return _mae(np.asarray(predicted, float) - actual) / naive_mae if naive_mae > 0 else float("nan")
+
+
+def hyndman_mase(actual: np.ndarray, predicted: np.ndarray, in_sample: np.ndarray) -> float:
+    """Hyndman & Koehler's MASE: MAE of `predicted` divided by the mean absolute one-step change of the
+    in-sample series `in_sample` (the training span), i.e. the in-sample MAE of the naive forecast."""
+    scale = _mae(np.diff(np.asarray(in_sample, float)))
+    error = _mae(np.asarray(predicted, float) - np.asarray(actual, float))
+    return error / scale if scale > 0 else float("nan")
+
+
+def training_close(task: ForecastTask) -> np.ndarray:
+    """The target's close on the training span (the in-sample series MASE is scaled by)."""
+    close = task.close
+    return close.loc[close.index <= task.split.train_end].to_numpy(dtype=float)
 
 
 def mape(actual: np.ndarray, predicted: np.ndarray) -> float:

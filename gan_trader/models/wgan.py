@@ -20,7 +20,7 @@ Per-epoch metrics (callback.on_epoch and `history`): train/loss_d, train/wassers
 train/gp (wgan-gp only), train/loss_g, train/crps, train/l1, train/lr (generator rate, schedule applied),
 train/lr_d, and the validation scores of gan.val_samples draws per window (`scoring.validation_scores`):
 val/crps and val/crps_rel of the draws, and forecast_metrics of their mean (or median) as val/mae, val/rmse,
-val/mase, val/directional_accuracy, val/price_*. Early stopping and the kept epoch minimise
+val/relmae, val/directional_accuracy, val/price_*. Early stopping and the kept epoch minimise
 gan.early_stopping_metric (default val/crps_rel). Keys of parts a loss lacks (the critic's under `score` and
 `l1`) are absent.
 """

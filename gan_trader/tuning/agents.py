@@ -1,26 +1,40 @@
-"""RL controllers (stable-baselines3 PPO and DQN, sb3-contrib QR-DQN for `qrdqn`) and their proxy training.
+"""RL controllers (stable-baselines3 PPO and DQN, sb3-contrib QR-DQN for `qrdqn`): proxy pre-training and
+learning from real sessions.
 
 A policy is trained in proxy mode when none is saved: the same environment, but each step trains a small GAN
 (`tuning.agent.proxy_hidden` LSTM units) for `tuning.agent.proxy_epochs` epochs on the last
 `tuning.agent.proxy_rows` rows before the task's validation end, re-split 70/15/15 inside that slice; the
-task's test days are never seen. The policy is saved to `tuning.agent.policy_path` (default
-`<runs_dir>/policies/<algo>.zip`) and reused by every later session with the same search space.
+task's test days are never seen. It stops after `tuning.agent.train_steps` steps or once
+`tuning.agent.proxy_seconds` have passed, printing each step unless quiet.
 
-The saved zip carries an entry `gan_trader.json` with its format version (io.POLICY_FORMAT). A policy of
-another version (another observation or action space) is left out with a logged note and replaced by one
-trained now; a damaged one stops with one line naming the file (it is not silently retrained: it may hold
-hours of proxy training). Two runs in one folder that need the same policy take its lock (io.file_lock):
-the second waits while the first trains, then loads what it saved.
+The policy is saved per experiment and search space: `tuning.agent.policy_path`, by default
+`<runs_dir>/policies/<experiment>-<space key>-<algo>.zip`, where the key hashes the search space and
+`tuning.allow_stop` (what shapes its observations and actions). Every rl session then updates it from the
+session's own transitions (`learn_from_session`): PPO by a clipped-surrogate update on the session as one
+rollout (with the behaviour log-probabilities and values recorded at each decision), DQN / QR-DQN by
+gradient steps on a replay buffer of them; `tuning.agent.update_epochs` passes each.
+
+The saved zip carries an entry `gan_trader.json` with its format version (io.POLICY_FORMAT) and how much real
+experience it holds: `real_transitions` (decisions of real sessions learned from, in total) and `sessions`.
+A policy of another version (another observation or action space) is left out with a logged note and
+replaced by one trained now; a damaged one stops with one line naming the file (it is not silently
+retrained: it may hold hours of training). Runs in one folder that share a policy take its lock
+(io.file_lock): a second run waits while the first pre-trains, then loads what it saved; an update reads the
+file again inside the lock, so concurrent sessions add their updates instead of overwriting each other's.
 """
 
 from __future__ import annotations
 
+import hashlib
 import io
 import json
 import logging
+import math
+import re
 import tempfile
 import zipfile
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -41,7 +55,7 @@ from gan_trader.tuning.episode import (
     _EpisodeCallback,
     train_gan,
 )
-from gan_trader.tuning.loop import CHOICES
+from gan_trader.tuning.loop import CHOICES, Transition
 from gan_trader.tuning.observation import observation_size
 from gan_trader.tuning.space import SearchSpace
 
@@ -100,24 +114,125 @@ def make_agent(algo: str, env: TuningEnv, seed: int, steps: int) -> Any:
     )
 
 
-class Policy:
-    """A trained agent used for inference: observation -> action (deterministic)."""
+def _evaluate(model: Any, observation: np.ndarray, choice: int) -> tuple[float, float]:
+    """An actor-critic's log-probability of `choice` and its value estimate at `observation`."""
+    import torch
 
-    def __init__(self, model: Any, algo: str, path: Path | None = None) -> None:
+    tensor, _ = model.policy.obs_to_tensor(np.asarray(observation, np.float32))
+    action = torch.as_tensor([choice], device=model.device)
+    with torch.no_grad():
+        values, log_prob, _ = model.policy.evaluate_actions(tensor, action)
+    return float(log_prob.item()), float(values.item())
+
+
+def _learn_on_policy(model: Any, transitions: Sequence[Transition], epochs: int) -> None:
+    """PPO's own update (`model.train`: clipped surrogate, value and entropy terms) on the transitions as one
+    rollout, with the log-probabilities and values the behaviour policy recorded at each decision."""
+    import torch
+    from stable_baselines3.common.buffers import RolloutBuffer
+
+    rollout = RolloutBuffer(
+        len(transitions),
+        model.observation_space,
+        model.action_space,
+        device=model.device,
+        gae_lambda=model.gae_lambda,
+        gamma=model.gamma,
+    )
+    for position, step in enumerate(transitions):
+        rollout.add(
+            np.asarray([step.observation], np.float32),
+            np.asarray([step.action]),
+            np.asarray([step.reward], np.float32),
+            np.asarray([position == 0 or transitions[position - 1].done], np.float32),
+            torch.tensor([step.value]),
+            torch.tensor([step.log_prob]),
+        )
+    last = transitions[-1]
+    bootstrap = 0.0
+    if not last.done and last.next_observation is not None:
+        bootstrap = _evaluate(model, np.asarray(last.next_observation), 0)[1]
+    rollout.compute_returns_and_advantage(torch.tensor([bootstrap]), np.asarray([last.done]))
+    n_epochs, own_rollout = model.n_epochs, model.rollout_buffer
+    model.n_epochs, model.rollout_buffer = epochs, rollout
+    try:
+        model.train()
+    finally:
+        model.n_epochs, model.rollout_buffer = n_epochs, own_rollout
+
+
+def _learn_off_policy(model: Any, algo: str, transitions: Sequence[Transition], epochs: int) -> None:
+    """DQN / QR-DQN: the transitions into the replay buffer, then per pass as many gradient steps as batches
+    they fill, with the target network synced after each pass."""
+    for step in transitions:
+        following = step.next_observation if step.next_observation is not None else step.observation
+        model.replay_buffer.add(
+            np.asarray([step.observation], np.float32),
+            np.asarray([following], np.float32),
+            np.asarray([[step.action]]),
+            np.asarray([step.reward], np.float32),
+            np.asarray([step.done], np.float32),
+            [{}],
+        )
+    if algo == "qrdqn":
+        online, target = model.quantile_net, model.quantile_net_target
+    else:
+        online, target = model.q_net, model.q_net_target
+    steps = max(1, math.ceil(len(transitions) / model.batch_size))
+    for _ in range(epochs):
+        model.train(gradient_steps=steps, batch_size=model.batch_size)
+        target.load_state_dict(online.state_dict())
+
+
+class Policy:
+    """A trained agent: observation -> action (deterministic), updated from real sessions' transitions.
+
+    :param real_transitions: the real decisions it has learned from, over all sessions (0 after pre-training).
+    :param sessions: the real sessions it has learned from.
+    """
+
+    def __init__(
+        self, model: Any, algo: str, path: Path | None = None, real_transitions: int = 0, sessions: int = 0
+    ) -> None:
         self.model = model
         self.algo = algo
         self.path = path
+        self.real_transitions = real_transitions
+        self.sessions = sessions
 
     def act(self, observation: np.ndarray) -> int:
         action, _ = self.model.predict(observation, deterministic=True)
         return int(np.asarray(action).item())
 
+    def behaviour(self, observation: np.ndarray, choice: int) -> tuple[float, float]:
+        """PPO's log-probability of `choice` and value at `observation`, recorded with each real decision for
+        the on-policy update; value-based agents learn from the transitions alone (0, 0)."""
+        return _evaluate(self.model, observation, choice) if self.algo == "ppo" else (0.0, 0.0)
+
+    def learn(self, transitions: Sequence[Transition], epochs: int) -> None:
+        """Update the agent from one real session's transitions (in decision order), `epochs` passes."""
+        from stable_baselines3.common.logger import Logger
+
+        self.model.set_logger(Logger(None, []))  # the update's statistics are not written anywhere
+        if self.algo == "ppo":
+            _learn_on_policy(self.model, transitions, epochs)
+        else:
+            _learn_off_policy(self.model, self.algo, transitions, epochs)
+        self.real_transitions += len(transitions)
+        self.sessions += 1
+
     def save(self, path: str | Path) -> None:
         """Write the agent (stable-baselines3's zip plus the entry `gan_trader.json`) atomically."""
         buffer = io.BytesIO()
         self.model.save(buffer)
+        entry = {
+            "format": POLICY_FORMAT,
+            "algo": self.algo,
+            "real_transitions": self.real_transitions,
+            "sessions": self.sessions,
+        }
         with zipfile.ZipFile(buffer, "a") as archive:
-            archive.writestr(POLICY_ENTRY, json.dumps({"format": POLICY_FORMAT, "algo": self.algo}))
+            archive.writestr(POLICY_ENTRY, json.dumps(entry))
         with atomic_open(path, "wb") as handle:
             handle.write(buffer.getvalue())
         self.path = Path(path)
@@ -173,12 +288,67 @@ class Policy:
                 f"tuning.agent.policy_path: {path} was trained on observations of shape {shape}, "
                 f"this search space gives ({expected_obs},); delete it or point to another file"
             )
-        return cls(model, algo, path)
+        counts = [(saved or {}).get(key, 0) for key in ("real_transitions", "sessions")]  # 0: none learned
+        if not all(isinstance(n, int) and not isinstance(n, bool) and n >= 0 for n in counts):
+            raise DamagedFileError(f"{path}: damaged saved policy (its {POLICY_ENTRY} counts); {remedy}")
+        return cls(model, algo, path, *counts)
+
+
+def space_key(config: ExperimentConfig) -> str:
+    """A short hash of what shapes a policy's observations and actions: the search space (names in order,
+    types, bounds, choices) and tuning.allow_stop."""
+    tuning = config.tuning
+    described = {
+        "space": [[name, spec.model_dump(mode="json")] for name, spec in tuning.space.items()],
+        "allow_stop": tuning.allow_stop,
+    }
+    return hashlib.sha256(json.dumps(described, sort_keys=True).encode()).hexdigest()[:8]
 
 
 def policy_path(config: ExperimentConfig) -> Path:
+    """The saved policy of this experiment and search space: tuning.agent.policy_path, by default
+    `<runs_dir>/policies/<experiment>-<space key>-<algo>.zip`."""
     agent = config.tuning.agent
-    return Path(agent.policy_path or config.runs_dir / "policies" / f"{agent.algo}.zip")
+    if agent.policy_path is not None:
+        return Path(agent.policy_path)
+    experiment = re.sub(r"[^A-Za-z0-9_.-]+", "_", config.experiment_name)
+    return config.runs_dir / "policies" / f"{experiment}-{space_key(config)}-{agent.algo}.zip"
+
+
+def _saved_policy(config: ExperimentConfig, space: SearchSpace, path: Path) -> Policy | None:
+    """The usable policy saved at `path` (see Policy.load); None when there is none."""
+    actions = len(CHOICES) if config.tuning.allow_stop else len(CHOICES) - 1
+    if not path.exists():
+        return None
+    return Policy.load(config.tuning.agent.algo, path, observation_size(space), actions)
+
+
+@dataclass
+class PolicyUpdate:
+    """What one session's update did: the transitions it learned from and the saved policy's totals after."""
+
+    transitions: int
+    real_transitions: int
+    sessions: int
+    path: Path
+
+
+def learn_from_session(
+    config: ExperimentConfig, space: SearchSpace, policy: Policy, transitions: Sequence[Transition]
+) -> PolicyUpdate:
+    """Update the saved policy from one real session's transitions (tuning.agent.update_epochs passes).
+
+    Under the policy's lock the file is read again (another run may have updated it since this session
+    loaded `policy`), updated, and replaced atomically, so concurrent sessions add up instead of overwriting
+    each other's updates; the session's own `policy` is updated where no usable file is left.
+    """
+    path = policy_path(config)
+    with file_lock(path):
+        current = _saved_policy(config, space, path) or policy
+        current.learn(transitions, config.tuning.agent.update_epochs)
+        current.save(path)
+    log.info("updated the %s policy %s from %d real transitions", current.algo, path, len(transitions))
+    return PolicyUpdate(len(transitions), current.real_transitions, current.sessions, path)
 
 
 def proxy_task(task: ForecastTask, rows: int) -> ForecastTask:
@@ -298,8 +468,7 @@ def load_or_train_policy(
     agent = config.tuning.agent
     path = policy_path(config)
     with file_lock(path):
-        actions = len(CHOICES) if config.tuning.allow_stop else len(CHOICES) - 1
-        saved = Policy.load(agent.algo, path, observation_size(space), actions) if path.exists() else None
+        saved = _saved_policy(config, space, path)
         if saved is not None:
             return saved
         if not quiet:

@@ -1,9 +1,10 @@
 """The tuning environment: one step = one GAN episode, run through the tuning loop (loop.py).
 
 Observation (float32, see observation.py): the last episode's validation error relative to its yardstick,
-its MASE, the last epoch's losses and Wasserstein estimate (squashed), their changes since the episode
-before, the best relative error so far, the share of the epoch budget left, whether the last episode failed,
-whether its checkpoint can be continued, and the last hyperparameters normalised to [0, 1] in the box.
+its relMAE (MAE / persistence's), the last epoch's losses and Wasserstein estimate (squashed), their changes
+since the episode before, the best relative error so far, the share of the epoch budget left, whether the
+last episode failed, whether its checkpoint can be continued, and the last hyperparameters normalised to
+[0, 1] in the box.
 
 Actions (Discrete(5), or Discrete(4) without `tuning.allow_stop`; loop.CHOICES):
   0 keep: continue training the last episode's checkpoint with its hyperparameters (as 1 when there is
@@ -13,7 +14,9 @@ Actions (Discrete(5), or Discrete(4) without `tuning.allow_stop`; loop.CHOICES):
   3 local: a fresh set from a trust region around the incumbent (a Gaussian step of 10% of each range);
   4 stop: end the session (only with `tuning.allow_stop`).
 A step turns its action into an episode exactly as the `rl` strategy does in a session
-(`RLStrategy.action_for`), and the loop plans, charges and rewards it by the same rules.
+(`RLStrategy.action_for`), and the loop plans, charges and rewards it by the same rules. So a real rl
+session's decisions are transitions of this env (observation, action, reward), and the saved policy learns
+from them after every session as it learned from the env in proxy mode (agents.learn_from_session).
 
 Reward `improvement` (default): the improvement of the session's best objective (tuning.objective,
 val/crps_rel by default) per GAN epoch the step spent, measured from the session's own start:

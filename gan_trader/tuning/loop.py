@@ -27,7 +27,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -46,6 +46,30 @@ FAILED_ERROR = 10.0  # the relative error of a failed episode (the observation's
 
 
 @dataclass
+class Transition:
+    """One real decision of a controller and what it earned, as an agent learns from it: the observation it
+    decided on, its choice (loop.CHOICES), the loop's reward of the episode it planned (0 for stop), the
+    observation at the next decision (or at the session's end) and whether it was the session's last.
+    `log_prob` and `value` are the behaviour policy's at that observation (what an on-policy update needs)."""
+
+    observation: list[float]
+    action: int
+    log_prob: float = 0.0
+    value: float = 0.0
+    episode: int | None = None  # the episode it planned, set by the loop (None: stop)
+    reward: float = 0.0
+    next_observation: list[float] | None = None
+    done: bool = False
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, payload: dict[str, Any]) -> Transition:
+        return cls(**payload)
+
+
+@dataclass
 class Action:
     """The next episode: `new` trains `hyperparameters` afresh, `keep` continues `parent`'s checkpoint."""
 
@@ -54,6 +78,7 @@ class Action:
     suggestion: Suggestion | None = None
     parent: EpisodeResult | None = None
     source: str = ""  # which strategy / component decided
+    transition: Transition | None = None  # the controller's decision behind it (rl), paired with its episode
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -75,9 +100,9 @@ def continuable(history: Sequence[EpisodeResult]) -> EpisodeResult | None:
 
 def reference_error(result: EpisodeResult, objective: str) -> float:
     """The yardstick's value of the objective on the same validation days: 1 for the scores that are already
-    relative (MASE to persistence, crps_rel to the trailing-60-day Gaussian), the Gaussian's CRPS for
+    relative (relmae to persistence, crps_rel to the trailing-60-day Gaussian), the Gaussian's CRPS for
     val/crps, and persistence's error for the other point errors."""
-    if objective in ("val/mase", "val/crps_rel"):
+    if objective in ("val/relmae", "val/crps_rel"):
         return 1.0
     key = "val/reference_crps" if objective == "val/crps" else objective.replace("val/", "val/persistence_")
     value = result.metrics.get(key, math.nan)
@@ -201,6 +226,8 @@ class EpisodeLoop:
             )
         self.next_index = index + 1
         self.pending[index] = spec
+        if action.transition is not None:
+            action.transition.episode = index  # its reward is this episode's (see finish_episode)
         self.on_planned(spec)
         return spec
 

@@ -1,7 +1,7 @@
 """What a controller observes of a session: the env's observation, and the rl strategy's policy input.
 
 Float32, each entry clipped to [-10, 10]:
-  [0] last validation error / persistence's error on the same days   [1] last val/mase
+  [0] last validation error / persistence's error on the same days   [1] last val/relmae
   [2..4] last epoch's train/loss_d, train/loss_g, train/wasserstein, squashed by sign(x) * log1p(|x|)
   [5..9] changes of entries 0..4 since the previous episode
   [10] best validation error so far / persistence's   [11] share of the epoch budget left
@@ -34,8 +34,8 @@ def _metric_vector(result: EpisodeResult | None, objective: str) -> np.ndarray:
     if result is None:
         return np.zeros(N_METRICS)
     last = result.history[-1] if result.history else {}
-    mase = result.metrics.get("val/mase", FAILED_ERROR) if result.ok else FAILED_ERROR
-    values = [relative_error(result, objective), mase] + [_squash(last.get(k, 0.0)) for k in LOSS_KEYS]
+    relmae = result.metrics.get("val/relmae", FAILED_ERROR) if result.ok else FAILED_ERROR
+    values = [relative_error(result, objective), relmae] + [_squash(last.get(k, 0.0)) for k in LOSS_KEYS]
     return np.nan_to_num(np.asarray(values, float), nan=FAILED_ERROR, posinf=FAILED_ERROR)
 
 

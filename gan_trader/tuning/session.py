@@ -41,7 +41,7 @@ from gan_trader.io import SESSION_STATE_FORMAT, read_state, write_json
 from gan_trader.models.base import ForecastTask
 from gan_trader.tracking.recorder import FAILED, FINISHED, KILLED, RUNNING, Recorder, RunRecord
 from gan_trader.tracking.tags import BEST_EPISODE_TAG, BEST_RUN_TAG, STRATEGY_TAG
-from gan_trader.tuning.agents import load_or_train_policy
+from gan_trader.tuning.agents import Policy, learn_from_session, load_or_train_policy
 from gan_trader.tuning.bayes import logged_observations
 from gan_trader.tuning.episode import EpisodeResult, EpisodeSpec, latest_checkpoint
 from gan_trader.tuning.executor import EpisodeJob, Executor, absolute_paths, make_executor
@@ -337,6 +337,38 @@ class _Session(EpisodeLoop):
 
     # the end ---------------------------------------------------------------------------------------
 
+    def learn_from_transitions(self, strategy: RLStrategy) -> None:
+        """rl: log the session's transitions with its run (`transitions.json`; the strategy's state keeps the
+        decisions for resume) and update the saved policy from them, once per session."""
+        transitions = strategy.transitions(self.history, self.budget_left)
+        if not transitions or "policy_update" in self.state:
+            return
+        self.recorder.log_dict(self.session_id, [t.to_dict() for t in transitions], "transitions.json")
+        if not isinstance(strategy.policy, Policy) or self.config.tuning.agent.update_epochs == 0:
+            log.info("rl policy: not updated (tuning.agent.update_epochs=0, or not a saved agent)")
+            return
+        update = learn_from_session(self.config, strategy.space, strategy.policy, transitions)
+        self.state["policy_update"] = {
+            "path": str(update.path),
+            "transitions": update.transitions,
+            "real_transitions": update.real_transitions,
+        }
+        self.save()  # a resumed session does not learn from the same transitions twice
+        counts = {
+            "tune/rl_transitions": update.transitions,
+            "tune/rl_transitions_total": update.real_transitions,
+            "tune/rl_sessions": update.sessions,
+        }
+        self.recorder.log_metrics(self.session_id, counts)
+        message = (
+            f"rl policy: learned from {update.transitions} transitions of this session "
+            f"({update.real_transitions} real in total), saved to {update.path}"
+        )
+        if self.quiet:
+            log.info(message)
+        else:
+            print(message)
+
     def close(self, history: list[EpisodeResult]) -> SessionResult:
         """Log the session's summary (best episode, episode table, progress plot), mark it finished."""
         episodes = sorted(history, key=lambda e: e.index)
@@ -358,6 +390,8 @@ class _Session(EpisodeLoop):
             figure = progress_figure({self.strategy.name: table}, self.objective)
             self.recorder.log_figure(self.session_id, figure, "plots/tuning_progress.png")
         self.history, self.spent = episodes, result.epochs_spent
+        if isinstance(self.strategy, RLStrategy):
+            self.learn_from_transitions(self.strategy)
         self.state["finished"] = True
         self.save()
         self.recorder.finish(self.session_id, FINISHED)

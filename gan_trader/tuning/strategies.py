@@ -1,8 +1,7 @@
 """Tuning strategies behind one small base: `drive` runs a session's episodes.
 
 Most strategies decide one episode at a time (`EpisodeStrategy.next_action`) and let the session's loop
-(loop.py) drive them; a strategy with its own scheduler overrides `drive` instead (`pbt`; a later `pb2`
-the same way).
+(loop.py) drive them; a strategy with its own scheduler overrides `drive` instead (`pbt`, `pb2`).
 
 - `fixed`: the config's own hyperparameters, every episode (seeds differ).
 - `random`: uniform samples of the search box.
@@ -11,16 +10,20 @@ the same way).
   (observation.py); "new" sets come from the optimiser, which also fills extra parallel slots.
 - `pbt`: Ray Tune's PopulationBasedTraining on the real GAN trainable; Tune makes the exploit/explore
   decisions, so this strategy drives the whole session.
+- `pb2`: the same with Ray Tune's PB2, whose explore step is a GP bandit over the continuous
+  hyperparameters.
 """
 
 from __future__ import annotations
 
 import contextlib
 import json
+import math
 import shutil
+import socket
 import tempfile
 from abc import ABC, abstractmethod
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any, ClassVar, Protocol
 
@@ -35,7 +38,16 @@ from gan_trader.tracking.store import open_recorder
 from gan_trader.tuning.bayes import RESUME_REMEDY, BayesOptimizer
 from gan_trader.tuning.episode import EpisodeResult, EpisodeSpec, run_episode
 from gan_trader.tuning.executor import RayExecutor, start_worker
-from gan_trader.tuning.loop import CHOICES, KEEP, NEW, STOP, SUGGEST_MODES, Action, continuable
+from gan_trader.tuning.loop import (
+    CHOICES,
+    KEEP,
+    NEW,
+    STOP,
+    SUGGEST_MODES,
+    Action,
+    Transition,
+    continuable,
+)
 from gan_trader.tuning.observation import observation
 from gan_trader.tuning.space import ALIASES, SearchSpace, changes_architecture
 
@@ -217,10 +229,22 @@ class Controller(Protocol):
 
     def act(self, observation: np.ndarray) -> int: ...
 
+    def behaviour(self, observation: np.ndarray, choice: int) -> tuple[float, float]:
+        """The log-probability of `choice` and the value estimate at `observation` (0, 0 for an agent without
+        them): what an on-policy update of the policy needs of its own decisions."""
+        ...
+
 
 class RLStrategy(BOStrategy):
     """The design: a trained policy chooses keep / new (ucb, explore or local: how the optimiser finds the
-    set) / stop; the optimiser supplies every new set, and fills extra parallel slots at its own UCB."""
+    set) / stop; the optimiser supplies every new set, and fills extra parallel slots at its own UCB.
+
+    Every decision of the policy is recorded as a loop.Transition (the optimiser's fills of extra slots are
+    not its decisions); the loop pairs it with the episode it planned, and `transitions` completes them with
+    their rewards when the session ends. The session stores them with its run and updates the saved policy
+    from them (agents.learn_from_session), so the controller learns from every real session. They are saved
+    with the strategy's state (`rl.json`): a resumed session keeps the decisions made before the kill.
+    """
 
     name = "rl"
 
@@ -229,6 +253,7 @@ class RLStrategy(BOStrategy):
     ) -> None:
         super().__init__(config, space, seed)
         self.policy = policy
+        self.decisions: list[Transition] = []  # in decision order; reward and next observation come later
 
     @property
     def fresh_action(self) -> str:
@@ -239,10 +264,54 @@ class RLStrategy(BOStrategy):
             raise TuningError("tuning.agent: the rl strategy needs a policy (see gan_trader.tuning.agents)")
         if pending:
             return super().next_action(history, budget_left, pending)  # extra parallel slots: the optimiser
-        choice = self.policy.act(observation(history, self.space, self.objective, budget_left))
+        seen = observation(history, self.space, self.objective, budget_left)
+        choice = self.policy.act(seen)
         if choice == STOP and self.config.tuning.allow_stop and history:
-            return Action("stop", source="rl")
-        return self.action_for(choice, history, budget_left)
+            action = Action("stop", source="rl")
+        else:
+            action = self.action_for(choice, history, budget_left)
+            choice = NEW if choice == STOP else choice  # a stop before any episode trains a new set
+        log_prob, value = self.policy.behaviour(seen, choice)
+        action.transition = Transition(seen.tolist(), choice, log_prob, value)
+        self.decisions.append(action.transition)
+        return action
+
+    def transitions(self, history: list[EpisodeResult], budget_left: float) -> list[Transition]:
+        """The session's decisions completed: each one's reward is the loop's reward of the episode it planned
+        (0 for stop), its next observation the next decision's (the last one's: the session's end, seen
+        with `budget_left`), and the last one is `done`."""
+        rewards = {result.index: result.reward for result in history}
+        end = observation(history, self.space, self.objective, budget_left).tolist()
+        following = [decision.observation for decision in self.decisions[1:]] + [end]
+        completed = []
+        for position, (decision, next_observation) in enumerate(zip(self.decisions, following, strict=True)):
+            gain = rewards.get(decision.episode) if decision.episode is not None else None
+            completed.append(
+                replace(
+                    decision,
+                    reward=float(gain) if gain is not None and math.isfinite(gain) else 0.0,
+                    next_observation=next_observation,
+                    done=position == len(self.decisions) - 1,
+                )
+            )
+        return completed
+
+    def save(self, folder: Path) -> None:
+        super().save(folder)
+        decisions = [decision.to_dict() for decision in self.decisions]
+        write_json(folder / "rl.json", {"format": SESSION_STATE_FORMAT, "decisions": decisions})
+
+    def load(self, folder: Path) -> None:
+        super().load(folder)
+        path = folder / "rl.json"
+        if path.exists():
+            saved = read_state(path, "rl decisions", SESSION_STATE_FORMAT, RESUME_REMEDY)
+            try:
+                self.decisions = [Transition.from_dict(decision) for decision in saved["decisions"]]
+            except (KeyError, TypeError, ValueError) as exc:
+                raise DamagedFileError(
+                    f"{path}: damaged rl decisions ({type(exc).__name__}); {RESUME_REMEDY}"
+                ) from None
 
     def action_for(self, choice: int, history: list[EpisodeResult], budget_left: float) -> Action:
         """A controller's choice as an episode (shared with the env): keep continues the last episode when it
@@ -266,11 +335,20 @@ class PBTStrategy(Strategy):
     index = trial number x rounds + round; every round of trial t trains with seed + t. Tune sees every
     hyperparameter as a [0, 1] coordinate of the search box (so perturbations respect log scales and integer
     rounding); hyperparameters that change the networks' shapes (filters, kernel_size, strides, padding...)
-    are drawn per trial and inherited on exploit, never perturbed. Not resumable: a killed pbt session is
-    re-run from the start.
+    are drawn per trial and inherited on exploit, never perturbed. Tune keeps the trials' checkpoints where
+    `tune_storage` says (tuning.pbt.storage_path). Not resumable: a killed pbt session is re-run from the
+    start.
     """
 
     name = "pbt"
+
+    def __init__(self, config: ExperimentConfig, space: SearchSpace, seed: int) -> None:
+        super().__init__(config, space, seed)
+        check_tune_storage(config)  # a remote cluster without shared storage: stop before anything starts
+
+    def mutable(self) -> list[str]:
+        """The hyperparameters the scheduler may change between rounds (the others stay the trial's own)."""
+        return [name for name in self.space.names if not changes_architecture(name)]
 
     def rounds(self, budget_epochs: int) -> int:
         pbt = self.config.tuning.pbt
@@ -294,6 +372,7 @@ class PBTStrategy(Strategy):
             settings.torch_threads,
         )
         try:
+            check_tune_storage(session.config, _ray_nodes())
             self._tuner(session, rounds, ray_owner).fit()
         finally:
             ray_owner.close()
@@ -311,9 +390,7 @@ class PBTStrategy(Strategy):
             perturbation_interval=1,
             # Architecture hyperparameters are never perturbed: an exploiting trial inherits them with the
             # donor's weights (Tune copies the donor's config), so the checkpoint always fits.
-            hyperparam_mutations={
-                name: tune.uniform(0.0, 1.0) for name in self.space.names if not changes_architecture(name)
-            },
+            hyperparam_mutations={name: tune.uniform(0.0, 1.0) for name in self.mutable()},
             quantile_fraction=pbt.quantile_fraction,
             resample_probability=pbt.resample_probability,
             synch=True,
@@ -337,6 +414,7 @@ class PBTStrategy(Strategy):
             folder=str(session.folder),
             rounds=rounds,
             torch_threads=ray_owner.torch_threads,
+            action=self.name,
         )
         return tune.Tuner(
             tune.with_resources(trainable, {"cpu": 1, "gpu": ray_owner.gpus}),
@@ -347,18 +425,118 @@ class PBTStrategy(Strategy):
                 search_alg=BasicVariantGenerator(points_to_evaluate=starts, max_concurrent=ray_owner.workers),
             ),
             run_config=tune.RunConfig(
-                name="pbt",
-                storage_path=str(session.folder / "tune"),
+                name=self.name,
+                storage_path=tune_storage(session.config, session.folder),
                 verbose=0,
                 stop={"training_iteration": rounds},
             ),
         )
 
 
+class PB2Strategy(PBTStrategy):
+    """Ray Tune's PB2 (Parker-Holder et al. 2020): PBT whose explore step is a GP bandit. At each round the
+    bottom trials copy a top trial's weights, and a Gaussian process fitted to every trial's improvement per
+    round (given its time, score and hyperparameters) picks the new values by UCB, instead of PBT's random
+    x0.8 / x1.2 perturbations or resampling.
+
+    What it varies: each hyperparameter that keeps the networks' shapes and is not categorical, through its
+    [0, 1] coordinate of the search box (hyperparam_bounds [0, 1]): floats linearly, log_floats on the log10
+    scale, ints on [low - 0.5, high + 0.5] rounded after the GP picks the coordinate (so a small move can
+    leave an int as it was). What it cannot vary: hyperparameters that change the networks' shapes (drawn
+    per trial, inherited on exploit: a checkpoint fits only its own shapes) and categorical ones (an
+    unordered choice is no axis for a GP; drawn per trial as well). PB2 never resamples
+    (tuning.pbt.resample_probability is pbt's), and the GP has data from the second round on: the first
+    exploit copies the donor's values unchanged. Otherwise as pbt: same rounds, storage and episodes.
+    """
+
+    name = "pb2"
+
+    def mutable(self) -> list[str]:
+        categorical = {dim.name for dim in self.space.dimensions if dim.spec.type == "categorical"}
+        names = [name for name in super().mutable() if name not in categorical]
+        if not names:
+            raise TuningError(
+                "tuning.space: pb2 needs at least one float, log_float or int hyperparameter that keeps the "
+                "networks' shapes (lr_g, cnn_lr, dropout...)"
+            )
+        return names
+
+    def _scheduler(self) -> Any:
+        from ray.tune.schedulers.pb2 import PB2
+
+        return PB2(
+            time_attr="training_iteration",
+            metric="objective",
+            mode="min",
+            perturbation_interval=1,
+            hyperparam_bounds={name: [0.0, 1.0] for name in self.mutable()},
+            quantile_fraction=self.config.tuning.pbt.quantile_fraction,
+            synch=True,
+            log_config=False,
+        )
+
+
 STRATEGIES: dict[str, type[Strategy]] = {
-    cls.name: cls for cls in (FixedStrategy, RandomStrategy, BOStrategy, RLStrategy, PBTStrategy)
+    cls.name: cls for cls in (FixedStrategy, RandomStrategy, BOStrategy, RLStrategy, PBTStrategy, PB2Strategy)
 }
-ALL_STRATEGIES = ("rl", "bo", "random", "pbt", "fixed")
+ALL_STRATEGIES = ("rl", "bo", "random", "pbt", "pb2", "fixed")
+
+# Ray addresses of this machine: a Tune driver here shares its file system with a cluster started here.
+_LOCAL_HOSTS = frozenset({"localhost", "127.0.0.1", "::1", "0.0.0.0", "[::1]"})
+
+
+def _shared_storage(config: ExperimentConfig) -> str | None:
+    """tuning.pbt.storage_path when every node can reach it: a URI (not file://) or a declared shared path."""
+    pbt = config.tuning.pbt
+    path = pbt.storage_path
+    if path is None:
+        return None
+    uri = "://" in path and not path.startswith("file://")
+    return path if uri or pbt.storage_shared else None
+
+
+def _remote_address(address: str | None) -> bool:
+    """Whether `executor.ray_address` names a head on another machine (auto and local ones: this one)."""
+    if not address or address in ("auto", "local"):
+        return False
+    host = address.removeprefix("ray://").rsplit(":", 1)[0]
+    return host not in _LOCAL_HOSTS and not host.startswith("127.") and host != socket.gethostname()
+
+
+def _ray_nodes() -> int:
+    """Alive nodes of the Ray cluster this process has joined."""
+    import ray
+
+    return sum(1 for node in ray.nodes() if node.get("Alive"))
+
+
+def check_tune_storage(config: ExperimentConfig, nodes: int = 1) -> None:
+    """Stop (TuningError naming tuning.pbt.storage_path) when Ray Tune's trials may run on another machine
+    (a remote `executor.ray_address`, or a cluster of `nodes` > 1) and their checkpoints would go to a
+    folder only this machine sees: on exploit a trial on one node loads a checkpoint another node wrote."""
+    address = config.executor.ray_address
+    remote = _remote_address(address)
+    if (not remote and nodes <= 1) or _shared_storage(config) is not None:
+        return
+    where = f"the Ray cluster at {address}" if remote else f"the Ray cluster has {nodes} nodes"
+    given = config.tuning.pbt.storage_path
+    now = f"{given!r} is not declared shared" if given else "it is not set"
+    raise TuningError(
+        f"tuning.pbt.storage_path: {where}, so pbt/pb2 checkpoints need storage every node reaches "
+        f"({now}): set it to a URI (s3://bucket/path, gs://...) or to a path every node mounts, with "
+        "tuning.pbt.storage_shared: true"
+    )
+
+
+def tune_storage(config: ExperimentConfig, folder: Path) -> str:
+    """Ray Tune's storage_path for a session in `folder`: tuning.pbt.storage_path (a URI as it is, a path
+    made absolute), or else the session folder's `tune/` (one machine; see check_tune_storage)."""
+    path = config.tuning.pbt.storage_path
+    if path is None:
+        return str(folder / "tune")
+    if "://" in path:
+        return path
+    return str(Path(path).expanduser().absolute())
 
 
 @dataclass
@@ -415,9 +593,10 @@ def pbt_trainable(
     folder: str,
     rounds: int,
     torch_threads: int,
+    action: str = "pbt",
 ) -> None:
-    """One PBT trial (a Ray worker): `interval` epochs per round, each round a logged episode,
-    checkpointed for Tune."""
+    """One PBT (or PB2) trial (a Ray worker): `interval` epochs per round, each round a logged episode
+    (action `action`), checkpointed for Tune."""
     from ray import tune
 
     start_worker(torch_threads)
@@ -438,10 +617,10 @@ def pbt_trainable(
             epochs=experiment_config.tuning.pbt.interval,
             seed=experiment_config.seed + trial,
             checkpoint_dir=Path(folder) / "episodes" / f"{index:03d}",
-            action="pbt",
+            action=action,
             resume_from=start.resume_from,
             prior_epochs=start.prior_epochs,
-            suggestion={"box": box, "params": params, "source": "pbt"},
+            suggestion={"box": box, "params": params, "source": action},
             parent_index=start.parent_index,
         )
         result = run_episode(experiment_config, task, recorder, session_id, spec)

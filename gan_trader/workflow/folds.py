@@ -76,7 +76,15 @@ def historical_forecasts(prepared: Prepared, factory: ForecasterFactory, seed: i
 
 
 # The scores the per-fold table shows.
-FOLD_COLUMNS = ("days", "mase", "dm_pvalue", "crps_rel", "coverage_90", "crps_dm_pvalue", "long_flat_sharpe")
+FOLD_COLUMNS = (
+    "days",
+    "relmae",
+    "dm_pvalue",
+    "crps_rel",
+    "coverage_90",
+    "crps_dm_pvalue",
+    "long_flat_sharpe",
+)
 
 # (prepared fold, seed) -> the forecasts of that fold's test days, one per model (leaderboard rows)
 FoldRows = Callable[[Prepared, int], list[Forecast]]
@@ -185,7 +193,7 @@ def multi_seed(
     panel: Panel | None = None,
 ) -> tuple[pd.DataFrame, list[WalkForwardResult]]:
     """Walk-forward once per seed (evaluation.seeds by default); mean +- std of the leaderboards."""
-    seeds = list(config.evaluation.seeds if seeds is None else seeds)
+    seeds = config.evaluation_seeds if seeds is None else list(seeds)
     panel = panel or load_panel(config)
     results = [run_folds(config, models, seed, panel) for seed in seeds]
     return seed_summary([r.leaderboard.table for r in results]), results

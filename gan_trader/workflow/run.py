@@ -124,7 +124,7 @@ def gan_rows(
     best = session.best
     if best is None:
         return None
-    seeds = list(config.evaluation.seeds) or [config.seed]
+    seeds = config.evaluation_seeds
     folder = session_folder(config, session.session_id) / "refits"
 
     def rows(prepared: Prepared, seed: int) -> list[Forecast]:
@@ -199,7 +199,7 @@ def run_experiment(
     for episode in session.episodes:
         if not episode.ok:
             log.warning("episode %d %s: %s", episode.index, episode.status, episode.reason)
-    seeds = list(config.evaluation.seeds) or [config.seed]
+    seeds = config.evaluation_seeds
     rows = _fold_rows(config, names, gan_rows(config, recorder, session, first))
     evaluation = evaluate_folds(config, panel, rows, seeds, first=first)
     leaderboard = evaluation.leaderboard

@@ -36,9 +36,9 @@ def test_leaderboard_rows_columns_and_verdict(small_task):
     for column in (
         "mae",
         "rmse",
-        "mase",
+        "relmae",
         "price_mape",
-        "price_mase",
+        "price_relmae",
         "directional_accuracy",
         "pt_pvalue",
         "dm_stat",
@@ -53,12 +53,12 @@ def test_leaderboard_rows_columns_and_verdict(small_task):
         "long_flat_turnover",
     ):
         assert column in table.columns
-    assert table.loc["persistence", "mase"] == pytest.approx(1.0)
+    assert table.loc["persistence", "relmae"] == pytest.approx(1.0)
     assert np.isnan(table.loc["drift", "crps"]) and table.loc["sampler", "crps"] > 0
     assert 0 <= table.loc["sampler", "coverage_90"] <= 1
     assert board.primary == "drift"
-    mase = table.loc["drift", "mase"]
-    assert board.verdict.startswith(f"drift beats persistence on MASE: {'yes' if mase < 1 else 'no'}")
+    relmae = table.loc["drift", "relmae"]
+    assert board.verdict.startswith(f"drift beats persistence on relMAE: {'yes' if relmae < 1 else 'no'}")
     assert f"p = {table.loc['drift', 'dm_pvalue']:.3g}" in board.verdict
     assert set(board.backtests["arima"]) == {"long_flat", "long_short", "buy_hold"}
 
@@ -81,7 +81,7 @@ def test_leaderboard_rich_table_renders(small_task):
     console = Console(record=True, width=200)
     board.print(console)
     text = console.export_text()
-    assert "persistence" in text and "beats persistence on MASE" in text
+    assert "persistence" in text and "beats persistence on relMAE" in text
 
 
 def three_fold_config():
@@ -112,17 +112,21 @@ def test_walk_forward_refits_each_fold():
     for fold, split in zip(result.folds, fold_splits(config, load_panel(config)), strict=True):
         assert fold["drift"].target_dates.min() > split.val_end
         assert fold["drift"].target_dates.max() <= split.test_end
-    assert result.leaderboard.table.loc["persistence", "mase"] == pytest.approx(1.0)
+    assert result.leaderboard.table.loc["persistence", "relmae"] == pytest.approx(1.0)
 
 
 def test_seed_summary_mean_and_std():
-    first = pd.DataFrame({"mase": [1.0, 0.9], "label": ["a", "b"]}, index=pd.Index(["p", "m"], name="model"))
-    second = pd.DataFrame({"mase": [1.0, 1.1], "label": ["a", "b"]}, index=pd.Index(["p", "m"], name="model"))
+    first = pd.DataFrame(
+        {"relmae": [1.0, 0.9], "label": ["a", "b"]}, index=pd.Index(["p", "m"], name="model")
+    )
+    second = pd.DataFrame(
+        {"relmae": [1.0, 1.1], "label": ["a", "b"]}, index=pd.Index(["p", "m"], name="model")
+    )
     summary = seed_summary([first, second])
-    assert summary.loc["m", ("mase", "mean")] == pytest.approx(1.0)
-    assert summary.loc["m", ("mase", "std")] == pytest.approx(np.std([0.9, 1.1], ddof=1))
-    assert summary.loc["p", ("mase", "std")] == pytest.approx(0.0)
-    assert format_mean_std(summary).loc["m", "mase"] == "1.0000 ± 0.1414"
+    assert summary.loc["m", ("relmae", "mean")] == pytest.approx(1.0)
+    assert summary.loc["m", ("relmae", "std")] == pytest.approx(np.std([0.9, 1.1], ddof=1))
+    assert summary.loc["p", ("relmae", "std")] == pytest.approx(0.0)
+    assert format_mean_std(summary).loc["m", "relmae"] == "1.0000 ± 0.1414"
 
 
 def test_folds_and_seeds_give_per_fold_pooled_and_mean_std_views():
@@ -146,5 +150,5 @@ def test_folds_and_seeds_give_per_fold_pooled_and_mean_std_views():
     assert pooled.loc["noisy", "days"] == table[(table.seed == 1) & (table.model == "noisy")]["days"].sum()
     # Seeds give different forecasts, so the spread over folds x seeds is not zero.
     summary = result.summary()
-    assert summary.loc["noisy", ("mase", "std")] > 0 and summary.loc["persistence", ("mase", "std")] == 0
+    assert summary.loc["noisy", ("relmae", "std")] > 0 and summary.loc["persistence", ("relmae", "std")] == 0
     assert result.leaderboard is result.runs[1].leaderboard

@@ -44,16 +44,16 @@ def board():
 def test_a_skilled_forecast_beats_persistence_significantly(board) -> None:
     _, leaderboard = board
     row = leaderboard.table.loc["scale+0.3"]
-    assert row["mase"] < 1
+    assert row["relmae"] < 1
     assert row["dm_stat"] < 0 and row["dm_pvalue"] < 1e-6  # negative: the model's losses are smaller
     assert row["pt_stat"] > 0 and row["pt_pvalue"] < 1e-6  # its signs agree with the realised ones
-    assert "beats persistence on MASE: yes" in leaderboard.verdicts["scale+0.3"]
+    assert "beats persistence on relMAE: yes" in leaderboard.verdicts["scale+0.3"]
 
 
 def test_an_anti_skilled_forecast_loses_and_has_no_direction(board) -> None:
     _, leaderboard = board
     row = leaderboard.table.loc["scale-0.3"]
-    assert row["mase"] > 1
+    assert row["relmae"] > 1
     assert row["dm_stat"] > 0 and row["dm_pvalue"] < 1e-6
     assert row["pt_stat"] < 0 and row["pt_pvalue"] > 0.999  # one-sided: wrong signs are no skill
 

@@ -11,18 +11,18 @@ from scipy import stats
 from gan_trader.evaluation.leaderboard import evaluate
 from gan_trader.evaluation.stats_tests import diebold_mariano, pesaran_timmermann
 from gan_trader.models.baselines import run_baselines
-from gan_trader.models.scoring import mape, mase
+from gan_trader.models.scoring import hyndman_mase, mape, relmae
 
 
-def test_persistence_has_mase_one_by_construction(small_task):
+def test_persistence_has_relmae_one_by_construction(small_task):
     (persistence,) = run_baselines(["persistence"], small_task, seed=0)
     close = small_task.close
     actual = close.loc[persistence.target_dates].to_numpy()
     anchor = close.loc[persistence.origins].to_numpy()
-    assert mase(actual, persistence.price, anchor) == pytest.approx(1.0)
+    assert relmae(actual, persistence.price, anchor) == pytest.approx(1.0)
     board = evaluate(small_task, [persistence], small_task_config())
-    assert board.table.loc["persistence", "mase"] == pytest.approx(1.0)
-    assert board.table.loc["persistence", "price_mase"] == pytest.approx(1.0)
+    assert board.table.loc["persistence", "relmae"] == pytest.approx(1.0)
+    assert board.table.loc["persistence", "price_relmae"] == pytest.approx(1.0)
 
 
 def small_task_config():
@@ -31,12 +31,28 @@ def small_task_config():
     return EvaluationConfig()
 
 
-def test_mase_and_mape_by_hand():
+def test_hyndman_mase_scales_by_the_training_span(small_task):
+    # In-sample series 1, 3, 2, 6: naive one-step errors 2, 1, 4 -> scale 7 / 3; forecast MAE 0.5.
+    assert hyndman_mase(np.array([5.0, 6.0]), np.array([5.5, 5.5]), np.array([1.0, 3.0, 2.0, 6.0])) == (
+        pytest.approx(0.5 / (7 / 3))
+    )
+    (persistence,) = run_baselines(["persistence"], small_task, seed=0)
+    close = small_task.close
+    training = close[close.index <= small_task.split.train_end].to_numpy()
+    actual = close.loc[persistence.target_dates].to_numpy()
+    expected = np.mean(np.abs(persistence.price - actual)) / np.mean(np.abs(np.diff(training)))
+    board = evaluate(small_task, [persistence], small_task_config())
+    # Persistence is no longer 1 by construction: the scale is the training span's, not the test days'.
+    assert board.table.loc["persistence", "mase"] == pytest.approx(expected)
+    assert board.table.loc["persistence", "mase"] != pytest.approx(1.0)
+
+
+def test_relmae_and_mape_by_hand():
     actual = np.array([10.0, 11.0, 12.0, 10.0])
     predicted = np.array([10.5, 11.0, 11.0, 10.0])
     naive = np.array([9.0, 10.0, 11.0, 12.0])
     # MAE: (0.5 + 0 + 1 + 0) / 4 = 0.375; naive MAE: (1 + 1 + 1 + 2) / 4 = 1.25.
-    assert mase(actual, predicted, naive) == pytest.approx(0.375 / 1.25)
+    assert relmae(actual, predicted, naive) == pytest.approx(0.375 / 1.25)
     assert mape(actual, predicted) == pytest.approx(100 * (0.05 + 0 + 1 / 12 + 0) / 4)
     assert math.isnan(mape(np.array([0.0, 1.0]), np.array([1.0, 1.0])))
 

@@ -40,7 +40,7 @@ EPOCH_KEYS = {
     "train/lr",
     "val/mae",
     "val/rmse",
-    "val/mase",
+    "val/relmae",
     "val/directional_accuracy",
 }
 
@@ -193,7 +193,7 @@ def test_fit_runs_end_to_end_on_real_data_and_forecasts_with_samples(gan_task, t
     chosen = mh if model.uses_mh() else raw
     np.testing.assert_array_equal(forecast.samples, chosen.samples)
     metrics = forecast_metrics(gan_task, forecast)
-    assert math.isfinite(metrics["mase"]) and math.isfinite(metrics["price_mae"])
+    assert math.isfinite(metrics["relmae"]) and math.isfinite(metrics["price_mae"])
     reloaded = GanForecaster.load(tmp_path / "model.pt", gan_task)
     np.testing.assert_allclose(reloaded.predict(gan_task, origins).log_return, forecast.log_return, rtol=1e-6)
 

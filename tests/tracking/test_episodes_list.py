@@ -40,7 +40,7 @@ def logged(tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
         with recorder.episode(session, index, tags={ACTION_TAG: "keep" if index else "new"}) as run_id:
             metrics = {f"{span}/{name}": 0.5 + index for span in ("val", "test") for name in ("mae", "rmse")}
             metrics.update({"val/crps_rel": 0.98 - index / 100, "test/crps_rel": 1.01, "tune/epochs": 4})
-            metrics.update({"val/mase": 1.01, "test/mase": 0.99, "val/pinball_05": 0.001})
+            metrics.update({"val/relmae": 1.01, "test/relmae": 0.99, "val/pinball_05": 0.001})
             recorder.log_metrics(run_id, {**metrics, "tune/reward": 0.25 * index})
     with pytest.raises(EpisodeFailed), recorder.episode(session, 2, tags={ACTION_TAG: "new"}):
         raise EpisodeFailed(LONG_REASON)

@@ -131,6 +131,9 @@ class ScriptedPolicy:
     def act(self, observation: np.ndarray) -> int:
         return self.choices.pop(0)
 
+    def behaviour(self, observation: np.ndarray, choice: int) -> tuple[float, float]:
+        return 0.0, 0.0
+
 
 def _relative(spec: EpisodeSpec, root: Path) -> dict:
     """A spec with its paths relative to the folder its driver keeps checkpoints in."""
@@ -180,3 +183,9 @@ def test_env_and_session_plan_the_same_episodes(tmp_path: Path, store: Path, exp
     assert [_relative(s, session_root) for s in by_session] == [_relative(s, env_root) for s in by_env]
     assert session_rewards == pytest.approx(env_rewards)
     assert session.spent == env.spent == 3
+    # The session's decisions are the env's transitions: same choices, same rewards, the last one done.
+    transitions = strategy.transitions(session.history, session.budget_left)
+    assert [t.action for t in transitions] == choices and [t.episode for t in transitions] == [0, 1, 2]
+    assert [t.reward for t in transitions] == pytest.approx(env_rewards)
+    assert [t.done for t in transitions] == [False, False, True]
+    assert transitions[0].next_observation == transitions[1].observation

@@ -45,7 +45,7 @@ def test_real_episode_logs_everything_and_continues(
     assert result.epochs == 1 and result.checkpoint is not None and result.checkpoint.exists()
     for key in (
         "val/mae",
-        "val/mase",
+        "val/relmae",
         "test/mae",
         "test/price_mae",
         "test/persistence_mae",
@@ -53,7 +53,7 @@ def test_real_episode_logs_everything_and_continues(
         "val/persistence_mae",
     ):
         assert math.isfinite(result.metrics[key]), key
-    assert result.metrics["test/persistence_mase"] == 1.0
+    assert result.metrics["test/persistence_relmae"] == 1.0
     assert len(result.test_forecast.origins) == len(tiny_task.origins("test"))
 
     run = recorder.run(result.run_id)

@@ -107,14 +107,28 @@ def test_value_based_agents_train_in_proxy_mode(tmp_path: Path, tiny_task, algo:
         tmp_path, f"tuning.agent.algo={algo}", "tuning.agent.train_steps=4", "tuning.agent.proxy_episodes=2"
     )
     policy = load_or_train_policy(config, tiny_task, SearchSpace(config.tuning.space), runner=fake_result)
-    assert policy_path(config).name == f"{algo}.zip"
+    assert policy_path(config).name.endswith(f"-{algo}.zip")
     assert policy.act(policy.model.observation_space.sample()) in range(5)
 
 
+def test_policies_are_kept_per_experiment_and_search_space(tmp_path: Path) -> None:
+    config = tiny_config(tmp_path, "name=trial one")
+    assert policy_path(config).parent == config.runs_dir / "policies"
+    assert policy_path(config).name.startswith("trial_one-") and policy_path(config).name.endswith("-ppo.zip")
+    others = [
+        tiny_config(tmp_path, "name=trial two"),
+        tiny_config(tmp_path, "tuning.space={dropout: {type: float, low: 0, high: 0.3}}", "name=trial one"),
+        tiny_config(tmp_path, "tuning.allow_stop=false", "name=trial one"),
+    ]
+    assert len({policy_path(c) for c in [config, *others]}) == 4
+    assert policy_path(tiny_config(tmp_path, "name=trial one")) == policy_path(config)
+
+
 def test_saved_policy_for_another_space_is_a_clear_error(tmp_path: Path, tiny_task) -> None:
-    config = tiny_config(tmp_path, "tuning.agent.train_steps=4", "tuning.agent.proxy_episodes=2")
+    shared = f"tuning.agent.policy_path={tmp_path / 'shared.zip'}"
+    config = tiny_config(tmp_path, "tuning.agent.train_steps=4", "tuning.agent.proxy_episodes=2", shared)
     load_or_train_policy(config, tiny_task, SearchSpace(config.tuning.space), runner=fake_result)
-    smaller = tiny_config(tmp_path, "tuning.space={dropout: {type: float, low: 0, high: 0.3}}")
+    smaller = tiny_config(tmp_path, "tuning.space={dropout: {type: float, low: 0, high: 0.3}}", shared)
     with pytest.raises(TuningError, match="tuning.agent.policy_path: .* observations of shape"):
         load_or_train_policy(smaller, tiny_task, SearchSpace(smaller.tuning.space))
 

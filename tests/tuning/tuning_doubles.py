@@ -114,7 +114,7 @@ def fake_result(spec: EpisodeSpec) -> EpisodeResult:
     metrics = {
         "val/mae": error,
         "val/persistence_mae": 0.012,
-        "val/mase": error / 0.012,
+        "val/relmae": error / 0.012,
         "val/crps_rel": error / 0.012,
         "val/directional_accuracy": 0.5,
     }

@@ -31,7 +31,7 @@ def test_baseline_forecasts_the_test_days(name, small_task, single_thread):
     assert np.isfinite(forecast.price).all() and (forecast.price > 0).all()
     assert (forecast.target_dates > small_task.split.val_end).all()
     metrics = forecast_metrics(small_task, forecast)
-    assert np.isfinite(metrics["mase"]) and np.isfinite(metrics["price_mase"])
+    assert np.isfinite(metrics["relmae"]) and np.isfinite(metrics["price_relmae"])
 
 
 @pytest.mark.parametrize("name", BASELINES)

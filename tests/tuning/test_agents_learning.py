@@ -1,0 +1,205 @@
+"""Learning from real sessions: the saved policy is updated from a session's stored transitions, counts what
+it has learned from, and concurrent updates add up."""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+import gymnasium as gym
+import numpy as np
+import pytest
+import torch
+from gymnasium import spaces
+from tuning_doubles import fake_episode, fake_result, tiny_config
+
+from gan_trader.config import ExperimentConfig
+from gan_trader.tracking.store import open_recorder
+from gan_trader.tuning.agents import Policy, learn_from_session, load_or_train_policy, make_agent, policy_path
+from gan_trader.tuning.episode import EpisodeResult, EpisodeSpec
+from gan_trader.tuning.executor import LocalExecutor
+from gan_trader.tuning.loop import CHOICES, KEEP, LOCAL, Transition
+from gan_trader.tuning.observation import observation_size
+from gan_trader.tuning.session import run_session
+from gan_trader.tuning.space import SearchSpace
+from gan_trader.tuning.strategies import RLStrategy
+
+BEST = LOCAL  # the bandit's one rewarded choice
+
+
+class Bandit(gym.Env):
+    """A one-step environment with the controller's spaces: choice BEST earns 1, every other choice 0."""
+
+    def __init__(self, size: int) -> None:
+        self.observation_space = spaces.Box(-10.0, 10.0, shape=(size,), dtype=np.float32)
+        self.action_space = spaces.Discrete(len(CHOICES))
+        self.seen = np.linspace(-1.0, 1.0, size).astype(np.float32)
+
+    def reset(self, *, seed: int | None = None, options: dict | None = None) -> tuple[np.ndarray, dict]:
+        super().reset(seed=seed)
+        return self.seen, {}
+
+    def step(self, action: Any) -> tuple[np.ndarray, float, bool, bool, dict]:
+        return self.seen, float(int(action) == BEST), True, False, {}
+
+
+def played(policy: Policy, env: Bandit, rounds: int) -> list[Transition]:
+    """Every choice `rounds` times, stored as a session stores its decisions (through JSON)."""
+    stored = []
+    for choice in list(range(len(CHOICES))) * rounds:
+        seen, _ = env.reset()
+        following, gain, done, _, _ = env.step(choice)
+        log_prob, value = policy.behaviour(seen, choice)
+        decision = Transition(seen.tolist(), choice, log_prob, value, reward=gain, done=done)
+        decision.next_observation = following.tolist()
+        stored.append(decision)
+    payloads = json.loads(json.dumps([transition.to_dict() for transition in stored]))
+    return [Transition.from_dict(payload) for payload in payloads]
+
+
+def preference(policy: Policy, seen: np.ndarray) -> float:
+    """How strongly the policy prefers BEST: PPO its probability, DQN / QR-DQN the margin of its value over
+    the best other choice's."""
+    tensor, _ = policy.model.policy.obs_to_tensor(seen)
+    with torch.no_grad():
+        if policy.algo == "ppo":
+            return float(policy.model.policy.get_distribution(tensor).distribution.probs[0, BEST])
+        if policy.algo == "dqn":
+            values = policy.model.q_net(tensor)[0]
+        else:
+            values = policy.model.quantile_net(tensor).mean(dim=1)[0]
+    return float(values[BEST] - torch.cat([values[:BEST], values[BEST + 1 :]]).max())
+
+
+def _bandit_config(tmp_path: Path, algo: str, *extra: str) -> tuple[ExperimentConfig, SearchSpace, Bandit]:
+    config = tiny_config(tmp_path, f"tuning.agent.algo={algo}", *extra)
+    space = SearchSpace(config.tuning.space)
+    return config, space, Bandit(observation_size(space))
+
+
+@pytest.mark.parametrize(("algo", "epochs"), [("ppo", 10), ("dqn", 10), ("qrdqn", 2)])
+def test_learning_from_stored_transitions_favours_the_better_action(
+    tmp_path: Path, algo: str, epochs: int
+) -> None:
+    config, space, env = _bandit_config(tmp_path, algo, f"tuning.agent.update_epochs={epochs}")
+    path = policy_path(config)
+    Policy(make_agent(algo, env, config.seed, 32), algo).save(path)
+    policy = Policy.load(algo, path, observation_size(space), len(CHOICES))
+    assert policy is not None and policy.real_transitions == 0
+    before = preference(policy, env.seen)
+    transitions = played(policy, env, rounds=4)
+    update = learn_from_session(config, space, policy, transitions)
+    saved = Policy.load(algo, path, observation_size(space), len(CHOICES))
+    assert saved is not None and preference(saved, env.seen) > before
+    assert (saved.real_transitions, saved.sessions) == (len(transitions), 1) == (update.real_transitions, 1)
+
+
+def test_proxy_pretraining_is_bounded_in_time_and_shows_progress(
+    tmp_path: Path, tiny_task, capsys: pytest.CaptureFixture
+) -> None:
+    def slow(spec: EpisodeSpec) -> EpisodeResult:
+        time.sleep(0.1)
+        return fake_result(spec)
+
+    config = tiny_config(tmp_path, "tuning.agent.train_steps=1000", "tuning.agent.proxy_seconds=1")
+    started = time.monotonic()
+    space = SearchSpace(config.tuning.space)
+    policy = load_or_train_policy(config, tiny_task, space, quiet=False, runner=slow)
+    assert time.monotonic() - started < 10 and policy.real_transitions == 0
+    progress = [line for line in capsys.readouterr().out.splitlines() if "proxy step" in line]
+    assert 1 <= len(progress) < 1000 and progress[-1].endswith("of at most 1 s)")
+
+
+def test_a_resumed_rl_strategy_keeps_its_decisions(tmp_path: Path) -> None:
+    class Scripted:
+        def act(self, observation: np.ndarray) -> int:
+            return KEEP
+
+        def behaviour(self, observation: np.ndarray, choice: int) -> tuple[float, float]:
+            return -1.5, 0.25
+
+    config = tiny_config(tmp_path)
+    space = SearchSpace(config.tuning.space)
+    strategy = RLStrategy(config, space, 0, Scripted())
+    action = strategy.next_action([], 1.0)
+    assert action.transition is strategy.decisions[0] and action.transition.action == KEEP
+    strategy.save(tmp_path / "strategy")
+    resumed = RLStrategy(config, space, 0, Scripted())
+    resumed.load(tmp_path / "strategy")
+    assert resumed.decisions == strategy.decisions and resumed.decisions[0].log_prob == -1.5
+
+
+def _rl_session(config: ExperimentConfig, task, experiment: str, quiet: bool = True) -> tuple[Any, str]:
+    recorder = open_recorder(config.tracking, experiment)
+    executor = LocalExecutor(1, fake_episode)
+    result = run_session(config, task, recorder, strategy="rl", episodes=3, executor=executor, quiet=quiet)
+    return recorder, result.session_id
+
+
+def test_each_rl_session_stores_its_transitions_and_updates_the_saved_policy(
+    tmp_path: Path, tiny_task, store: Path, experiment: str, capsys: pytest.CaptureFixture
+) -> None:
+    config = tiny_config(tmp_path, "tuning.agent.train_steps=4", "tuning.agent.proxy_episodes=2", store=store)
+    space = SearchSpace(config.tuning.space)
+    pretrained = load_or_train_policy(config, tiny_task, space, runner=fake_result)
+    assert pretrained.real_transitions == 0 and pretrained.sessions == 0
+    learned = 0
+    for number in (1, 2):
+        recorder, session_id = _rl_session(config, tiny_task, experiment, quiet=number == 1)
+        stored = json.loads((recorder.artifact_dir(session_id) / "transitions.json").read_text())
+        assert 1 <= len(stored) <= 3 and stored[-1]["done"] and not any(t["done"] for t in stored[:-1])
+        assert stored[0]["action"] in range(len(CHOICES)) and stored[0]["episode"] == 0
+        learned += len(stored)
+        saved = Policy.load("ppo", policy_path(config), observation_size(space), len(CHOICES))
+        assert saved is not None and (saved.real_transitions, saved.sessions) == (learned, number)
+        metrics = recorder.run(session_id).metrics
+        assert metrics["tune/rl_transitions"] == len(stored)
+        assert metrics["tune/rl_transitions_total"] == learned
+    assert f"rl policy: learned from {len(stored)} transitions of this session ({learned} real in total)" in (
+        capsys.readouterr().out
+    )
+
+
+def test_concurrent_updates_do_not_lose_each_others_transitions(tmp_path: Path) -> None:
+    config, space, env = _bandit_config(tmp_path, "ppo", "tuning.agent.update_epochs=1")
+    path = policy_path(config)
+    Policy(make_agent("ppo", env, config.seed, 32), "ppo").save(path)
+    # Both runs loaded the policy before either updated it, then finish their sessions at the same time.
+    stale = [Policy.load("ppo", path, observation_size(space), len(CHOICES)) for _ in range(2)]
+    assert stale[0] is not None and stale[1] is not None
+    sessions = [played(stale[0], env, rounds=1), played(stale[1], env, rounds=2)]
+    start = threading.Barrier(2)
+
+    def update(run: int) -> None:
+        start.wait()
+        learn_from_session(config, space, stale[run], sessions[run])
+
+    threads = [threading.Thread(target=update, args=(run,)) for run in range(2)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    saved = Policy.load("ppo", path, observation_size(space), len(CHOICES))
+    assert saved is not None and saved.sessions == 2
+    assert saved.real_transitions == len(sessions[0]) + len(sessions[1]) == 15
+
+
+def test_update_epochs_zero_stores_transitions_but_leaves_the_policy(
+    tmp_path: Path, tiny_task, store: Path, experiment: str
+) -> None:
+    config = tiny_config(
+        tmp_path,
+        "tuning.agent.train_steps=4",
+        "tuning.agent.proxy_episodes=2",
+        "tuning.agent.update_epochs=0",
+        store=store,
+    )
+    space = SearchSpace(config.tuning.space)
+    load_or_train_policy(config, tiny_task, space, runner=fake_result)
+    before = policy_path(config).read_bytes()
+    recorder, session_id = _rl_session(config, tiny_task, experiment)
+    assert (recorder.artifact_dir(session_id) / "transitions.json").exists()
+    assert policy_path(config).read_bytes() == before
