@@ -103,7 +103,14 @@ class Recorder(ABC):
 
     @abstractmethod
     def artifact_dir(self, run_id: str) -> Path:
-        """Local folder holding a run's artifacts (stores with local artifacts only)."""
+        """A local folder holding a run's artifacts: where they are, or a downloaded copy when the tracking
+        server holds them (`artifacts_remote`)."""
+
+    @property
+    @abstractmethod
+    def artifacts_remote(self) -> bool:
+        """Whether the experiment's artifacts live on the tracking server or an object store rather than in a
+        local folder: then only `log_artifact` and `download` reach them, from any machine."""
 
     # runs ------------------------------------------------------------------------------------------
 

@@ -17,6 +17,7 @@ import time
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlparse
 
 from gan_trader.config import TrackingConfig
 from gan_trader.errors import TrackingError
@@ -40,6 +41,7 @@ __all__ = [
     "download_artifacts",
     "open_recorder",
     "run_record",
+    "served_by",
     "store_error",
 ]
 
@@ -72,6 +74,11 @@ def store_error(uri: str, exc: BaseException) -> str:
         f"tracking.uri: cannot open the tracking store {uri!r} ({reason}); if its file is damaged, restore "
         "it from a backup or point tracking.uri at another store"
     )
+
+
+def served_by(uri: str) -> bool:
+    """Whether `uri` names a tracking server (http or https) rather than a store this process opens."""
+    return urlparse(uri).scheme in ("http", "https")
 
 
 def _prepare_uri(uri: str) -> str:
@@ -115,13 +122,36 @@ class MlflowRecorder(Recorder):
         except Exception as exc:
             raise TrackingError(store_error(self.uri, exc)) from None
         if existing is None:
-            location = (self.artifact_root / experiment).resolve()
-            location.mkdir(parents=True, exist_ok=True)
             self.experiment_id = self.client.create_experiment(
-                experiment, artifact_location=location.as_uri()
+                experiment, artifact_location=self._new_location(experiment)
             )
+            existing = self.client.get_experiment(self.experiment_id)
         else:
             self.experiment_id = existing.experiment_id
+        self.artifact_location = str(existing.artifact_location)
+        self._downloads: tempfile.TemporaryDirectory[str] | None = None
+        if not self.artifacts_remote and served_by(self.uri):
+            log.warning(
+                "experiment %r keeps its artifacts at %s (it was created so): episodes on other machines "
+                "write them to their own disks; use a new experiment name to keep them on the server",
+                experiment,
+                self.artifact_location,
+            )
+
+    def _new_location(self, experiment: str) -> str | None:
+        """A new experiment's artifact location: a folder under the artifact root for a local store; none
+        for a tracking server, which then keeps the artifacts in its own store (`mlflow server
+        --artifacts-destination`), reachable from every node."""
+        if served_by(self.uri):
+            return None
+        location = (self.artifact_root / experiment).resolve()
+        location.mkdir(parents=True, exist_ok=True)
+        return location.as_uri()
+
+    @property
+    def artifacts_remote(self) -> bool:
+        scheme = urlparse(self.artifact_location).scheme
+        return scheme not in ("", "file")
 
     # queries ---------------------------------------------------------------------------------------
 
@@ -163,7 +193,17 @@ class MlflowRecorder(Recorder):
         return download_artifacts(self.client, run_id, path, destination)
 
     def artifact_dir(self, run_id: str) -> Path:
-        return Path(self.run(run_id).artifact_uri.removeprefix("file://"))
+        if not self.artifacts_remote:
+            return Path(self.run(run_id).artifact_uri.removeprefix("file://"))
+        if self._downloads is None:  # removed with the recorder
+            self._downloads = tempfile.TemporaryDirectory(prefix="gan-trader-artifacts-")
+        folder = Path(self._downloads.name) / run_id
+        if not folder.exists():
+            partial = folder.with_name(f"{run_id}.part")
+            partial.mkdir(parents=True, exist_ok=True)
+            download_artifacts(self.client, run_id, "", partial)
+            partial.rename(folder)
+        return folder
 
     # runs ------------------------------------------------------------------------------------------
 
@@ -265,4 +305,6 @@ class MlflowRecorder(Recorder):
 def open_recorder(tracking: TrackingConfig, experiment: str) -> Recorder:
     """The recorder for `experiment` in the store `tracking` names."""
     os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")
+    # A tracking server's client prints a "View run" link for every run it ends.
+    os.environ.setdefault("MLFLOW_SUPPRESS_PRINTING_URL_TO_STDOUT", "true")
     return MlflowRecorder(tracking, experiment)

@@ -13,3 +13,5 @@ BEST_RUN_TAG = "gan_trader.best_run"  # a session's best episode: its run id
 VERDICT_TAG = "gan_trader.verdict"  # the leaderboard's one-line verdict
 PARENT_TAG = "mlflow.parentRunId"
 NAME_TAG = "mlflow.runName"
+NODE_TAG = "gan_trader.node"  # the machine (and Ray node) an episode ran on
+DEVICE_TAG = "gan_trader.device"  # the device an episode trained on (and the GPUs Ray assigned it)

@@ -8,9 +8,13 @@ the resolved config. A crash or a non-finite loss ends the run FAILED with its r
 
 from __future__ import annotations
 
+import contextlib
+import dataclasses
 import logging
 import math
-from collections.abc import Callable
+import socket
+import tempfile
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -19,12 +23,12 @@ import numpy as np
 import pandas as pd
 
 from gan_trader.config import ExperimentConfig, GanConfig, dump_config
-from gan_trader.errors import EpisodeFailed
+from gan_trader.errors import ConfigError, EpisodeFailed, TrackingError
 from gan_trader.evaluation.leaderboard import persistence_forecast
 from gan_trader.models.base import Forecast, ForecastTask
 from gan_trader.models.scoring import forecast_metrics, reference_crps, validation_scores
 from gan_trader.tracking.recorder import FAILED, FINISHED, Recorder, RunRecord
-from gan_trader.tracking.tags import ACTION_TAG
+from gan_trader.tracking.tags import ACTION_TAG, DEVICE_TAG, NODE_TAG
 from gan_trader.tuning.space import apply_hyperparameters
 
 log = logging.getLogger(__name__)
@@ -44,6 +48,7 @@ class EpisodeSpec:
     prior_epochs: int = 0  # epochs already trained on this hyperparameter set before `resume_from`
     suggestion: dict[str, Any] | None = None
     parent_index: int | None = None  # the episode whose checkpoint is continued
+    resume_run: str | None = None  # its run, whose artifacts `checkpoint/<resume_from's name>` hold it
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -57,6 +62,7 @@ class EpisodeSpec:
             "prior_epochs": self.prior_epochs,
             "suggestion": self.suggestion,
             "parent_index": self.parent_index,
+            "resume_run": self.resume_run,
         }
 
     @classmethod
@@ -104,6 +110,7 @@ class EpisodeSpec:
             resume_from=parent.checkpoint,
             prior_epochs=parent.total_epochs,
             parent_index=parent.index,
+            resume_run=parent.run_id,
         )
 
     @classmethod
@@ -370,6 +377,59 @@ def _log_trained(
             recorder.log_artifact(run_id, spec.checkpoint_dir / name, "checkpoint")
 
 
+@contextlib.contextmanager
+def _workspace(recorder: Recorder, spec: EpisodeSpec) -> Iterator[EpisodeSpec]:
+    """The spec to train with. With local artifacts, `spec` itself. When the tracking server holds them, this
+    machine may not see the driver's folders: the episode trains in a scratch folder, removed once its
+    checkpoints are uploaded, and continues a checkpoint downloaded from the run that logged it."""
+    if not recorder.artifacts_remote:
+        yield spec
+        return
+    with tempfile.TemporaryDirectory(prefix=f"gan-trader-episode-{spec.index:03d}-") as scratch:
+        resume_from = spec.resume_from
+        if resume_from is not None and spec.resume_run is not None:
+            try:
+                resume_from = recorder.download(
+                    spec.resume_run, f"checkpoint/{resume_from.name}", Path(scratch) / "parent"
+                )
+            except TrackingError as exc:
+                raise EpisodeFailed(f"the checkpoint to continue cannot be fetched ({exc})") from None
+        yield dataclasses.replace(spec, checkpoint_dir=Path(scratch) / "checkpoint", resume_from=resume_from)
+
+
+def _train(
+    config: ExperimentConfig,
+    task: ForecastTask,
+    spec: EpisodeSpec,
+    callback: _EpisodeCallback,
+    forecaster_factory: Callable[..., Any],
+) -> TrainedGan:
+    """`train_gan`, where any error of the GAN is a failed episode."""
+    try:
+        return train_gan(config, task, spec, callback, forecaster_factory)
+    except EpisodeFailed:
+        raise
+    except Exception as exc:
+        # A hyperparameter set the GAN cannot run (a critic that does not fit the window...) is a failed
+        # episode, not a failed session; the traceback goes to the log.
+        log.warning("episode %d failed", spec.index, exc_info=True)
+        raise EpisodeFailed(f"{type(exc).__name__}: {exc}") from exc
+
+
+def placement_tags(config: ExperimentConfig, placement: Mapping[str, str] | None = None) -> dict[str, str]:
+    """Where an episode trains: this machine (or the Ray node `placement` names) and the device `gan.device`
+    resolves to here (with the GPUs Ray assigned)."""
+    from gan_trader.models.devices import describe, resolve_device  # torch: only where episodes run
+
+    tags = {NODE_TAG: socket.gethostname(), **(placement or {})}
+    try:
+        device = describe(resolve_device(config.gan.device))
+    except ConfigError:  # the GAN fails the episode with this error; the tag says what was asked
+        device = config.gan.device
+    tags[DEVICE_TAG] = f"{device}, {tags[DEVICE_TAG]}" if DEVICE_TAG in tags else device
+    return tags
+
+
 def run_episode(
     config: ExperimentConfig,
     task: ForecastTask,
@@ -377,8 +437,13 @@ def run_episode(
     session_id: str,
     spec: EpisodeSpec,
     forecaster_factory: Callable[..., Any] = make_forecaster,
+    placement: Mapping[str, str] | None = None,
 ) -> EpisodeResult:
-    """Run one episode as a nested run of `session_id`; never raises for a failed episode (status FAILED)."""
+    """Run one episode as a nested run of `session_id`; never raises for a failed episode (status FAILED).
+    The run is tagged with where it trains (`placement_tags`).
+
+    :param placement: the Ray node and GPUs an executor's worker runs on (NODE_TAG, DEVICE_TAG).
+    """
     callback = _EpisodeCallback(recorder, None, spec.prior_epochs)
     result = EpisodeResult(
         index=spec.index,
@@ -388,33 +453,21 @@ def run_episode(
         action=spec.action,
         suggestion=spec.suggestion,
     )
+    run_tags = {ACTION_TAG: spec.action, **placement_tags(config, placement)}
     try:
-        with recorder.episode(
-            session_id, spec.index, _logged_params(spec), {ACTION_TAG: spec.action}
-        ) as run_id:
+        with recorder.episode(session_id, spec.index, _logged_params(spec), run_tags) as run_id:
             result.run_id = callback.run_id = run_id
-            try:
-                trained = train_gan(config, task, spec, callback, forecaster_factory)
-            except EpisodeFailed:
-                raise
-            except Exception as exc:
-                # A hyperparameter set the GAN cannot run (a critic that does not fit the window...) is a
-                # failed episode, not a failed session; the traceback goes to the log.
-                log.warning("episode %d failed", spec.index, exc_info=True)
-                raise EpisodeFailed(f"{type(exc).__name__}: {exc}") from exc
-            finally:
-                result.history, result.epochs = callback.history, len(callback.history)
-            _log_trained(recorder, run_id, config, spec, trained)
+            with _workspace(recorder, spec) as working:
+                trained = _train(config, task, working, callback, forecaster_factory)
+                _log_trained(recorder, run_id, config, working, trained)
             result.status = FINISHED
-            result.metrics, result.epochs, result.checkpoint = (
-                trained.metrics,
-                trained.epochs,
-                trained.checkpoint,
-            )
+            result.metrics, result.history = trained.metrics, trained.history
+            # With remote artifacts the checkpoint is the run's artifact checkpoint/<name>: the path names it.
+            if trained.checkpoint is not None:
+                result.checkpoint = spec.checkpoint_dir / trained.checkpoint.name
             result.val_forecast, result.test_forecast = trained.val_forecast, trained.test_forecast
-            result.history = trained.history
     except EpisodeFailed as exc:
-        result.status = FAILED
-        result.reason = exc.reason
+        result.status, result.reason, result.history = FAILED, exc.reason, callback.history
+    result.epochs = len(result.history)
     result.total_epochs = spec.prior_epochs + result.epochs
     return result

@@ -2,32 +2,36 @@
 instance, or an existing cluster via `executor.ray_address`).
 
 Each episode in a worker opens its own Recorder from the tracking URI (an MLflow client is not picklable).
-The embedded sqlite store is shared by every process on one machine; on a remote Ray cluster the tracking
-URI must be one every node can reach (an MLflow server, `http://host:5000`), and the artifact root a shared
-path. Paths in the config are made absolute before they are shipped, so workers started in another folder
-write to the same places. Each Ray episode asks for one GPU when the cluster has GPUs (N GPUs train N
-episodes at once), else one CPU; torch uses `executor.torch_threads` threads per worker (default: the
-cores divided by the workers, so workers sharing the cores do not oversubscribe them).
+The embedded sqlite store is shared by every process on one machine; on a Ray cluster the tracking URI must
+be one every node can reach (an MLflow server, `http://host:5000`), which then holds the artifacts too: a
+worker node needs nothing of the driver's folder (episodes train in scratch folders and upload; the task
+travels by value). Paths in the config are made absolute before they are shipped, so local workers started
+in another folder write to the same places. A Ray episode whose worker or node dies is retried
+(`executor.max_retries`), then FAILED with the reason. Each Ray episode asks for one GPU when the cluster
+has GPUs (N GPUs train N episodes at once), else one CPU; torch uses `executor.torch_threads` threads per
+worker (default: the cores divided by the workers, so workers sharing the cores do not oversubscribe them).
 """
 
 from __future__ import annotations
 
 import concurrent.futures as cf
+import logging
 import multiprocessing
 import os
 import socket
 import threading
 from abc import ABC, abstractmethod
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from gan_trader.config import ExperimentConfig, TrackingConfig
 from gan_trader.errors import TuningError
 from gan_trader.models.base import ForecastTask
-from gan_trader.tracking.recorder import Recorder
+from gan_trader.tracking.recorder import FAILED, RUNNING, Recorder
 from gan_trader.tracking.store import open_recorder
+from gan_trader.tracking.tags import DEVICE_TAG, NODE_TAG
 from gan_trader.tuning.episode import EpisodeResult, EpisodeSpec, run_episode
 
 
@@ -41,7 +45,13 @@ class EpisodeJob:
     session_id: str
     spec: EpisodeSpec
     torch_threads: int | None = None
+    placement: dict[str, str] = field(default_factory=dict)  # the Ray node and GPUs it runs on
 
+
+log = logging.getLogger(__name__)
+
+RAY_MESSAGES = "gan_trader.ray"  # the logger of Ray's messages to the driver (see `ray_log`)
+LOST_ATTEMPT = "its Ray worker or node died mid-episode; the episode was run again"
 
 EpisodeFunction = Callable[[EpisodeJob, ForecastTask, Recorder | None], EpisodeResult]
 
@@ -62,12 +72,22 @@ def execute_episode(job: EpisodeJob, task: ForecastTask, recorder: Recorder | No
     """Run one episode in this process; opens a Recorder from the job's tracking config when none is given."""
     if recorder is None:
         recorder = open_recorder(job.tracking, job.experiment)
-    return run_episode(job.config, task, recorder, job.session_id, job.spec)
+    return run_episode(job.config, task, recorder, job.session_id, job.spec, placement=job.placement)
+
+
+def ray_placement() -> dict[str, str]:
+    """The Ray node and GPUs this Ray worker runs on, as tags."""
+    import ray
+
+    node = f"{socket.gethostname()} (ray node {ray.get_runtime_context().get_node_id()[:12]})"
+    gpus = ray.get_gpu_ids()
+    return {NODE_TAG: node, **({DEVICE_TAG: f"ray GPUs {gpus}"} if gpus else {})}
 
 
 def ray_episode(episode_fn: EpisodeFunction, job: EpisodeJob, task: ForecastTask) -> EpisodeResult:
     """A Ray task: the worker's process settings (idempotent: Ray reuses workers), then the episode."""
     start_worker(job.torch_threads)
+    job.placement = ray_placement()
     return episode_fn(job, task, None)
 
 
@@ -182,7 +202,8 @@ class LocalExecutor(Executor):
 
 
 def check_address(address: str, timeout: float) -> None:
-    """Fail fast (TuningError) when a Ray head at `address` does not accept a connection within `timeout`."""
+    """Fail fast (TuningError) when a Ray head at `address` does not accept a connection within `timeout`,
+    or does not let this machine in (token authentication)."""
     if address in ("auto", "local"):
         return
     target = address.removeprefix("ray://")
@@ -197,12 +218,55 @@ def check_address(address: str, timeout: float) -> None:
             f"executor.ray_address: the Ray cluster at {address} does not answer within {timeout:g}s ({exc})"
         ) from None
     if not address.startswith("ray://"):
-        _probe_gcs(address, timeout)
+        token = use_ray_token()
+        error = _probe_gcs(address, timeout)
+        if type(error).__name__ == "AuthenticationError":
+            raise TuningError(_token_advice(address, token))
+        if error is not None:
+            raise TuningError(
+                f"executor.ray_address: {address} does not answer as a Ray cluster "
+                f"({type(error).__name__}: {error})"
+            )
 
 
-def _probe_gcs(address: str, timeout: float) -> None:
-    """Ask the address for its Ray cluster id, in a thread bounded by `timeout`: something else listening
-    there (a proxy, another server) would otherwise keep ray.init retrying for about 20 s."""
+def use_ray_token() -> bool:
+    """Whether this process sends a Ray authentication token. Ray turns token authentication on by itself
+    only for a local cluster it finds (`auto`), never for an explicit address: when the user has not chosen
+    (RAY_AUTH_MODE unset) and a token is where Ray documents it (RAY_AUTH_TOKEN, the file RAY_AUTH_TOKEN_PATH
+    names, ~/.ray/auth_token), it is sent; a cluster without authentication ignores it."""
+    try:
+        from ray._private.authentication import authentication_token_setup as setup
+        from ray._raylet import AuthenticationTokenLoader  # type: ignore[attr-defined]
+    except ImportError:  # a Ray without token authentication
+        return False
+    mode = os.environ.get(setup.AUTH_MODE_ENV_VAR)
+    if mode is not None:
+        return mode.lower() == "token"
+    if not AuthenticationTokenLoader.instance().has_token(ignore_auth_mode=True):
+        return False
+    setup._enable_token_auth()  # RAY_AUTH_MODE=token for this process and the Ray processes it starts
+    return True
+
+
+def _token_advice(address: str, token_sent: bool) -> str:
+    """One line for a cluster that refused this process: what to set."""
+    where = "RAY_AUTH_TOKEN, the file RAY_AUTH_TOKEN_PATH names, or ~/.ray/auth_token"
+    if token_sent:
+        return (
+            f"executor.ray_address: the Ray cluster at {address} refuses this machine's authentication token "
+            f"({where}): use the head's (`ray get-auth-token` prints it there)"
+        )
+    return (
+        f"executor.ray_address: the Ray cluster at {address} asks for its authentication token: copy the "
+        "head's (`ray get-auth-token` prints it there) to ~/.ray/auth_token on this machine, or set "
+        "RAY_AUTH_TOKEN to it"
+    )
+
+
+def _probe_gcs(address: str, timeout: float) -> BaseException | None:
+    """Ask the address for its Ray cluster id, in a thread bounded by `timeout` (something else listening
+    there, a proxy or another server, would otherwise keep ray.init retrying for about 20 s); the error it
+    answers with, None when it answers as a Ray cluster."""
     outcome: dict[str, BaseException | None] = {}
 
     def probe() -> None:
@@ -225,16 +289,83 @@ def _probe_gcs(address: str, timeout: float) -> None:
         raise TuningError(
             f"executor.ray_address: the Ray cluster at {address} does not answer within {timeout:g}s"
         )
-    error = outcome.get("error")
-    if error is not None:
-        raise TuningError(
-            f"executor.ray_address: {address} does not answer as a Ray cluster "
-            f"({type(error).__name__}: {error})"
+    return outcome.get("error")
+
+
+def join_ray(address: str | None, workers: int) -> bool:
+    """Join the Ray cluster at `address`, or start a local instance with `workers` CPUs (GPUs are detected by
+    Ray); False when this process had joined one already. Workers' output stays in Ray's session logs
+    (<temp dir>/session_*/logs on each node), and Ray's own messages to this driver go to `ray_log`."""
+    import ray
+
+    if ray.is_initialized():
+        return False
+    try:
+        ray.init(
+            address=address or None,
+            num_cpus=None if address else workers,
+            include_dashboard=False,
+            log_to_driver=False,
+            configure_logging=False,
         )
+    except Exception as exc:
+        raise TuningError(
+            f"executor.ray_address: cannot start or join Ray at {address or 'local'} "
+            f"({type(exc).__name__}: {exc})"
+        ) from None
+    path = ray_log()
+    if path is not None:
+        log.info("Ray's messages (retried tasks, lost nodes): %s", path)
+    return True
+
+
+def ray_log() -> Path | None:
+    """Send what Ray's nodes report to this driver (a task retried, a node marked dead: a few dozen lines a
+    lost node) to `gan-trader-driver.log` in Ray's log folder instead of the terminal; its path (None with a
+    Ray that prints them elsewhere). Set where the driver joins Ray: Ray starts its printer there."""
+    from ray._private import worker as ray_worker
+
+    node = getattr(ray_worker, "_global_node", None)
+    if node is None or not hasattr(ray_worker, "print_to_stdstream"):
+        return None
+    path = Path(node.get_logs_dir_path()) / "gan-trader-driver.log"
+    messages = logging.getLogger(RAY_MESSAGES)
+    messages.propagate, messages.level = False, logging.INFO
+    for handler in list(messages.handlers):
+        messages.removeHandler(handler)
+        handler.close()
+    handler = logging.FileHandler(path, encoding="utf-8")
+    handler.setFormatter(logging.Formatter("%(asctime)s %(message)s"))
+    messages.addHandler(handler)
+
+    def to_log(data: dict[str, Any], ignore_prefix: bool = False) -> None:
+        for line in data.get("lines", []):
+            messages.info("(%s) %s", data.get("pid", "ray"), line)
+
+    ray_worker.print_to_stdstream = to_log
+    return path
+
+
+def lost_episode(job: EpisodeJob, error: BaseException, attempts: int) -> EpisodeResult:
+    """The FAILED result of an episode whose Ray worker (or its node) died on every attempt."""
+    first_line = (str(error).strip().splitlines() or [""])[0][:300]
+    spec = job.spec
+    return EpisodeResult(
+        index=spec.index,
+        status=FAILED,
+        run_id=None,
+        hyperparameters=dict(spec.hyperparameters),
+        reason=f"its Ray worker or node died on all {attempts} attempts ({type(error).__name__}: "
+        f"{first_line})",
+        action=spec.action,
+        suggestion=spec.suggestion,
+    )
 
 
 class RayExecutor(Executor):
-    """Episodes as Ray tasks: one GPU each when the cluster has GPUs, else one CPU."""
+    """Episodes as Ray tasks: one GPU each when the cluster has GPUs, else one CPU. An episode whose worker
+    or node dies is run again, up to `max_retries` times, then recorded FAILED with the reason; the runs
+    its lost attempts left RUNNING are ended FAILED."""
 
     def __init__(
         self,
@@ -244,34 +375,15 @@ class RayExecutor(Executor):
         connect_timeout_s: float = 5.0,
         torch_threads: int | None = None,
         episode_fn: EpisodeFunction = execute_episode,
+        max_retries: int = 2,
     ) -> None:
         super().__init__(workers, episode_fn)
         import ray
 
         self._ray = ray
-        self.started_here = False
         if address:
             check_address(address, connect_timeout_s)
-        if not ray.is_initialized():
-            try:
-                if address:
-                    ray.init(
-                        address=address, include_dashboard=False, log_to_driver=False, configure_logging=False
-                    )
-                else:
-                    ray.init(
-                        num_cpus=workers,
-                        include_dashboard=False,
-                        log_to_driver=False,
-                        configure_logging=False,
-                    )
-                    # GPUs are detected by Ray itself (num_gpus left to auto-detection).
-            except Exception as exc:
-                raise TuningError(
-                    f"executor.ray_address: cannot start or join Ray at {address or 'local'} "
-                    f"({type(exc).__name__}: {exc})"
-                ) from None
-            self.started_here = True
+        self.started_here = join_ray(address, workers)
         gpus_available = float(ray.cluster_resources().get("GPU", 0.0))
         if gpus_per_episode == "auto":
             self.gpus = 1.0 if gpus_available >= 1 else 0.0
@@ -285,8 +397,11 @@ class RayExecutor(Executor):
             self.workers = max(workers, int(gpus_available // self.gpus)) if address else workers
         cpus = float(ray.cluster_resources().get("CPU", workers))
         self.torch_threads = torch_threads or max(1, int(cpus // max(self.workers, 1)))
-        self._remote = ray.remote(num_cpus=1, num_gpus=self.gpus, max_retries=0)(ray_episode)
+        self.max_retries = max_retries
+        # Retried only when the worker or its node dies; an episode's own failure is its FAILED result.
+        self._remote = ray.remote(num_cpus=1, num_gpus=self.gpus, max_retries=max_retries)(ray_episode)
         self._refs: list[Any] = []
+        self._jobs: dict[Any, EpisodeJob] = {}
         self._task_ref: Any = None
         self._task_key: int | None = None
 
@@ -295,14 +410,47 @@ class RayExecutor(Executor):
             self._task_ref = self._ray.put(task)  # shipped once, shared by every episode
             self._task_key = id(task)
         job.torch_threads = job.torch_threads or self.torch_threads
-        self._refs.append(self._remote.remote(self.episode_fn, job, self._task_ref))
+        ref = self._remote.remote(self.episode_fn, job, self._task_ref)
+        self._refs.append(ref)
+        self._jobs[ref] = job
 
     def gather(self) -> list[EpisodeResult]:
         if not self._refs:
             return []
         ready, self._refs = self._ray.wait(self._refs, num_returns=1)
         more, self._refs = self._ray.wait(self._refs, num_returns=len(self._refs), timeout=0)
-        return list(self._ray.get(ready + more))
+        return [self._collect(ref) for ref in ready + more]
+
+    def _collect(self, ref: Any) -> EpisodeResult:
+        """The result of a finished Ray task; the runs of its lost attempts are closed."""
+        job = self._jobs.pop(ref)
+        try:
+            result: EpisodeResult = self._ray.get(ref)
+        except self._ray.exceptions.RayTaskError:
+            raise  # a bug in the episode code: its traceback
+        except self._ray.exceptions.RayError as exc:
+            result = lost_episode(job, exc, self.max_retries + 1)
+            log.warning("episode %d: %s", job.spec.index, result.reason)
+        self._close_lost_attempts(job, result)
+        return result
+
+    def _close_lost_attempts(self, job: EpisodeJob, result: EpisodeResult) -> None:
+        """End FAILED the runs of `job`'s episode still RUNNING besides the result's own: attempts whose
+        worker died. An episode lost on every attempt takes its last run as its own."""
+        recorder = self.recorder or open_recorder(job.tracking, job.experiment)
+        lost = [
+            run
+            for run in recorder.runs(session=job.session_id, status=RUNNING)
+            if run.episode_index == job.spec.index and run.run_id != result.run_id
+        ]
+        lost.sort(key=lambda run: run.start_time)
+        if lost:
+            log.warning("episode %d: its Ray worker or node died mid-episode (see Ray's log)", job.spec.index)
+        if result.run_id is None and lost:
+            result.run_id = lost.pop().run_id
+            recorder.finish(result.run_id, FAILED, result.reason)
+        for run in lost:
+            recorder.finish(run.run_id, FAILED, LOST_ATTEMPT)
 
     @property
     def running(self) -> int:
@@ -324,5 +472,6 @@ def make_executor(config: ExperimentConfig, episode_fn: EpisodeFunction = execut
             settings.connect_timeout_s,
             settings.torch_threads,
             episode_fn,
+            settings.max_retries,
         )
     return LocalExecutor(settings.workers, episode_fn, settings.torch_threads)

@@ -3,17 +3,27 @@ that do not answer."""
 
 from __future__ import annotations
 
+import json
 import time
 from collections import Counter
 from pathlib import Path
 
 import pytest
-from tuning_doubles import fake_episode, tiny_config
+from tuning_doubles import SmoothObjectiveGan, fake_episode, tiny_config
 
 from gan_trader.errors import TuningError
 from gan_trader.tracking.recorder import Recorder
-from gan_trader.tracking.store import open_recorder
-from gan_trader.tuning.executor import LocalExecutor, RayExecutor, check_address, make_executor
+from gan_trader.tracking.store import MlflowRecorder, open_recorder
+from gan_trader.tracking.tags import DEVICE_TAG, NODE_TAG
+from gan_trader.tuning.episode import EpisodeSpec, run_episode
+from gan_trader.tuning.executor import (
+    LocalExecutor,
+    RayExecutor,
+    _token_advice,
+    check_address,
+    make_executor,
+    use_ray_token,
+)
 from gan_trader.tuning.session import run_session
 
 
@@ -71,7 +81,7 @@ def test_ray_executor_runs_real_episodes_on_two_workers(
     assert not ray.is_initialized()
     assert all(e.ok for e in result.episodes), [e.reason for e in result.episodes]
     assert _finished_indices(recorder, result.session_id) == {0: 1, 1: 1}
-    assert all(e.metrics["test/persistence_mase"] == 1.0 for e in result.episodes)
+    assert all(e.metrics["test/persistence_relmae"] == 1.0 for e in result.episodes)
 
 
 @pytest.mark.parametrize("address", ["127.0.0.1:9", "ray://127.0.0.1:9", "not-an-address"])
@@ -111,3 +121,46 @@ def test_pbt_runs_ray_tune_population_on_the_real_gan(
     ]
     assert [e.total_epochs for e in result.episodes] == [1, 2, 1, 2]  # round 2 continues a checkpoint
     assert recorder.run(result.session_id).status == "FINISHED"
+
+
+class ServedRecorder(MlflowRecorder):
+    """The recorder as it is with a tracking server holding the artifacts: reached through upload and
+    download only (`artifacts_remote`)."""
+
+    @property
+    def artifacts_remote(self) -> bool:
+        return True
+
+
+def test_keep_continues_a_checkpoint_fetched_through_the_recorder(
+    tmp_path: Path, tiny_task, store: Path, experiment: str
+) -> None:
+    config = tiny_config(tmp_path, store=store)
+    recorder = ServedRecorder(config.tracking, experiment)
+    session_id = recorder.start_session("keep")
+    driver = tmp_path / "driver-only"  # the checkpoint folders the driver plans: no worker writes there
+    fresh = EpisodeSpec.fresh(0, {}, epochs=1, seed=0, checkpoint_dir=driver / "000", action="new")
+    first = run_episode(config, tiny_task, recorder, session_id, fresh, SmoothObjectiveGan)
+    assert first.ok and not driver.exists()
+    spec = EpisodeSpec.continuing(1, first, epochs=2, seed=1, checkpoint_dir=driver / "001")
+    assert spec.resume_run == first.run_id
+    second = run_episode(config, tiny_task, recorder, session_id, spec, SmoothObjectiveGan)
+    assert second.ok and second.total_epochs == 3 and not driver.exists(), second.reason
+    checkpoint = recorder.download(second.run_id or "", "checkpoint/last.pt", tmp_path / "fetched")
+    assert json.loads(checkpoint.read_text())["epochs"] == 3
+    tags = recorder.run(second.run_id or "").tags
+    assert tags[NODE_TAG] and tags[DEVICE_TAG].startswith("cpu")
+
+
+def test_a_missing_ray_token_is_one_line_saying_what_to_set() -> None:
+    for sent in (False, True):
+        advice = _token_advice("10.0.0.1:6379", sent)
+        assert "\n" not in advice and advice.startswith("executor.ray_address: ")
+        assert "ray get-auth-token" in advice and "10.0.0.1:6379" in advice
+    assert "RAY_AUTH_TOKEN" in _token_advice("10.0.0.1:6379", False)
+
+
+def test_an_explicit_ray_auth_mode_is_respected(monkeypatch: pytest.MonkeyPatch) -> None:
+    pytest.importorskip("ray")
+    monkeypatch.setenv("RAY_AUTH_MODE", "disabled")
+    assert use_ray_token() is False
