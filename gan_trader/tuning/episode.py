@@ -33,6 +33,8 @@ from gan_trader.tuning.space import apply_hyperparameters
 
 log = logging.getLogger(__name__)
 
+CHECKPOINT_PARAM = "checkpoint"  # `episode.checkpoint`: the name of the checkpoint a "keep" continues
+
 
 @dataclass
 class EpisodeSpec:
@@ -375,26 +377,49 @@ def _log_trained(
     for name in sorted(kept):
         if (spec.checkpoint_dir / name).exists():
             recorder.log_artifact(run_id, spec.checkpoint_dir / name, "checkpoint")
+    if trained.checkpoint is not None:  # which of them a "keep" continues (read back by `logged_checkpoint`)
+        recorder.log_params(run_id, {"episode": {CHECKPOINT_PARAM: trained.checkpoint.name}})
+
+
+def logged_checkpoint(run: RunRecord, checkpoint_dir: Path) -> Path | None:
+    """The checkpoint a FINISHED episode run left to continue, as `EpisodeResult.checkpoint` names it: the
+    file its run logged as `checkpoint/<name>` (on this machine when the episode trained here, else fetched
+    through the recorder from that run by a "keep" episode); for runs that do not name it, the newest in
+    `checkpoint_dir`."""
+    name = run.param_section("episode").get(CHECKPOINT_PARAM)
+    return checkpoint_dir / name if name else latest_checkpoint(checkpoint_dir)
+
+
+def log_unstarted(recorder: Recorder, session_id: str, spec: EpisodeSpec, reason: str) -> str:
+    """Log an episode that never began training (no executor could run it) as a FAILED run with its params
+    and `reason`, so the store holds every episode; returns the run's id."""
+    run_id = recorder.start_episode(session_id, spec.index, _logged_params(spec), {ACTION_TAG: spec.action})
+    recorder.finish(run_id, FAILED, reason)
+    return run_id
 
 
 @contextlib.contextmanager
 def _workspace(recorder: Recorder, spec: EpisodeSpec) -> Iterator[EpisodeSpec]:
     """The spec to train with. With local artifacts, `spec` itself. When the tracking server holds them, this
     machine may not see the driver's folders: the episode trains in a scratch folder, removed once its
-    checkpoints are uploaded, and continues a checkpoint downloaded from the run that logged it."""
-    if not recorder.artifacts_remote:
+    checkpoints are uploaded. A checkpoint to continue is downloaded from the run that logged it when the
+    artifacts are remote or the file is not on this disk (a session resumed after its folder was lost)."""
+    remote = recorder.artifacts_remote
+    parent = spec.resume_from
+    fetch = parent is not None and spec.resume_run is not None and (remote or not parent.exists())
+    if not remote and not fetch:
         yield spec
         return
     with tempfile.TemporaryDirectory(prefix=f"gan-trader-episode-{spec.index:03d}-") as scratch:
-        resume_from = spec.resume_from
-        if resume_from is not None and spec.resume_run is not None:
+        if fetch and parent is not None and spec.resume_run is not None:
             try:
-                resume_from = recorder.download(
-                    spec.resume_run, f"checkpoint/{resume_from.name}", Path(scratch) / "parent"
+                parent = recorder.download(
+                    spec.resume_run, f"checkpoint/{parent.name}", Path(scratch) / "parent"
                 )
             except TrackingError as exc:
                 raise EpisodeFailed(f"the checkpoint to continue cannot be fetched ({exc})") from None
-        yield dataclasses.replace(spec, checkpoint_dir=Path(scratch) / "checkpoint", resume_from=resume_from)
+        folder = Path(scratch) / "checkpoint" if remote else spec.checkpoint_dir
+        yield dataclasses.replace(spec, checkpoint_dir=folder, resume_from=parent)
 
 
 def _train(

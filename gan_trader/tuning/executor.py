@@ -7,9 +7,11 @@ be one every node can reach (an MLflow server, `http://host:5000`), which then h
 worker node needs nothing of the driver's folder (episodes train in scratch folders and upload; the task
 travels by value). Paths in the config are made absolute before they are shipped, so local workers started
 in another folder write to the same places. A Ray episode whose worker or node dies is retried
-(`executor.max_retries`), then FAILED with the reason. Each Ray episode asks for one GPU when the cluster
-has GPUs (N GPUs train N episodes at once), else one CPU; torch uses `executor.torch_threads` threads per
-worker (default: the cores divided by the workers, so workers sharing the cores do not oversubscribe them).
+(`executor.max_retries`), then FAILED with the reason; one that waits while no alive node has room for it
+(its only node died, the head has no CPUs) is FAILED after `executor.pending_timeout_s`. Each Ray episode asks
+for one GPU when the cluster has GPUs (N GPUs train N episodes at once), else one CPU; torch uses
+`executor.torch_threads` threads per worker (default: the cores divided by the workers, so workers sharing the
+cores do not oversubscribe them).
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ import multiprocessing
 import os
 import socket
 import threading
+import time
 from abc import ABC, abstractmethod
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -32,7 +35,7 @@ from gan_trader.models.base import ForecastTask
 from gan_trader.tracking.recorder import FAILED, RUNNING, Recorder
 from gan_trader.tracking.store import open_recorder
 from gan_trader.tracking.tags import DEVICE_TAG, NODE_TAG
-from gan_trader.tuning.episode import EpisodeResult, EpisodeSpec, run_episode
+from gan_trader.tuning.episode import EpisodeResult, EpisodeSpec, log_unstarted, run_episode
 
 
 @dataclass
@@ -346,26 +349,53 @@ def ray_log() -> Path | None:
     return path
 
 
-def lost_episode(job: EpisodeJob, error: BaseException, attempts: int) -> EpisodeResult:
-    """The FAILED result of an episode whose Ray worker (or its node) died on every attempt."""
-    first_line = (str(error).strip().splitlines() or [""])[0][:300]
+def failed_episode(job: EpisodeJob, reason: str) -> EpisodeResult:
+    """The FAILED result of an episode that Ray could not run to its end."""
     spec = job.spec
     return EpisodeResult(
         index=spec.index,
         status=FAILED,
         run_id=None,
         hyperparameters=dict(spec.hyperparameters),
-        reason=f"its Ray worker or node died on all {attempts} attempts ({type(error).__name__}: "
-        f"{first_line})",
+        reason=reason,
         action=spec.action,
         suggestion=spec.suggestion,
+    )
+
+
+def lost_episode(job: EpisodeJob, error: BaseException, attempts: int) -> EpisodeResult:
+    """The FAILED result of an episode whose Ray worker (or its node) died on every attempt."""
+    first_line = (str(error).strip().splitlines() or [""])[0][:300]
+    return failed_episode(
+        job,
+        f"its Ray worker or node died on all {attempts} attempts ({type(error).__name__}: {first_line})",
+    )
+
+
+def unplaced_episode(job: EpisodeJob, waited_s: float, demand: dict[str, float]) -> EpisodeResult:
+    """The FAILED result of an episode that waited `waited_s` while no alive Ray node had room for it."""
+    asked = ", ".join(f"{amount:g} {name}" for name, amount in demand.items())
+    return failed_episode(
+        job,
+        f"no Ray node had room for {waited_s:g} s (executor.pending_timeout_s; an episode asks for {asked}): "
+        "start a worker node with room for one, or raise executor.pending_timeout_s",
+    )
+
+
+def has_room(nodes: list[dict[str, Any]], demand: dict[str, float]) -> bool:
+    """Whether an alive node of `ray.nodes()` has the resources `demand` asks for (busy or not: an episode
+    that waits for a busy node's slot is queued, not stuck)."""
+    return any(
+        node.get("Alive") and all(node.get("Resources", {}).get(k, 0.0) >= v for k, v in demand.items())
+        for node in nodes
     )
 
 
 class RayExecutor(Executor):
     """Episodes as Ray tasks: one GPU each when the cluster has GPUs, else one CPU. An episode whose worker
     or node dies is run again, up to `max_retries` times, then recorded FAILED with the reason; the runs
-    its lost attempts left RUNNING are ended FAILED."""
+    its lost attempts left RUNNING are ended FAILED. Episodes that wait while no alive node has room for
+    one are recorded FAILED once that has lasted `pending_timeout_s`."""
 
     def __init__(
         self,
@@ -376,6 +406,7 @@ class RayExecutor(Executor):
         torch_threads: int | None = None,
         episode_fn: EpisodeFunction = execute_episode,
         max_retries: int = 2,
+        pending_timeout_s: float = 600.0,
     ) -> None:
         super().__init__(workers, episode_fn)
         import ray
@@ -397,9 +428,11 @@ class RayExecutor(Executor):
             self.workers = max(workers, int(gpus_available // self.gpus)) if address else workers
         cpus = float(ray.cluster_resources().get("CPU", workers))
         self.torch_threads = torch_threads or max(1, int(cpus // max(self.workers, 1)))
-        self.max_retries = max_retries
+        self.max_retries, self.pending_timeout_s = max_retries, pending_timeout_s
+        self.demand = {"CPU": 1.0, **({"GPU": self.gpus} if self.gpus > 0 else {})}  # what one episode asks
         # Retried only when the worker or its node dies; an episode's own failure is its FAILED result.
         self._remote = ray.remote(num_cpus=1, num_gpus=self.gpus, max_retries=max_retries)(ray_episode)
+        self._no_room_since: float | None = None  # when the alive nodes last stopped having room
         self._refs: list[Any] = []
         self._jobs: dict[Any, EpisodeJob] = {}
         self._task_ref: Any = None
@@ -417,9 +450,45 @@ class RayExecutor(Executor):
     def gather(self) -> list[EpisodeResult]:
         if not self._refs:
             return []
-        ready, self._refs = self._ray.wait(self._refs, num_returns=1)
+        ready = self._wait_for_one()
+        if not ready:  # every waiting episode is FAILED: none can start
+            waiting, self._refs = self._refs, []
+            for ref in waiting:
+                self._ray.cancel(ref)
+            return [self._unplaced(ref) for ref in waiting]
         more, self._refs = self._ray.wait(self._refs, num_returns=len(self._refs), timeout=0)
         return [self._collect(ref) for ref in ready + more]
+
+    def _wait_for_one(self) -> list[Any]:
+        """Wait until an episode finishes; [] once no alive node has had room for one for
+        `pending_timeout_s` (the clock runs across calls: it is the cluster's state, not an episode's)."""
+        poll = min(5.0, self.pending_timeout_s / 4)
+        while True:
+            ready, self._refs = self._ray.wait(self._refs, num_returns=1, timeout=poll)
+            if ready:
+                return ready
+            if has_room(self._ray.nodes(), self.demand):
+                self._no_room_since = None
+                continue
+            now = time.monotonic()
+            if self._no_room_since is None:
+                self._no_room_since = now
+                log.warning(
+                    "no alive Ray node has room for an episode (%s); waiting up to %g s "
+                    "(executor.pending_timeout_s) for one",
+                    self.demand,
+                    self.pending_timeout_s,
+                )
+            elif now - self._no_room_since >= self.pending_timeout_s:
+                return []
+
+    def _unplaced(self, ref: Any) -> EpisodeResult:
+        """The FAILED result of a cancelled episode that no node had room for."""
+        job = self._jobs.pop(ref)
+        result = unplaced_episode(job, self.pending_timeout_s, self.demand)
+        log.warning("episode %d: %s", job.spec.index, result.reason)
+        self._close_runs(job, result)
+        return result
 
     def _collect(self, ref: Any) -> EpisodeResult:
         """The result of a finished Ray task; the runs of its lost attempts are closed."""
@@ -431,12 +500,13 @@ class RayExecutor(Executor):
         except self._ray.exceptions.RayError as exc:
             result = lost_episode(job, exc, self.max_retries + 1)
             log.warning("episode %d: %s", job.spec.index, result.reason)
-        self._close_lost_attempts(job, result)
+        self._close_runs(job, result)
         return result
 
-    def _close_lost_attempts(self, job: EpisodeJob, result: EpisodeResult) -> None:
+    def _close_runs(self, job: EpisodeJob, result: EpisodeResult) -> None:
         """End FAILED the runs of `job`'s episode still RUNNING besides the result's own: attempts whose
-        worker died. An episode lost on every attempt takes its last run as its own."""
+        worker died. An episode Ray could not run to its end takes its last run as its own, or a FAILED run
+        opened now when no attempt began one, so the store holds every episode."""
         recorder = self.recorder or open_recorder(job.tracking, job.experiment)
         lost = [
             run
@@ -449,6 +519,8 @@ class RayExecutor(Executor):
         if result.run_id is None and lost:
             result.run_id = lost.pop().run_id
             recorder.finish(result.run_id, FAILED, result.reason)
+        elif result.run_id is None:
+            result.run_id = log_unstarted(recorder, job.session_id, job.spec, result.reason or FAILED)
         for run in lost:
             recorder.finish(run.run_id, FAILED, LOST_ATTEMPT)
 
@@ -473,5 +545,6 @@ def make_executor(config: ExperimentConfig, episode_fn: EpisodeFunction = execut
             settings.torch_threads,
             episode_fn,
             settings.max_retries,
+            settings.pending_timeout_s,
         )
     return LocalExecutor(settings.workers, episode_fn, settings.torch_threads)

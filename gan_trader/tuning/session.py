@@ -43,8 +43,8 @@ from gan_trader.tracking.recorder import FAILED, FINISHED, KILLED, RUNNING, Reco
 from gan_trader.tracking.tags import BEST_EPISODE_TAG, BEST_RUN_TAG, STRATEGY_TAG
 from gan_trader.tuning.agents import Policy, learn_from_session, load_or_train_policy
 from gan_trader.tuning.bayes import logged_observations
-from gan_trader.tuning.episode import EpisodeResult, EpisodeSpec, latest_checkpoint
-from gan_trader.tuning.executor import EpisodeJob, Executor, absolute_paths, make_executor
+from gan_trader.tuning.episode import EpisodeResult, EpisodeSpec, logged_checkpoint
+from gan_trader.tuning.executor import EpisodeJob, Executor, absolute_paths, check_address, make_executor
 from gan_trader.tuning.loop import EpisodeLoop, charge
 from gan_trader.tuning.space import SearchSpace
 from gan_trader.tuning.strategies import (
@@ -221,7 +221,8 @@ class _Session(EpisodeLoop):
                 logged[index] = run
         for index, run in sorted(logged.items()):
             spec = self.pending[index]
-            checkpoint = latest_checkpoint(spec.checkpoint_dir) if run.status == FINISHED else None
+            # The run names its checkpoint: a "keep" fetches it from the run when it is not on this disk.
+            checkpoint = logged_checkpoint(run, spec.checkpoint_dir) if run.status == FINISHED else None
             self.finish_episode(EpisodeResult.from_run(run, spec, checkpoint))
             log.info("episode %d was logged before the kill; adopted, not re-run", index)
         return [spec for _, spec in sorted(self.pending.items())]
@@ -505,20 +506,41 @@ def _new_state(config: ExperimentConfig, recorder: Recorder, name: str, planned:
     }
 
 
-def _resumed_state(
-    config: ExperimentConfig, recorder: Recorder, resume: str, strategy: str | None
-) -> dict[str, Any]:
-    """The saved state of session `resume`, whose run is marked RUNNING again."""
+def _saved_state(config: ExperimentConfig, resume: str, strategy: str | None) -> dict[str, Any]:
+    """The saved state of session `resume`, checked against the strategy asked for (if any)."""
     state = _load_state(sessions_dir(config) / resume, resume)
     if strategy is not None and strategy != state["strategy"]:
         raise TuningError(
             f"--resume {resume}: the session ran strategy {state['strategy']!r}, not {strategy!r}"
         )
+    return state
+
+
+def _reopen(recorder: Recorder, resume: str) -> None:
+    """Mark the run of session `resume` RUNNING again."""
     try:
         recorder.reopen(resume)
     except TrackingError as exc:
         raise TrackingError(f"--resume {resume}: no such session run ({exc})") from None
-    return state
+
+
+def _saved_strategy(
+    config: ExperimentConfig, task: ForecastTask, name: str, saved: dict[str, Any] | None, quiet: bool
+) -> Strategy:
+    """The strategy `name` of a new session, or the one a resumed session (`saved`) ran, with its seed."""
+    chosen, seed = (name, config.seed) if saved is None else (saved["strategy"], int(saved["seed"]))
+    return make_strategy(chosen, config, SearchSpace(config.tuning.space), seed, quiet=quiet, task=task)
+
+
+def _check_cluster(config: ExperimentConfig, strategy: Strategy, executor: Executor | None) -> None:
+    """Stop (TuningError) before the session run is opened or reopened when the Ray cluster the session
+    would use (`executor.ray_address`) does not answer or refuses this machine's token, so that a bad
+    address or token leaves nothing logged. Strategies with their own scheduler (pbt, pb2: Ray Tune) always
+    use it; step-wise ones when the session makes a Ray executor."""
+    settings = config.executor
+    own_scheduler = not isinstance(strategy, EpisodeStrategy)
+    if settings.ray_address and (own_scheduler or (executor is None and settings.kind == "ray")):
+        check_address(settings.ray_address, settings.connect_timeout_s)
 
 
 def run_session(
@@ -541,18 +563,19 @@ def run_session(
     """
     config = absolute_paths(config)
     name = strategy.name if isinstance(strategy, Strategy) else strategy or config.tuning.strategy
-    if resume is None:
+    saved = None if resume is None else _saved_state(config, resume, name if strategy is not None else None)
+    # The strategy and the cluster are checked before the session run is opened: their errors log nothing.
+    if not isinstance(strategy, Strategy):
+        strategy = _saved_strategy(config, task, name, saved, quiet)
+    _check_cluster(config, strategy, executor)
+    if resume is None or saved is None:
         state = _new_state(config, recorder, name, episodes or config.tuning.episodes)
     else:
-        state = _resumed_state(config, recorder, resume, name if strategy is not None else None)
+        _reopen(recorder, resume)
+        state = saved
     session_id = str(state["session_id"])
     session: _Session | None = None
     try:
-        if not isinstance(strategy, Strategy):
-            space = SearchSpace(config.tuning.space)
-            strategy = make_strategy(
-                state["strategy"], config, space, int(state["seed"]), quiet=quiet, task=task
-            )
         folder = sessions_dir(config) / session_id
         session = _Session(
             config,

@@ -49,12 +49,26 @@ def intact_figures(folder: Path) -> dict[str, Path]:
     return figures
 
 
+class FetchedFigures(dict[str, Path]):
+    """Plots by name, downloaded into a temporary folder that is removed with this mapping."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.folder = tempfile.TemporaryDirectory(prefix="gan-trader-plots-")
+
+
 def episode_figures(recorder: Recorder, run_id: str | None) -> dict[str, Path]:
-    """The best episode's logged plots (predicted vs real at epochs 1, 50 and the last), by name."""
+    """The best episode's logged plots (predicted vs real at epochs 1, 50 and the last), by name: its
+    `plots/` folder alone is downloaded (never its checkpoints), from a local store or a tracking server."""
     if run_id is None:
         return {}
-    folder = recorder.artifact_dir(run_id) / "plots"
-    return intact_figures(folder) if folder.exists() else {}
+    figures = FetchedFigures()
+    try:
+        folder = recorder.download(run_id, "plots", Path(figures.folder.name))
+    except TrackingError:  # an episode that logged no plots
+        return {}
+    figures.update(intact_figures(folder))
+    return figures
 
 
 def read_forecasts(folder: Path, rebuild: Callable[[str], Forecast | None]) -> list[Forecast]:

@@ -9,8 +9,9 @@ from collections import Counter
 from pathlib import Path
 
 import pytest
-from tuning_doubles import SmoothObjectiveGan, fake_episode, tiny_config
+from tuning_doubles import TINY_TUNING_EXPERIMENT, SmoothObjectiveGan, fake_episode, tiny_config
 
+from gan_trader.config import TrackingConfig
 from gan_trader.errors import TuningError
 from gan_trader.tracking.recorder import Recorder
 from gan_trader.tracking.store import MlflowRecorder, open_recorder
@@ -21,6 +22,7 @@ from gan_trader.tuning.executor import (
     RayExecutor,
     _token_advice,
     check_address,
+    has_room,
     make_executor,
     use_ray_token,
 )
@@ -164,3 +166,73 @@ def test_an_explicit_ray_auth_mode_is_respected(monkeypatch: pytest.MonkeyPatch)
     pytest.importorskip("ray")
     monkeypatch.setenv("RAY_AUTH_MODE", "disabled")
     assert use_ray_token() is False
+
+
+def test_an_address_nothing_listens_on_logs_no_session_run(tmp_path: Path, run_cli) -> None:
+    """The cluster is checked before the session run is opened: a bad address leaves nothing logged."""
+    database = tmp_path / "mlflow.db"
+    overrides = [
+        *TINY_TUNING_EXPERIMENT,
+        f"runs_dir={tmp_path / 'runs'}",
+        f"tracking.uri=sqlite:///{database}",
+    ]
+    config = tmp_path / "tiny.yaml"
+    config.write_text("name: tiny\n", encoding="utf-8")
+    sets = [arg for override in overrides for arg in ("--set", override)]
+    argv = ["tune", str(config), *sets, "--strategy", "random", "--executor", "ray"]
+    code, out, err = run_cli([*argv, "--ray-address", "127.0.0.1:9", "-q"])
+    assert code == 2 and out == ""
+    assert (
+        err.startswith("error: executor.ray_address: the Ray cluster at 127.0.0.1:9") and err.count("\n") == 1
+    )
+    recorder = open_recorder(
+        TrackingConfig(uri=f"sqlite:///{database}", artifact_root=tmp_path / "a"), "tiny"
+    )
+    assert recorder.runs() == []
+    assert not (tmp_path / "runs" / "sessions").exists()
+
+
+@pytest.mark.parametrize(
+    ("nodes", "demand", "room"),
+    [
+        ([{"Alive": True, "Resources": {"CPU": 4.0}}], {"CPU": 1.0}, True),
+        ([{"Alive": True, "Resources": {}}], {"CPU": 1.0}, False),  # a head started with --num-cpus 0
+        ([{"Alive": False, "Resources": {"CPU": 4.0, "GPU": 1.0}}], {"CPU": 1.0}, False),  # a dead worker
+        ([{"Alive": True, "Resources": {"CPU": 8.0}}], {"CPU": 1.0, "GPU": 1.0}, False),
+        ([{"Alive": True, "Resources": {"CPU": 8.0, "GPU": 2.0}}], {"CPU": 1.0, "GPU": 1.0}, True),
+    ],
+)
+def test_room_for_an_episode_is_an_alive_node_with_its_resources(
+    nodes: list[dict], demand: dict[str, float], room: bool
+) -> None:
+    assert has_room(nodes, demand) is room
+
+
+def test_episodes_no_ray_node_has_room_for_are_failed_after_the_pending_timeout(
+    tmp_path: Path, tiny_task, store: Path, experiment: str
+) -> None:
+    """A Ray cluster whose only node has no CPU (a head started with --num-cpus 0 whose worker died): each
+    episode is logged FAILED naming executor.pending_timeout_s, and the session goes on to its end."""
+    ray = pytest.importorskip("ray")
+    config = tiny_config(tmp_path, "executor.kind=ray", store=store)
+    recorder = open_recorder(config.tracking, experiment)
+    ray.init(num_cpus=0, include_dashboard=False, log_to_driver=False, configure_logging=False)
+    try:
+        executor = RayExecutor(1, episode_fn=fake_episode, pending_timeout_s=2.0)
+        started = time.monotonic()
+        result = run_session(
+            config, tiny_task, recorder, strategy="random", episodes=2, executor=executor, quiet=True
+        )
+        waited = time.monotonic() - started
+    finally:
+        ray.shutdown()
+    assert [(e.index, e.status) for e in result.episodes] == [(0, "FAILED"), (1, "FAILED")]
+    assert 2.0 <= waited < 30
+    runs = recorder.runs(session=result.session_id)
+    assert sorted(r.episode_index for r in runs if r.status == "FAILED") == [0, 1]
+    for run in runs:
+        assert run.failure and run.failure.startswith(
+            "no Ray node had room for 2 s (executor.pending_timeout_s"
+        )
+        assert run.param_section("hp")  # the hyperparameters it was to train
+    assert recorder.run(result.session_id).status == "FINISHED"

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -13,11 +14,14 @@ import time
 from collections import Counter
 from pathlib import Path
 
-from tuning_doubles import fake_episode, tiny_config
+import pytest
+from tuning_doubles import SmoothObjectiveGan, fake_episode, tiny_config
 
+from gan_trader.models.base import ForecastTask
 from gan_trader.tracking.recorder import Recorder
-from gan_trader.tracking.store import open_recorder
-from gan_trader.tuning.executor import LocalExecutor
+from gan_trader.tracking.store import MlflowRecorder, open_recorder
+from gan_trader.tuning.episode import EpisodeResult, EpisodeSpec, run_episode
+from gan_trader.tuning.executor import EpisodeJob, LocalExecutor
 from gan_trader.tuning.session import INTERRUPTED, run_session, sessions_dir
 
 ENTRY = Path(__file__).with_name("resume_entry.py")
@@ -84,3 +88,44 @@ def test_resume_after_sigkill_logs_every_episode_once(
     )
     assert len(again.episodes) == 4
     assert len(recorder.runs(session=session_id)) == 5
+
+
+def _episode_then_kill(
+    job: EpisodeJob, task: ForecastTask, recorder: Recorder | None = None
+) -> EpisodeResult:
+    """The episode is logged FINISHED, its checkpoint folder on the driver is lost, then the driver dies
+    before the session records the episode."""
+    fake_episode(job, task, recorder)
+    shutil.rmtree(job.spec.checkpoint_dir, ignore_errors=True)
+    raise KeyboardInterrupt
+
+
+@pytest.mark.parametrize("remote", [False, True], ids=["local-store", "remote-artifacts"])
+def test_an_adopted_episode_is_continued_from_the_checkpoint_its_run_logged(
+    tmp_path: Path, tiny_task, store: Path, experiment: str, remote: bool, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    if remote:  # as with a tracking server holding the artifacts: reached through upload and download only
+        monkeypatch.setattr(MlflowRecorder, "artifacts_remote", property(lambda self: True))
+    config = tiny_config(tmp_path, store=store)
+    recorder = open_recorder(config.tracking, experiment)
+    with pytest.raises(KeyboardInterrupt):
+        run_session(
+            config,
+            tiny_task,
+            recorder,
+            strategy="random",
+            episodes=1,
+            executor=LocalExecutor(1, _episode_then_kill),
+            quiet=True,
+        )
+    session_id = next(sessions_dir(config).iterdir()).name
+    resumed = run_session(
+        config, tiny_task, recorder, resume=session_id, executor=LocalExecutor(1, fake_episode), quiet=True
+    )
+    adopted = resumed.episodes[0]
+    assert adopted.ok and adopted.checkpoint is not None and adopted.checkpoint.name == "last.pt"
+    assert not adopted.checkpoint.exists()  # only the store holds it
+    keep = EpisodeSpec.continuing(1, adopted, epochs=2, seed=1, checkpoint_dir=tmp_path / "keep")
+    assert keep.resume_run == adopted.run_id
+    continued = run_episode(config, tiny_task, recorder, session_id, keep, SmoothObjectiveGan)
+    assert continued.ok and continued.total_epochs == 3, continued.reason
