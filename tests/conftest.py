@@ -116,3 +116,12 @@ def run_cli(capsys: pytest.CaptureFixture[str]) -> CliRunner:
         return int(info.value.code or 0), captured.out, captured.err
 
     return run
+
+
+@pytest.fixture(autouse=True)
+def no_shipped_policy(monkeypatch: pytest.MonkeyPatch, tmp_path_factory: pytest.TempPathFactory) -> None:
+    """Tests train or build their own policies: the pre-trained one shipped for the default search space
+    (gan_trader/tuning/pretrained/) is tested on its own, in tests/tuning/test_agents_learning.py."""
+    monkeypatch.setattr(
+        "gan_trader.tuning.agents.PRETRAINED_DIR", tmp_path_factory.getbasetemp() / "no-shipped-policy"
+    )

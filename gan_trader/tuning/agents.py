@@ -456,6 +456,54 @@ def train_policy(
     return Policy(model, agent.algo)
 
 
+PRETRAINED_DIR = Path(__file__).resolve().parent / "pretrained"
+
+
+def pretrained_path(config: ExperimentConfig) -> Path:
+    """Where gan-trader ships a policy pre-trained in proxy mode for this search space and algorithm
+    (`scripts/pretrain_policy.py` writes it): `gan_trader/tuning/pretrained/<space key>-<algo>.zip`."""
+    return PRETRAINED_DIR / f"{space_key(config)}-{config.tuning.agent.algo}.zip"
+
+
+def proxy_policy(
+    config: ExperimentConfig,
+    task: ForecastTask,
+    *,
+    quiet: bool = True,
+    runner: Callable[[EpisodeSpec], EpisodeResult] | None = None,
+) -> Policy:
+    """A policy trained now in proxy mode (tuning.agent.train_steps, bounded by proxy_seconds)."""
+    with tempfile.TemporaryDirectory(prefix="gan-trader-proxy-") as workdir:
+        env = make_proxy_env(config, task, Path(workdir), runner)
+        return train_policy(config, env, quiet=quiet)
+
+
+def _starting_policy(
+    config: ExperimentConfig,
+    task: ForecastTask,
+    space: SearchSpace,
+    quiet: bool,
+    runner: Callable[[EpisodeSpec], EpisodeResult] | None,
+) -> Policy:
+    """The shipped pre-trained policy of this search space when there is one, else one trained now."""
+    agent = config.tuning.agent
+    path = policy_path(config)
+    shipped = _saved_policy(config, space, pretrained_path(config))
+    if shipped is not None:
+        if not quiet:
+            print(
+                f"no {agent.algo} policy at {path} yet: starting from the one shipped with gan-trader "
+                f"({pretrained_path(config).name}, pre-trained in proxy mode; scripts/pretrain_policy.py)"
+            )
+        return shipped
+    if not quiet:
+        print(
+            f"no usable {agent.algo} policy at {path}: training one in proxy mode "
+            f"(at most {agent.train_steps} steps and {agent.proxy_seconds:.0f} s)"
+        )
+    return proxy_policy(config, task, quiet=quiet, runner=runner)
+
+
 def load_or_train_policy(
     config: ExperimentConfig,
     task: ForecastTask,
@@ -464,21 +512,14 @@ def load_or_train_policy(
     quiet: bool = True,
     runner: Callable[[EpisodeSpec], EpisodeResult] | None = None,
 ) -> Policy:
-    """The saved policy for this config, or one trained now in proxy mode and saved for later sessions."""
-    agent = config.tuning.agent
+    """The saved policy for this config; else the pre-trained one shipped for its search space, or one
+    trained now in proxy mode; saved for later sessions (which update it, see learn_from_session)."""
     path = policy_path(config)
     with file_lock(path):
         saved = _saved_policy(config, space, path)
         if saved is not None:
             return saved
-        if not quiet:
-            print(
-                f"no usable {agent.algo} policy at {path}: training one in proxy mode "
-                f"(at most {agent.train_steps} steps and {agent.proxy_seconds:.0f} s)"
-            )
-        with tempfile.TemporaryDirectory(prefix="gan-trader-proxy-") as workdir:
-            env = make_proxy_env(config, task, Path(workdir), runner)
-            policy = train_policy(config, env, quiet=quiet)
+        policy = _starting_policy(config, task, space, quiet, runner)
         policy.save(path)
-    log.info("saved the %s policy to %s", agent.algo, path)
+    log.info("saved the %s policy to %s", config.tuning.agent.algo, path)
     return policy

@@ -20,6 +20,7 @@ SAFE_TARGET = re.compile(r"\((tmp|buffer|handle)\b|^tmp\.|, tmp\)|\.to_csv\(\)|a
 ATOMIC_INSIDE = {
     ("tuning/strategies.py", 'self.optimizer.save(folder / "optimizer.json")'),
     ("tuning/agents.py", "policy.save(path)"),
+    ("tuning/agents.py", "current.save(path)"),
 }
 # Writes into a fresh TemporaryDirectory (then copied by MLflow or Ray): nobody reads them half-written.
 IN_TEMP_DIR = {
@@ -34,6 +35,7 @@ NOT_FILES = (
     "strategy.save(",
     "session.save(",
     "self.save(",
+    "super().save(",  # the parent's save, itself checked here
     "self.model.save(buffer)",
 )
 

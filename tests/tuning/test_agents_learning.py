@@ -16,8 +16,9 @@ import torch
 from gymnasium import spaces
 from tuning_doubles import fake_episode, fake_result, tiny_config
 
-from gan_trader.config import ExperimentConfig
+from gan_trader.config import ExperimentConfig, load_config
 from gan_trader.tracking.store import open_recorder
+from gan_trader.tuning import agents
 from gan_trader.tuning.agents import Policy, learn_from_session, load_or_train_policy, make_agent, policy_path
 from gan_trader.tuning.episode import EpisodeResult, EpisodeSpec
 from gan_trader.tuning.executor import LocalExecutor
@@ -203,3 +204,39 @@ def test_update_epochs_zero_stores_transitions_but_leaves_the_policy(
     recorder, session_id = _rl_session(config, tiny_task, experiment)
     assert (recorder.artifact_dir(session_id) / "transitions.json").exists()
     assert policy_path(config).read_bytes() == before
+
+
+def test_a_first_session_starts_from_the_shipped_policy(
+    tmp_path: Path, tiny_task, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture
+) -> None:
+    monkeypatch.setattr(agents, "PRETRAINED_DIR", tmp_path / "shipped")
+    config = tiny_config(tmp_path)
+    space = SearchSpace(config.tuning.space)
+    shipped = Policy(make_agent("ppo", Bandit(observation_size(space)), 3, 32), "ppo")
+    shipped.save(agents.pretrained_path(config))
+
+    def no_proxy(spec: EpisodeSpec) -> EpisodeResult:
+        raise AssertionError("proxy pre-training ran although a policy ships for this search space")
+
+    policy = load_or_train_policy(config, tiny_task, space, quiet=False, runner=no_proxy)
+    assert "starting from the one shipped with gan-trader" in capsys.readouterr().out
+    assert policy_path(config).exists() and policy.real_transitions == 0
+    seen = np.linspace(-1, 1, observation_size(space), dtype=np.float32)
+    assert preference(policy, seen) == pytest.approx(preference(shipped, seen))
+    monkeypatch.setattr(agents, "PRETRAINED_DIR", tmp_path / "none")  # another space, nothing shipped
+    other = tiny_config(tmp_path / "other", "tuning.allow_stop=false")
+    assert agents.pretrained_path(other) != agents.pretrained_path(config)
+
+
+def test_the_shipped_policy_fits_the_default_experiment(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The default experiment's rl session starts from the shipped policy (its 5-minute budget has no room for
+    proxy pre-training): changing tuning.space or allow_stop without rerunning scripts/pretrain_policy.py
+    fails here."""
+    monkeypatch.setattr(agents, "PRETRAINED_DIR", Path(agents.__file__).resolve().parent / "pretrained")
+    config = load_config(Path(__file__).resolve().parents[2] / "experiments" / "default.yaml")
+    assert config.tuning.strategy == "rl"
+    space = SearchSpace(config.tuning.space)
+    path = agents.pretrained_path(config)
+    assert path.exists(), f"{path.name} is missing: run scripts/pretrain_policy.py"
+    policy = Policy.load(config.tuning.agent.algo, path, observation_size(space), len(CHOICES))
+    assert policy is not None and policy.real_transitions == 0
