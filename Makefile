@@ -9,7 +9,7 @@ STAMP := $(VENV)/.installed-$(EXTRAS)
 CONFIG ?= experiments/default.yaml
 PYTEST_ARGS ?=
 
-.PHONY: setup experiment results test test-all lint format bench clean chromium
+.PHONY: setup experiment results compare test test-cluster test-all lint format bench clean chromium
 
 setup: $(STAMP)
 
@@ -27,11 +27,23 @@ experiment: setup
 results: setup
 	$(PY) scripts/readme_results.py
 
+# Tuning strategies at an equal budget of GAN epochs over three seeds (experiments/tuning_compare.yaml states
+# the budget); writes the table, figure and facts to COMPARE_OUT and puts them into README.
+COMPARE_OUT ?= docs/compare
+compare: setup
+	$(VENV)/bin/gan-trader tune experiments/tuning_compare.yaml --compare rl,bo,random,pbt,pb2,fixed \
+		--out $(COMPARE_OUT)
+	$(PY) scripts/readme_compare.py $(COMPARE_OUT)
+
 chromium:
 	@bash scripts/ensure_chromium.sh
 
 test: setup chromium
 	$(PY) -m pytest -q -m "not slow" $(PYTEST_ARGS)
+
+# Scale-out from real parts: MLflow server, Ray head, a worker node without the driver's folder (slow).
+test-cluster: setup
+	$(PY) -m pytest -q -s -m cluster tests/cluster $(PYTEST_ARGS)
 
 test-all: setup chromium
 	$(PY) -m pytest -q $(PYTEST_ARGS)

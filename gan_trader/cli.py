@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import os
+import shlex
 import sys
 from pathlib import Path
 from typing import Annotated
@@ -38,7 +39,10 @@ SetOption = Annotated[list[str] | None, typer.Option("--set", help="Override a c
 QuietOption = Annotated[bool, typer.Option("--quiet", "-q", help="No progress bars or tables")]
 ConfigArg = Annotated[Path, typer.Argument(help="Experiment config (YAML)")]
 ExecutorOption = Annotated[str | None, typer.Option(help="local or ray")]
-RayAddressOption = Annotated[str | None, typer.Option(help="join an existing Ray cluster")]
+RayAddressOption = Annotated[
+    str | None,
+    typer.Option(help="join a Ray cluster at HOST:PORT (its token: ~/.ray/auth_token or RAY_AUTH_TOKEN)"),
+]
 ResumeOption = Annotated[str | None, typer.Option(help="session id to resume")]
 
 
@@ -110,11 +114,18 @@ def train(config: ConfigArg, set_: SetOption = None, quiet: QuietOption = False)
 @app.command()
 def tune(
     config: ConfigArg,
-    strategy: Annotated[str, typer.Option(help="rl, bo, random, pbt or fixed")] = "rl",
+    strategy: Annotated[str, typer.Option(help="rl, bo, random, pbt, pb2 or fixed")] = "rl",
     episodes: Annotated[int, typer.Option(min=1, help="episodes in the session")] = 4,
     compare: Annotated[
         str | None,
-        typer.Option(help="compare strategies at an equal epoch budget instead, e.g. rl,bo,random,pbt,fixed"),
+        typer.Option(
+            help="compare strategies at an equal epoch budget over evaluation.seeds instead, "
+            "e.g. rl,bo,random,pbt,pb2,fixed"
+        ),
+    ] = None,
+    out: Annotated[
+        Path | None,
+        typer.Option(help="with --compare: where its tables, figure and facts go (runs/compare/NAME)"),
     ] = None,
     set_: SetOption = None,
     executor: ExecutorOption = None,
@@ -131,7 +142,9 @@ def tune(
     overrides = {"executor.kind": executor, "executor.ray_address": ray_address}
     if compare is not None:
         cfg = _load(config, set_, **overrides)
-        compare_tuning(cfg, [s.strip() for s in compare.split(",") if s.strip()], console=console)  # type: ignore[arg-type]
+        names = [s.strip() for s in compare.split(",") if s.strip()]
+        command = " ".join(["gan-trader", *(shlex.quote(arg) for arg in sys.argv[1:])])
+        compare_tuning(cfg, names, out=out, command=command, console=console)  # type: ignore[arg-type]
         return
     cfg = _load(config, set_, **{"tuning.strategy": strategy, "tuning.episodes": str(episodes), **overrides})
     run_experiment(cfg, resume=resume, quiet=quiet, console=console, baselines=["persistence"], report=False)  # type: ignore[arg-type]

@@ -442,6 +442,11 @@ class TuningConfig(StrictModel):
     )
     budget_epochs: int | None = Field(None, ge=1, description="stop once this many GAN epochs are spent")
     allow_stop: bool = Field(True, description="the rl controller may end the session early")
+    min_episodes: int = Field(
+        1,
+        ge=1,
+        description="episodes before the rl controller's stop is honoured (earlier, it trains a new set)",
+    )
     pbt: PBTConfig = Field(default_factory=PBTConfig)
     sessions_dir: Path | None = Field(
         None, description="session state for --resume (default runs_dir/sessions)"
@@ -457,6 +462,12 @@ class ExecutorConfig(StrictModel):
     connect_timeout_s: float = Field(5.0, gt=0.0, description="how long a ray_address may take to answer")
     max_retries: int = Field(
         2, ge=0, description="times a Ray episode whose worker or node died is run again before it is FAILED"
+    )
+    pending_timeout_s: float = Field(
+        600.0,
+        gt=0.0,
+        description="how long Ray episodes wait while no alive node has room for one (its only worker died, "
+        "the head has 0 CPUs) before they are FAILED; raise it for an autoscaler that starts nodes slowly",
     )
 
 

@@ -266,11 +266,12 @@ class RLStrategy(BOStrategy):
             return super().next_action(history, budget_left, pending)  # extra parallel slots: the optimiser
         seen = observation(history, self.space, self.objective, budget_left)
         choice = self.policy.act(seen)
-        if choice == STOP and self.config.tuning.allow_stop and history:
+        tuning = self.config.tuning
+        if choice == STOP and tuning.allow_stop and len(history) >= max(tuning.min_episodes, 1):
             action = Action("stop", source="rl")
         else:
             action = self.action_for(choice, history, budget_left)
-            choice = NEW if choice == STOP else choice  # a stop before any episode trains a new set
+            choice = NEW if choice == STOP else choice  # a stop before min_episodes trains a new set
         log_prob, value = self.policy.behaviour(seen, choice)
         action.transition = Transition(seen.tolist(), choice, log_prob, value)
         self.decisions.append(action.transition)
@@ -345,6 +346,11 @@ class PBTStrategy(Strategy):
     def __init__(self, config: ExperimentConfig, space: SearchSpace, seed: int) -> None:
         super().__init__(config, space, seed)
         check_tune_storage(config)  # a remote cluster without shared storage: stop before anything starts
+        if not self.mutable():
+            raise TuningError(
+                f"tuning.space: {self.name} needs at least one hyperparameter that keeps the networks' "
+                "shapes (lr_g, cnn_lr, dropout...)"
+            )
 
     def mutable(self) -> list[str]:
         """The hyperparameters the scheduler may change between rounds (the others stay the trial's own)."""
@@ -358,7 +364,8 @@ class PBTStrategy(Strategy):
         """Run the population with Ray Tune; the episodes are then read back from the store."""
         if session.resumed:
             raise TuningError(
-                "--resume: pbt sessions cannot be resumed (Ray Tune owns their state); start a new session"
+                f"--resume: {self.name} sessions cannot be resumed (Ray Tune owns their state); start a new "
+                "session"
             )
         pbt = session.config.tuning.pbt
         rounds = self.rounds(session.budget_epochs)
@@ -422,7 +429,10 @@ class PBTStrategy(Strategy):
             tune_config=tune.TuneConfig(
                 scheduler=self._scheduler(),
                 num_samples=population,
-                search_alg=BasicVariantGenerator(points_to_evaluate=starts, max_concurrent=ray_owner.workers),
+                # Every trial exists from the start (the workers' CPUs or GPUs bound how many run at once):
+                # a population larger than the workers takes turns, each pausing at a round's end until
+                # the others reach it, so the scheduler compares them all at every round.
+                search_alg=BasicVariantGenerator(points_to_evaluate=starts),
             ),
             run_config=tune.RunConfig(
                 name=self.name,

@@ -6,17 +6,28 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
-from tuning_doubles import fake_episode, fake_result, tiny_config
+from tuning_doubles import TINY_TUNING_EXPERIMENT, fake_episode, fake_result, tiny_config
 
+from gan_trader.config import ParamSpec
 from gan_trader.errors import TrackingError, TuningError
 from gan_trader.tracking.store import open_recorder
 from gan_trader.tracking.tags import BEST_EPISODE_TAG, BEST_RUN_TAG
 from gan_trader.tuning.agents import Policy, load_or_train_policy, policy_path
 from gan_trader.tuning.episode import EpisodeResult, EpisodeSpec
 from gan_trader.tuning.executor import LocalExecutor
+from gan_trader.tuning.loop import NEW, STOP
 from gan_trader.tuning.session import run_session
 from gan_trader.tuning.space import SearchSpace
-from gan_trader.tuning.strategies import Strategy, TuningSession, config_hyperparameters
+from gan_trader.tuning.strategies import (
+    PB2Strategy,
+    PBTStrategy,
+    RLStrategy,
+    Strategy,
+    TuningSession,
+    check_tune_storage,
+    config_hyperparameters,
+    tune_storage,
+)
 from gan_trader.workflow.compare import compare_strategies
 
 
@@ -190,3 +201,150 @@ def test_a_strategy_with_its_own_driver_runs_the_session(
     assert result.best is not None and result.best.metrics["val/crps_rel"] == 0.5 and result.epochs_spent == 1
     session = recorder.run(result.session_id)
     assert session.status == "FINISHED" and session.tags[BEST_RUN_TAG] == result.best.run_id
+
+
+# ---------------------------------------------------------------- pbt and pb2 (Ray Tune)
+
+
+def test_pb2_varies_the_continuous_hyperparameters_that_keep_the_networks_shapes(tmp_path: Path) -> None:
+    config = tiny_config(tmp_path)
+    point = ParamSpec(type="categorical", choices=["mean", "median"])
+    space = SearchSpace({**config.tuning.space, "gan.point": point})
+    pb2 = PB2Strategy(config, space, config.seed)
+    varied = {"batch_size", "cnn_lr", "lrelu_alpha", "batchnorm_momentum", "dropout"}
+    assert set(pb2.mutable()) == varied  # not strides, padding, kernel_size, filters, nor the categorical
+    assert set(PBTStrategy(config, space, config.seed).mutable()) == varied | {"gan.point"}
+    assert pb2._scheduler()._hyperparam_bounds == {name: [0.0, 1.0] for name in varied}
+    shapes_only = tiny_config(tmp_path, "tuning.space={filters: {type: int, low: 4, high: 8}}")
+    for strategy in (PBTStrategy, PB2Strategy):
+        with pytest.raises(TuningError, match=f"tuning.space: {strategy.name} needs at least one"):
+            strategy(shapes_only, SearchSpace(shapes_only.tuning.space), 0)
+
+
+@pytest.mark.slow
+def test_pb2_explores_new_values_within_the_bounds_on_the_real_gan(
+    tmp_path: Path, tiny_task, store: Path, experiment: str
+) -> None:
+    config = tiny_config(
+        tmp_path,
+        "tuning.budget_epochs=6",
+        "tuning.pbt.interval=1",
+        "tuning.pbt.population=2",
+        "executor.workers=1",  # two trials on one worker: they take turns, pausing at each round's end
+        "executor.torch_threads=1",
+        store=store,
+    )
+    recorder = open_recorder(config.tracking, experiment)
+    result = run_session(config, tiny_task, recorder, strategy="pb2", quiet=True)
+    episodes = result.episodes
+    assert [e.index for e in episodes] == list(range(6)) and result.epochs_spent == 6
+    assert all(e.ok and e.action == "pb2" for e in episodes), [(e.status, e.reason) for e in episodes]
+    space = SearchSpace(config.tuning.space)
+    varied = PB2Strategy(config, space, config.seed).mutable()
+    for episode in episodes:  # index = trial x 3 rounds + round
+        space.check(episode.hyperparameters)
+        for dim in space.dimensions:
+            assert dim.spec.low <= episode.hyperparameters[dim.name] <= dim.spec.high
+    starts = [episodes[0].hyperparameters, episodes[3].hyperparameters]
+    shapes = [{k: v for k, v in start.items() if k not in varied} for start in starts]
+    for episode in episodes:
+        assert {k: v for k, v in episode.hyperparameters.items() if k not in varied} in shapes
+    # The first exploit copies the better trial's values; the next one is the GP's: values no trial started
+    # with.
+    last_round = [episodes[2].hyperparameters, episodes[5].hyperparameters]
+    explored = [
+        p for p in last_round if all(p[n] != s[n] for s in starts for n in ("lrelu_alpha", "dropout"))
+    ]
+    assert explored, (starts, last_round)
+    assert [e.total_epochs for e in episodes] == [1, 2, 3, 1, 2, 3]
+
+
+def test_tune_storage_defaults_to_the_session_folder_on_one_machine(tmp_path: Path) -> None:
+    for address in ([], ["executor.ray_address=auto"], ["executor.ray_address=127.0.0.1:6379"]):
+        config = tiny_config(tmp_path, *address)
+        check_tune_storage(config)
+        assert tune_storage(config, tmp_path / "session") == str(tmp_path / "session" / "tune")
+    config = tiny_config(tmp_path, "tuning.pbt.storage_path=s3://bucket/tune")
+    assert tune_storage(config, tmp_path) == "s3://bucket/tune"
+
+
+@pytest.mark.parametrize(
+    ("extra", "nodes", "error"),
+    [
+        (["executor.ray_address=10.1.2.3:6379"], 1, "it is not set"),
+        (["executor.ray_address=ray://head.example:10001"], 1, "it is not set"),
+        (
+            ["executor.ray_address=10.1.2.3:6379", "tuning.pbt.storage_path=/data/tune"],
+            1,
+            "not declared shared",
+        ),
+        (["executor.ray_address=auto"], 3, "the Ray cluster has 3 nodes"),
+        (["executor.ray_address=10.1.2.3:6379", "tuning.pbt.storage_path=file:///data/tune"], 1, "declared"),
+        (["executor.ray_address=10.1.2.3:6379", "tuning.pbt.storage_path=gs://b/t"], 1, None),
+        (
+            [
+                "executor.ray_address=10.1.2.3:6379",
+                "tuning.pbt.storage_path=/nfs/t",
+                "tuning.pbt.storage_shared=true",
+            ],
+            1,
+            None,
+        ),
+        (["tuning.pbt.storage_path=s3://bucket/tune"], 4, None),
+    ],
+)
+def test_tune_storage_on_several_machines_must_be_shared(
+    tmp_path: Path, extra: list[str], nodes: int, error: str | None
+) -> None:
+    config = tiny_config(tmp_path, *extra)
+    if error is None:
+        check_tune_storage(config, nodes)
+        return
+    with pytest.raises(TuningError, match=rf"^tuning\.pbt\.storage_path: .*{error}.*storage_shared: true$"):
+        check_tune_storage(config, nodes)
+
+
+@pytest.mark.parametrize("strategy", ["pbt", "pb2"])
+def test_pbt_on_a_remote_cluster_without_shared_storage_stops_with_one_line(
+    tmp_path: Path, run_cli, strategy: str
+) -> None:
+    overrides = [*TINY_TUNING_EXPERIMENT, f"runs_dir={tmp_path / 'runs'}"]
+    overrides += [f"tracking.uri=sqlite:///{tmp_path / 'mlflow.db'}", "evaluation.baselines=[persistence]"]
+    config = tmp_path / "tiny.yaml"
+    config.write_text("name: tiny\n", encoding="utf-8")
+    sets = [arg for override in overrides for arg in ("--set", override)]
+    argv = ["tune", str(config), *sets, "--strategy", strategy, "--ray-address", "10.1.2.3:6379", "-q"]
+    code, out, err = run_cli(argv)
+    assert code == 2 and out == ""
+    assert (
+        err.startswith("error: tuning.pbt.storage_path: the Ray cluster at 10.1.2.3:6379")
+        and err.count("\n") == 1
+    )
+
+
+class AlwaysStop:
+    """A controller that always chooses stop."""
+
+    def act(self, observation) -> int:
+        return STOP
+
+    def behaviour(self, observation, choice: int) -> tuple[float, float]:
+        return 0.0, 0.0
+
+
+@pytest.mark.parametrize("minimum", [1, 3])
+def test_the_controllers_stop_waits_for_min_episodes(tmp_path: Path, minimum: int) -> None:
+    config = tiny_config(tmp_path, f"tuning.min_episodes={minimum}")
+    strategy = RLStrategy(config, SearchSpace(config.tuning.space), config.seed, policy=AlwaysStop())
+    history: list[EpisodeResult] = []
+    while True:
+        action = strategy.next_action(history, budget_left=1.0)
+        if action.kind == "stop":
+            break
+        spec = EpisodeSpec.fresh(
+            len(history), action.hyperparameters, epochs=1, seed=0, checkpoint_dir=tmp_path, action="new"
+        )
+        history.append(fake_result(spec))
+    assert len(history) == minimum
+    # What ran before the stop was honoured is stored as what it was: a new set, not a stop.
+    assert [t.action for t in strategy.decisions] == [NEW] * minimum + [STOP]

@@ -1,0 +1,61 @@
+"""Put the tuning-strategy comparison that `gan-trader tune ... --compare ... --out FOLDER` wrote into README
+(`make compare` runs both): the table, the figure, the command, the budget and the runtime, between the
+markers below. Nothing in that part of README is typed by hand.
+
+    python scripts/readme_compare.py [FOLDER (default docs/compare)] [--readme README.md]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+from pathlib import Path
+
+from readme_results import rewrite
+
+START = "<!-- compare:start (make compare writes this part; do not edit by hand) -->"
+END = "<!-- compare:end -->"
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def compare_markdown(folder: Path, readme: Path) -> str:
+    """README's comparison part from the files `--compare --out FOLDER` wrote."""
+    facts = json.loads((folder / "comparison.json").read_text(encoding="utf-8"))
+    table = (folder / "comparison.md").read_text(encoding="utf-8").strip()
+    figure = Path(os.path.relpath(folder / "comparison.png", readme.parent)).as_posix()
+    episodes = Path(os.path.relpath(folder / "episodes.csv", readme.parent)).as_posix()
+    runtime = float(facts["runtime_s"])
+    seeds = ", ".join(str(seed) for seed in facts["seeds"])
+    cpus = f" on {facts['cpus']} CPU cores" if facts.get("cpus") else ""
+    return "\n".join(
+        [
+            f"`make compare` ran `{facts['command']}`{cpus} in {runtime / 60:.0f} min ({runtime:.0f} s): "
+            f"{facts['budget_epochs']} GAN epochs per strategy and seed, seeds {seeds}, objective "
+            f"`{facts['objective']}` (lower is better). Mean ± standard deviation over the seeds of the best "
+            "validation score each session reached and of the test score of the episode it selected:",
+            "",
+            table,
+            "",
+            f"![best validation score against GAN epochs spent, mean over seeds]({figure})",
+            "",
+            f"Every episode of every session: [`{episodes}`]({episodes}).",
+        ]
+    )
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("folder", nargs="?", type=Path, default=ROOT / "docs" / "compare")
+    parser.add_argument("--readme", type=Path, default=ROOT / "README.md")
+    args = parser.parse_args(argv)
+    if not (args.folder / "comparison.json").exists():
+        raise SystemExit(f"{args.folder}: no comparison.json; run `make compare` first")
+    rewrite(args.readme, compare_markdown(args.folder.resolve(), args.readme.resolve()), START, END)
+    print(f"{args.readme}: comparison from {args.folder}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
