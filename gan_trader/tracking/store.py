@@ -130,6 +130,7 @@ class MlflowRecorder(Recorder):
             self.experiment_id = existing.experiment_id
         self.artifact_location = str(existing.artifact_location)
         self._downloads: tempfile.TemporaryDirectory[str] | None = None
+        self._last_stamp = 0  # ms of the last metric batch (see log_metrics)
         if not self.artifacts_remote and served_by(self.uri):
             log.warning(
                 "experiment %r keeps its artifacts at %s (it was created so): episodes on other machines "
@@ -270,7 +271,10 @@ class MlflowRecorder(Recorder):
     def log_metrics(self, run_id: str, metrics: Mapping[str, float], step: int | None = None) -> None:
         from mlflow.entities import Metric
 
-        stamp = int(time.time() * 1000)
+        # Strictly later than this recorder's previous batch: at equal step and timestamp MLflow's latest
+        # value would be the larger one, not the one logged last.
+        stamp = max(int(time.time() * 1000), self._last_stamp + 1)
+        self._last_stamp = stamp
         items = []
         for key, value in metrics.items():
             if value is None:

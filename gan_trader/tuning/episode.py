@@ -363,6 +363,8 @@ def _log_trained(
 ) -> None:
     """Final metrics, the resolved config, the predictions and the checkpoints of a finished episode."""
     gan = apply_hyperparameters(config.gan, spec.hyperparameters).model_copy(update={"epochs": spec.epochs})
+    # At the last epoch's step, logged after it: the run's latest value of each key (what `episodes list`,
+    # warm starts and resumes read) is the kept epoch's score, not the last epoch's.
     recorder.log_metrics(
         run_id,
         {
@@ -370,6 +372,7 @@ def _log_trained(
             "tune/epochs": trained.epochs,
             "tune/total_epochs": spec.prior_epochs + trained.epochs,
         },
+        step=spec.prior_epochs + trained.epochs,
     )
     recorder.log_text(run_id, dump_config(config.model_copy(update={"gan": gan})), "config.yaml")
     recorder.log_table(run_id, trained.predictions, "predictions.csv")

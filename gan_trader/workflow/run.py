@@ -7,6 +7,7 @@ result is logged through the Recorder, so a killed run keeps what it had logged 
 from __future__ import annotations
 
 import logging
+import time
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -173,6 +174,40 @@ def folds_view(evaluation: FoldsEvaluation) -> FoldsView:
     return FoldsView(evaluation.fold_table(), summary[keep], note)
 
 
+WALL_METRIC = "run/wall_seconds"  # a session run's metric: the whole `run`, from loading data to the report
+
+
+@dataclass
+class ReportParts:
+    """What the experiment's report shows beside the config, the session and its figures."""
+
+    prepared: Prepared
+    leaderboard: Leaderboard
+    forecasts: list[Forecast]
+    folds: FoldsView
+    selection: str
+
+
+def _write_report(
+    config: ExperimentConfig, recorder: Recorder, session: SessionResult, parts: ReportParts
+) -> Path:
+    """The HTML report of a run, written to evaluation.report and logged with the session."""
+    path = Path(str(config.evaluation.report).format(name=config.name, session=session.session_id))
+    write_experiment_report(
+        path,
+        config=config,
+        prepared=parts.prepared,
+        leaderboard=parts.leaderboard,
+        forecasts=parts.forecasts,
+        episodes=session.table(),
+        figures=episode_figures(recorder, session.best.run_id if session.best else None),
+        folds=parts.folds,
+        selection=parts.selection,
+    )
+    recorder.log_artifact(session.session_id, path, "report")
+    return path
+
+
 def run_experiment(
     config: ExperimentConfig,
     *,
@@ -184,6 +219,7 @@ def run_experiment(
 ) -> ExperimentResult:
     """Tuning session on fold 0 -> the selected GAN and every baseline refitted per walk-forward fold and
     seed -> pooled leaderboards, per-fold results, the tuning's multiple testing -> report, all logged."""
+    started = time.perf_counter()
     console = console or Console(quiet=quiet)
     names = baseline_names(config.evaluation.baselines if baselines is None else baselines)
     panel = load_panel(config)
@@ -213,20 +249,9 @@ def run_experiment(
     )
     report_path = None
     if report and config.evaluation.report is not None:
-        report_path = Path(str(config.evaluation.report).format(name=config.name, session=session_id))
-        best_run = session.best.run_id if session.best else None
-        write_experiment_report(
-            report_path,
-            config=config,
-            prepared=first,
-            leaderboard=leaderboard,
-            forecasts=forecasts,
-            episodes=session.table(),
-            figures=episode_figures(recorder, best_run),
-            folds=view,
-            selection=selection,
-        )
-        recorder.log_artifact(session_id, report_path, "report")
+        parts = ReportParts(first, leaderboard, forecasts, view, selection)
+        report_path = _write_report(config, recorder, session, parts)
+    recorder.log_metrics(session_id, {WALL_METRIC: time.perf_counter() - started})
     if not quiet:
         _print_summary(console, session, leaderboard, report_path)
         console.print(f"{view.note.split(';')[0]}; {selection}")

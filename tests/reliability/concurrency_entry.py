@@ -97,6 +97,7 @@ def policy(folder: Path, name: str) -> dict[str, Any]:
         return train(*args, **kwargs)
 
     agents.train_policy = slow_train  # type: ignore[assignment]
+    agents.PRETRAINED_DIR = folder / "no-shipped-policy"  # train one, as for a search space nothing ships for
     store = folder / "store"
     store.mkdir(exist_ok=True)
     config = session_config(
