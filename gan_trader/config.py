@@ -506,6 +506,12 @@ class EvaluationConfig(StrictModel):
         description="seeds every model is refitted with per fold (mean +- std over them); empty: [seed]",
     )
     backtest: BacktestConfig = Field(default_factory=BacktestConfig)
+    giacomini_white: bool = Field(
+        False,
+        description="also test each model's absolute errors against persistence's for conditional "
+        "predictive ability (Giacomini-White; instruments: a constant and the last loss differential): "
+        "gw_stat, gw_pvalue",
+    )
     report: Path | None = Field(Path("runs/reports/{name}.html"), description="HTML report path")
 
 

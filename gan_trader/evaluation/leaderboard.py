@@ -28,7 +28,7 @@ from gan_trader.evaluation.comparison import (
     superiority_test,
 )
 from gan_trader.evaluation.lag import LagDiagnostic, lag_diagnostic
-from gan_trader.evaluation.stats_tests import diebold_mariano, dm_test, pesaran_timmermann
+from gan_trader.evaluation.stats_tests import diebold_mariano, dm_test, giacomini_white, pesaran_timmermann
 from gan_trader.models.base import Forecast, ForecastTask
 from gan_trader.models.baselines.distributions import PROBABILISTIC_BASELINES
 from gan_trader.models.scoring import (
@@ -61,6 +61,7 @@ SUMMARY_COLUMNS = {
     "pt_pvalue": "PT p",
     "dm_stat": "DM",
     "dm_pvalue": "DM p",
+    "gw_pvalue": "GW p",
     "in_mcs": "MCS",
     "no_skill": "no skill",
     "repeats_yesterday": "repeats",
@@ -242,6 +243,9 @@ def score_forecast(
         "dm_pvalue": dm.pvalue,
         "crps": np.nan,
     }
+    if config.giacomini_white:
+        gw = giacomini_white(np.abs(error), np.abs(actual_return))  # persistence's error is |r|
+        row.update(gw_stat=gw.statistic, gw_pvalue=gw.pvalue)
     if has_samples(forecast):
         samples = np.asarray(forecast.samples, float)
         row["samples"] = samples.shape[1]

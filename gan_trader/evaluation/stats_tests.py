@@ -1,6 +1,7 @@
-"""Significance tests for forecasts: Pesaran-Timmermann (direction) and Diebold-Mariano (accuracy).
+"""Significance tests for forecasts: Pesaran-Timmermann (direction), Diebold-Mariano (accuracy) and
+Giacomini-White (conditional predictive ability).
 
-Neither is in scipy or statsmodels as a function; both are built here from their distributions (scipy.stats)
+None is in scipy, statsmodels or arch as a function; each is built here from its distribution (scipy.stats)
 and, for DM, the HAC long-run variance of the loss differential (statsmodels' autocovariance estimator).
 """
 
@@ -98,3 +99,31 @@ def dm_test(model_loss: np.ndarray, benchmark_loss: np.ndarray, horizon: int = 1
     statistic = dm * correction
     pvalue = 2 * float(stats.t.sf(abs(statistic), df=n - 1))
     return StatResult(float(statistic), pvalue, n)
+
+
+def giacomini_white(model_loss: np.ndarray, benchmark_loss: np.ndarray) -> StatResult:
+    """Giacomini & White (2006) conditional predictive ability of one-step forecasts: can yesterday's
+    information predict which forecast will be more accurate tomorrow? (H0: E[d_t+1 | h_t] = 0.)
+
+    d_t = model_loss_t - benchmark_loss_t, instruments h_t = (1, d_t); Z_t = h_t d_t+1. The Wald statistic
+    n Zbar' S^-1 Zbar with S = mean(Z_t Z_t') (no HAC at horizon 1) is chi-squared with 2 df; it equals n
+    times the uncentred R^2 of regressing a column of ones on Z. The statistic carries the sign of mean(d):
+    negative means the model had the lower mean loss. Unlike Diebold-Mariano it can reject when the average
+    losses tie but the model is better in predictable states.
+    """
+    differential = np.asarray(model_loss, float) - np.asarray(benchmark_loss, float)
+    n = len(differential) - 1
+    if n < 3 or not np.isfinite(differential).all():
+        return StatResult(float("nan"), float("nan"), max(n, 0))
+    instruments = np.column_stack([np.ones(n), differential[:-1]])
+    z = instruments * differential[1:, None]
+    mean = z.mean(axis=0)
+    second = z.T @ z / n
+    try:
+        wald = float(n * mean @ np.linalg.solve(second, mean))
+    except np.linalg.LinAlgError:  # identical losses every day: nothing to test
+        return StatResult(float("nan"), float("nan"), n)
+    if not math.isfinite(wald):
+        return StatResult(float("nan"), float("nan"), n)
+    sign = -1.0 if np.mean(differential) < 0 else 1.0
+    return StatResult(sign * wald, float(stats.chi2.sf(wald, df=instruments.shape[1])), n)

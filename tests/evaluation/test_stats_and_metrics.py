@@ -9,7 +9,7 @@ import pytest
 from scipy import stats
 
 from gan_trader.evaluation.leaderboard import evaluate
-from gan_trader.evaluation.stats_tests import diebold_mariano, pesaran_timmermann
+from gan_trader.evaluation.stats_tests import diebold_mariano, dm_test, giacomini_white, pesaran_timmermann
 from gan_trader.models.baselines import run_baselines
 from gan_trader.models.scoring import hyndman_mase, mape, relmae
 
@@ -161,3 +161,48 @@ def test_pesaran_timmermann_is_standard_normal_under_independence_at_unequal_sha
     # The one-sided p-value is uniform: about 5 % of independent forecasts look significant at 5 %.
     pvalues = stats.norm.sf(values)
     assert np.mean(pvalues < 0.05) == pytest.approx(0.05, abs=0.015)
+
+
+def test_giacomini_white_against_the_uncentred_r2_of_an_ols_reference() -> None:
+    import statsmodels.api as sm
+
+    rng = np.random.default_rng(4)
+    model_loss, benchmark_loss = rng.gamma(2.0, 1.0, 400), rng.gamma(2.1, 1.0, 400)
+    result = giacomini_white(model_loss, benchmark_loss)
+    d = model_loss - benchmark_loss
+    z = np.column_stack([d[1:], d[:-1] * d[1:]])
+    ones = np.ones(len(z))
+    fit = sm.OLS(ones, z).fit()
+    uncentred_r2 = 1 - np.sum(fit.resid**2) / np.sum(ones**2)
+    assert abs(result.statistic) == pytest.approx(len(z) * uncentred_r2, rel=1e-9)
+    assert result.pvalue == pytest.approx(stats.chi2.sf(len(z) * uncentred_r2, 2), rel=1e-9)
+    assert result.n == 399 and np.sign(result.statistic) == np.sign(d.mean())
+
+
+def test_giacomini_white_sees_predictable_skill_that_diebold_mariano_averages_away() -> None:
+    # The model is better after a day it was better and worse after a day it was worse: equal mean losses.
+    rng = np.random.default_rng(0)
+    n = 2000
+    d = np.zeros(n)
+    for t in range(1, n):
+        d[t] = 0.6 * d[t - 1] + rng.normal(0, 0.1)
+    benchmark = np.full(n, 5.0)
+    model = benchmark + d - d.mean()
+    assert dm_test(model, benchmark).pvalue > 0.05
+    assert giacomini_white(model, benchmark).pvalue < 1e-6
+    noise = rng.normal(0, 0.1, n)
+    assert giacomini_white(benchmark + noise, benchmark).pvalue > 0.01  # no predictable difference
+
+
+def test_the_leaderboard_adds_giacomini_white_when_asked(small_task) -> None:
+    from gan_trader.config import EvaluationConfig
+
+    forecasts = run_baselines(["persistence", "drift"], small_task, seed=0)
+    assert "gw_pvalue" not in evaluate(small_task, forecasts, EvaluationConfig()).table
+    table = evaluate(small_task, forecasts, EvaluationConfig(giacomini_white=True)).table
+    close = small_task.close
+    drift = forecasts[1]
+    actual = np.log(close.loc[drift.target_dates].to_numpy() / close.loc[drift.origins].to_numpy())
+    expected = giacomini_white(np.abs(drift.log_return - actual), np.abs(actual))
+    assert table.loc["drift", "gw_pvalue"] == pytest.approx(expected.pvalue)
+    assert math.isnan(table.loc["persistence", "gw_pvalue"])  # against itself: nothing to test
