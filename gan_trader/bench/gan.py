@@ -51,7 +51,7 @@ SAMPLES = 4  # gan.train_samples
 TARGET_RATIO = 0.80
 
 
-def original_config(device: str = "cpu") -> GanConfig:
+def original_config(device: str = "cpu", bf16: bool = False) -> GanConfig:
     """The original's sizes with this project's WGAN-GP critic (padded to fit the 17-day window)."""
     return GanConfig.model_validate(
         {
@@ -62,6 +62,7 @@ def original_config(device: str = "cpu") -> GanConfig:
             "loss": "wgan-gp",
             "n_critic": 1,
             "device": device,
+            "bf16": bf16,
         }
     )
 
@@ -190,20 +191,23 @@ def _timed(fn: Callable[[], object], repeats: int, device: torch.device) -> tupl
     return (time.perf_counter() - start) / repeats, (time.process_time() - cpu_start) / repeats
 
 
-def bench_gan_step(quick: bool, device: str = "cpu", threads: int | None = None) -> list[BenchResult]:
+def bench_gan_step(
+    quick: bool, device: str = "cpu", threads: int | None = None, bf16: bool = False
+) -> list[BenchResult]:
     """Time GanTrainer.step at the original's size; compare achieved GFLOP/s with the GEMM rate.
 
     Calls `configure_process_memory` first (idempotent), as the CLI and executor workers do at start-up, so
     the step is timed under the allocator setting training runs with, whoever runs the benchmark.
 
     :param threads: torch intra-op threads for both measurements (default: the current setting); restored.
+    :param bf16: the step under bf16 autocast (gan.bf16; CUDA), against the same float32 GEMM mix.
     """
     memory_configured = configure_process_memory()
     previous_threads = torch.get_num_threads()
     if threads is not None:
         torch.set_num_threads(threads)
     try:
-        results = _bench(quick, device)
+        results = _bench(quick, device, bf16)
     finally:
         torch.set_num_threads(previous_threads)
     for result in results:
@@ -225,9 +229,9 @@ class _Rounds:
 GemmMixes = dict[str, tuple[Callable[[], None], int]]
 
 
-def _bench(quick: bool, device: str) -> list[BenchResult]:
+def _bench(quick: bool, device: str, bf16: bool = False) -> list[BenchResult]:
     torch_device = resolve_device(device)
-    config = original_config(device)
+    config = original_config(device, bf16)
     generator = torch.Generator(device=torch_device).manual_seed(0)
     trainer = GanTrainer(config, FEATURES, SEQ_LEN, torch_device)
     trainer.noise.manual_seed(0)
@@ -252,7 +256,7 @@ def _bench(quick: bool, device: str) -> list[BenchResult]:
     threads_label = f", {torch.get_num_threads()} thread(s)" if kind == "cpu" else ""
     return [
         BenchResult(
-            name=f"gan.train_step.{kind}{threads_label}",
+            name=f"gan.train_step.{kind}{threads_label}{', bf16' if bf16 else ''}",
             value=sum(flops.values()) / statistics.median(timed.step) / 1e9,
             unit="GFLOP/s",
             target=f">= {TARGET_RATIO:.0%} of float32 GEMM GFLOP/s",
