@@ -557,7 +557,7 @@ def run_session(
     """Run (or resume) a tuning session of `episodes` episodes (default tuning.episodes) within the epoch
     budget (tuning.budget_epochs, default episodes x epochs per episode); returns every episode and the best.
 
-    :param strategy: a name (rl, bo, random, pbt, fixed) or a Strategy; default tuning.strategy.
+    :param strategy: a name (rl, bo, random, pbt, pb2, fixed) or a Strategy; default tuning.strategy.
     :param executor: default: the one `executor.*` configures (closed at the end if created here).
     :param resume: a session id whose saved state is continued (see the module docstring).
     """
