@@ -17,7 +17,9 @@ Most strategies decide one episode at a time (`EpisodeStrategy.next_action`) and
 from __future__ import annotations
 
 import contextlib
+import io
 import json
+import logging
 import math
 import shutil
 import socket
@@ -50,6 +52,8 @@ from gan_trader.tuning.loop import (
 )
 from gan_trader.tuning.observation import observation
 from gan_trader.tuning.space import ALIASES, SearchSpace, changes_architecture
+
+log = logging.getLogger(__name__)
 
 
 class TuningSession(Protocol):
@@ -380,7 +384,8 @@ class PBTStrategy(Strategy):
         )
         try:
             check_tune_storage(session.config, _ray_nodes())
-            self._tuner(session, rounds, ray_owner).fit()
+            with _tune_output_to_log():
+                self._tuner(session, rounds, ray_owner).fit()
         finally:
             ray_owner.close()
         return session.logged_episodes()
@@ -511,6 +516,33 @@ def _remote_address(address: str | None) -> bool:
         return False
     host = address.removeprefix("ray://").rsplit(":", 1)[0]
     return host not in _LOCAL_HOSTS and not host.startswith("127.") and host != socket.gethostname()
+
+
+class _LogLines(io.TextIOBase):
+    """A text stream whose lines go to this module's log (DEBUG), for what Ray Tune prints on the driver."""
+
+    encoding = "utf-8"  # Ray Tune picks its table style by the stream's encoding
+
+    def write(self, text: str) -> int:
+        for line in text.splitlines():
+            if line.strip():
+                log.debug("ray tune: %s", line)
+        return len(text)
+
+
+@contextlib.contextmanager
+def _tune_output_to_log() -> Any:
+    """Ray Tune's banner ("Configuration for experiment", "View detailed results here") and its warnings
+    about result files a trial does not write (our trainable keeps its results in the tracking store) go
+    to the log file, not the terminal; the session's own lines are unaffected."""
+    noisy = logging.getLogger("ray.tune.logger.logger")
+    level = noisy.level
+    noisy.setLevel(logging.ERROR)
+    try:
+        with contextlib.redirect_stdout(_LogLines()):
+            yield
+    finally:
+        noisy.setLevel(level)
 
 
 def _ray_nodes() -> int:

@@ -104,7 +104,7 @@ def test_address_without_a_ray_cluster_fails_fast() -> None:
 
 @pytest.mark.slow
 def test_pbt_runs_ray_tune_population_on_the_real_gan(
-    tmp_path: Path, tiny_task, store: Path, experiment: str
+    tmp_path: Path, tiny_task, store: Path, experiment: str, capsys: pytest.CaptureFixture
 ) -> None:
     config = tiny_config(
         tmp_path,
@@ -123,6 +123,8 @@ def test_pbt_runs_ray_tune_population_on_the_real_gan(
     ]
     assert [e.total_epochs for e in result.episodes] == [1, 2, 1, 2]  # round 2 continues a checkpoint
     assert recorder.run(result.session_id).status == "FINISHED"
+    printed = capsys.readouterr().out
+    assert "View detailed results here" not in printed and "Configuration for experiment" not in printed
 
 
 class ServedRecorder(MlflowRecorder):
