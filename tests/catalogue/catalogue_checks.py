@@ -33,15 +33,6 @@ def write_input(folder: Path, name: str, content: Content) -> Path:
     return path
 
 
-def assert_one_line(error: BaseException, *parts: str) -> str:
-    """The error's message is one line and names every part (file, key, column, line...)."""
-    message = str(error)
-    assert "\n" not in message, message
-    for part in parts:
-        assert part in message, message
-    return message
-
-
 def assert_cli_refuses(run_cli: CliRunner, workdir: Path, argv: list[str], *parts: str) -> str:
     """`gan-trader ARGV` exits 2 with one line on stderr naming every part, no traceback, nothing written."""
     before = sorted(path.name for path in workdir.iterdir())

@@ -9,8 +9,9 @@ from pathlib import Path
 from typing import Literal
 
 import pytest
-from catalogue_checks import Content, NotAFile, assert_cli_refuses, assert_one_line, write_input
+from catalogue_checks import Content, NotAFile, assert_cli_refuses, write_input
 from cli_runner import CliRunner
+from one_line import assert_one_line
 
 from gan_trader.config import load_config
 from gan_trader.errors import ConfigError, DataError, GanTraderError

@@ -8,8 +8,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
-from catalogue_checks import Content, NotAFile, assert_cli_refuses, assert_one_line, write_input
+from catalogue_checks import Content, NotAFile, assert_cli_refuses, write_input
 from cli_runner import CliRunner
+from one_line import assert_one_line
 
 from gan_trader.errors import GanTraderError
 from gan_trader.sentiment.news import load_labelled, load_news

@@ -7,8 +7,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
-from catalogue_checks import Content, NotAFile, assert_cli_refuses, assert_one_line, write_input
+from catalogue_checks import Content, NotAFile, assert_cli_refuses, write_input
 from cli_runner import CliRunner
+from one_line import assert_one_line
 
 from gan_trader.data.loaders import load_asset_file, load_long_file
 from gan_trader.errors import DataError

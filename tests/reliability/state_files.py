@@ -3,7 +3,9 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from gan_trader.config import ExperimentConfig, load_config
 from gan_trader.models.base import ForecastTask
@@ -11,6 +13,9 @@ from gan_trader.tracking.recorder import Recorder
 from gan_trader.tuning.episode import FINISHED, EpisodeResult, EpisodeSpec
 from gan_trader.tuning.executor import EpisodeJob, LocalExecutor
 from gan_trader.tuning.session import SessionResult, run_session
+
+if TYPE_CHECKING:  # also imported by subprocess entries that have only this folder on sys.path
+    from cli_runner import CliRunner
 
 
 def session_config(folder: Path, store: Path, *extra: str) -> ExperimentConfig:
@@ -32,19 +37,8 @@ def session_config(folder: Path, store: Path, *extra: str) -> ExperimentConfig:
 
 
 def instant_episode(job: EpisodeJob, task: ForecastTask, recorder: Recorder | None = None) -> EpisodeResult:
-    """An episode that trains nothing: a score that depends on the index, nothing logged."""
-    spec = job.spec
-    return EpisodeResult(
-        index=spec.index,
-        status=FINISHED,
-        run_id=None,
-        hyperparameters=dict(spec.hyperparameters),
-        metrics={"val/crps_rel": 1.0 - 0.01 * spec.index, "val/mae": 0.01},
-        epochs=spec.epochs,
-        total_epochs=spec.epochs,
-        action=spec.action,
-        suggestion=spec.suggestion,
-    )
+    """An episode that trains nothing: instant_result's score, no checkpoint, nothing logged."""
+    return replace(instant_result(job.spec), total_epochs=job.spec.epochs, checkpoint=None)
 
 
 def run_instant_session(
@@ -68,6 +62,28 @@ def run_instant_session(
     )
 
 
+def resume_from_cli(
+    run_cli: CliRunner, store: Path, session: str, *options: str
+) -> tuple[int, str, list[str]]:
+    """`gan-trader tune experiments/default.yaml OPTIONS --resume SESSION --quiet` without feature builders,
+    on the shared store: its exit code, its stderr and stderr's non-blank lines."""
+    code, _out, err = run_cli(
+        [
+            "tune",
+            "experiments/default.yaml",
+            *options,
+            "--resume",
+            session,
+            "--quiet",
+            "--set",
+            "features.builders={}",
+            "--set",
+            f"tracking.uri=sqlite:///{store / 'mlflow.db'}",
+        ]
+    )
+    return code, err, [line for line in err.splitlines() if line.strip()]
+
+
 def truncate(path: Path) -> None:
     """What a full disk or a copy that stopped half-way leaves: the first half of the file."""
     data = path.read_bytes()
@@ -79,17 +95,9 @@ def overwrite(path: Path) -> None:
     path.write_bytes(b"\x00\x13not what was written here\xff" * 8)
 
 
-def assert_one_line(error: BaseException, *parts: str) -> str:
-    """The error's message is one line and names every part (the file, what is wrong, what to do)."""
-    message = str(error)
-    assert "\n" not in message, message
-    for part in parts:
-        assert part in message, message
-    return message
-
-
 def instant_result(spec: EpisodeSpec) -> EpisodeResult:
-    """A proxy-training runner that trains nothing (for policies trained in tests)."""
+    """An episode result that trains nothing, a score that depends on the index (a proxy-training runner;
+    instant_episode wraps it for executors)."""
     return EpisodeResult(
         index=spec.index,
         status=FINISHED,

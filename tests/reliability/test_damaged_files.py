@@ -22,7 +22,8 @@ import numpy as np
 import pandas as pd
 import pytest
 from cli_runner import CliRunner
-from state_files import assert_one_line, overwrite, run_instant_session, session_config, truncate
+from one_line import assert_one_line
+from state_files import overwrite, resume_from_cli, run_instant_session, session_config, truncate
 
 from gan_trader.data.panel import Panel
 from gan_trader.errors import DamagedFileError
@@ -187,22 +188,7 @@ def test_cli_resume_of_a_damaged_session_exits_2(
     state = in_tmp / "runs" / "sessions" / "0123abcd" / "state.json"
     state.parent.mkdir(parents=True)
     state.write_text('{"format": 1, "session_id": "0123abcd", "episodes": {"0": {"ind')
-    code, _out, err = run_cli(
-        [
-            "tune",
-            "experiments/default.yaml",
-            "--strategy",
-            "fixed",
-            "--resume",
-            "0123abcd",
-            "--quiet",
-            "--set",
-            "features.builders={}",
-            "--set",
-            f"tracking.uri=sqlite:///{shared_store / 'mlflow.db'}",
-        ]
-    )
-    lines = [line for line in err.splitlines() if line.strip()]
+    code, err, lines = resume_from_cli(run_cli, shared_store, "0123abcd", "--strategy", "fixed")
     assert code == 2 and "Traceback" not in err, err
     assert len(lines) == 1 and str(state) in lines[0] and "damaged session state" in lines[0], err
 

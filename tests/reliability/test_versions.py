@@ -16,7 +16,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 from cli_runner import CliRunner
-from state_files import assert_one_line, instant_result, run_instant_session, session_config
+from one_line import assert_one_line
+from state_files import instant_result, resume_from_cli, run_instant_session, session_config
 
 from gan_trader import io
 from gan_trader.data.panel import Panel
@@ -183,20 +184,7 @@ def test_cli_resume_of_an_out_of_date_session_exits_2(
 ) -> None:
     state = in_tmp / "runs" / "sessions" / "0123abcd" / "state.json"
     write_json(state, {"format": 0, "session_id": "0123abcd"})
-    code, _out, err = run_cli(
-        [
-            "tune",
-            "experiments/default.yaml",
-            "--resume",
-            "0123abcd",
-            "--quiet",
-            "--set",
-            "features.builders={}",
-            "--set",
-            f"tracking.uri=sqlite:///{shared_store / 'mlflow.db'}",
-        ]
-    )
-    lines = [line for line in err.splitlines() if line.strip()]
+    code, err, lines = resume_from_cli(run_cli, shared_store, "0123abcd")
     assert code == 2 and "Traceback" not in err, err
     assert len(lines) == 1, err
     assert str(state) in lines[0] and "format version 0" in lines[0] and "reads version" in lines[0]
