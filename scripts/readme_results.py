@@ -78,15 +78,19 @@ FOLD_METRICS = {"relmae": "MAE / persistence", "crps_rel": "CRPS rel", "coverage
 
 
 def fold_summary(folds: pd.DataFrame) -> pd.DataFrame:
-    """Mean +- sd over the fold x seed runs of each model, best mean CRPS rel (then relmae) first."""
-    grouped = folds.groupby("model", sort=False)
-    means, sds = grouped[list(FOLD_METRICS)].mean(), grouped[list(FOLD_METRICS)].std(ddof=1)
+    """Mean +- sd over the fold x seed runs of each model (as the report computes them: folds.seed_summary),
+    best mean CRPS rel (then relmae) first."""
+    from gan_trader.workflow.folds import seed_summary
+
+    runs = [run.set_index("model")[list(FOLD_METRICS)] for _, run in folds.groupby(["fold", "seed"])]
+    summary = seed_summary(runs)
+    means = summary.xs("mean", axis=1, level=1)
     out = pd.DataFrame(index=means.index)
-    out["runs"] = grouped.size()
+    out["runs"] = folds.groupby("model").size()
     for column in FOLD_METRICS:
         out[column] = [
             "-" if pd.isna(m) else f"{m:.4f} ± {0.0 if pd.isna(sd) else sd:.4f}"
-            for m, sd in zip(means[column], sds[column], strict=True)
+            for m, sd in zip(summary[(column, "mean")], summary[(column, "std")], strict=True)
         ]
     order = means.sort_values(["crps_rel", "relmae"], na_position="last").index
     return out.loc[order]
