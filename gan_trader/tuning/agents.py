@@ -347,7 +347,7 @@ def learn_from_session(
         current = _saved_policy(config, space, path) or policy
         current.learn(transitions, config.tuning.agent.update_epochs)
         current.save(path)
-    log.info("updated the %s policy %s from %d real transitions", current.algo, path, len(transitions))
+    log.debug("updated the %s policy %s from %d real transitions", current.algo, path, len(transitions))
     return PolicyUpdate(len(transitions), current.real_transitions, current.sessions, path)
 
 

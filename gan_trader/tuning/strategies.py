@@ -271,7 +271,7 @@ class RLStrategy(BOStrategy):
         seen = observation(history, self.space, self.objective, budget_left)
         choice = self.policy.act(seen)
         tuning = self.config.tuning
-        if choice == STOP and tuning.allow_stop and len(history) >= max(tuning.min_episodes, 1):
+        if choice == STOP and tuning.allow_stop and len(history) >= tuning.min_episodes:
             action = Action("stop", source="rl")
         else:
             action = self.action_for(choice, history, budget_left)
