@@ -75,6 +75,11 @@ class DataConfig(StrictModel):
     files: list[AssetFile] = Field(default_factory=list, description="extra per-asset files")
     long_file: Path | None = Field(None, description="one file with columns date, asset, field, value")
     assets: list[str] | None = Field(None, description="correlated assets to keep (default: all loaded)")
+    asset_classes: dict[str, Literal["equity", "commodity", "fx", "rate", "other"]] = Field(
+        default_factory=dict,
+        description="class of a daily series other than an equity or an equity index (the default); "
+        "low-frequency series are macro data by themselves. The market's volatility reads equities only",
+    )
     news: Path | None = Field(None, description="CSV or JSONL headlines for the sentiment builder")
     news_timezone: str = "America/New_York"
     max_ffill_days: int = Field(5, ge=0, le=366)
@@ -136,6 +141,11 @@ class FeaturesConfig(StrictModel):
     """`builders` maps a registered builder name to its parameters (validated by the builder itself)."""
 
     builders: dict[str, dict[str, Any] | None] = Field(default_factory=_default_builders)
+    target_close: bool = Field(
+        False,
+        description="feed the target's own close (a price level) to the models as a feature; the target's "
+        "history always reaches the GAN as its returns",
+    )
     cache_dir: Path | None = Path("runs/cache/features")
     scaler: Literal["standard", "robust", "minmax", "none"] = "standard"
 
@@ -152,6 +162,15 @@ class GeneratorConfig(StrictModel):
     noise_dim: int = Field(8, ge=1, description="noise vector z, read by the head beside the LSTM's encoding")
     head: int = Field(64, gt=0, description="units of the head that maps (encoding, z) to the next value")
     conditioning: bool = Field(True, description="read the window's features beside the target's history")
+    form: Literal["free", "location_scale"] = Field(
+        "free",
+        description="free: the head maps (encoding, z) to a draw; location_scale: draw = m + s * h(z), log s "
+        "linear in the scale features at the origin (and the encoding), started from har_t's fit, h "
+        "standardised over the window's draws",
+    )
+    scale_prefix: str = Field(
+        "volatility.", description="location_scale: the feature columns log s reads (by name prefix)"
+    )
 
 
 class CriticConfig(StrictModel):
@@ -504,6 +523,11 @@ class EvaluationConfig(StrictModel):
     seeds: list[int] = Field(
         default_factory=list,
         description="seeds every model is refitted with per fold (mean +- std over them); empty: [seed]",
+    )
+    references: list[str] = Field(
+        default_factory=lambda: ["garch_t", "har_t"],
+        description="models every sampling model is tested against on per-day CRPS, one-sided ('is it "
+        "better?'): columns p_better_<reference>; a reference that did not run is left out",
     )
     backtest: BacktestConfig = Field(default_factory=BacktestConfig)
     giacomini_white: bool = Field(

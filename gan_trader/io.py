@@ -30,7 +30,7 @@ OPTIMIZER_STATE_FORMAT = 1  # <sessions_dir>/<session>/strategy/optimizer.json (
 CHECKPOINT_FORMAT = 2  # GAN checkpoints: best.pt, last.pt, model.pt
 POLICY_FORMAT = 2  # saved RL policies (<runs_dir>/policies/<experiment>-<space>-<algo>.zip, gan_trader.json)
 RUN_FORMAT = 2  # logged runs: their tags, params and metric names (tag gan_trader.format); 2: val/relmae
-FEATURE_CACHE_FORMAT = 1  # feature cache entries (part of the cache key and of the entry's .json)
+FEATURE_CACHE_FORMAT = 2  # feature cache entries (part of the cache key and of the entry's .json)
 EMBEDDING_CACHE_FORMAT = 1  # sentiment embedding chunks (in the chunk's magic bytes)
 
 

@@ -16,6 +16,7 @@ from cli_runner import CliRunner
 from gan_trader.config import SplitConfig, load_config
 from gan_trader.data.panel import Panel
 from gan_trader.data.splits import make_split
+from gan_trader.features.base import BuildContext, create_builder
 from gan_trader.models.base import ForecastTask
 from gan_trader.workflow.prepare import load_panel
 
@@ -67,8 +68,14 @@ def small_panel() -> Panel:
 
 
 def task_from_panel(panel: Panel, seed: int = 0) -> ForecastTask:
-    features = panel.frame[["close"]]
-    split = make_split(features.index, SplitConfig(), min_rows=40)
+    """The close and the volatility builder's columns (har_t reads them), fitted on the task's training span
+    and trimmed to the rows where every column is defined, as the feature pipeline does."""
+    context = BuildContext(target=panel.target, equity_assets=tuple(panel.assets_of_class("equity")))
+    first = create_builder("volatility", {}, context).fit_transform(panel.frame, panel.frame.index[-1])
+    rows = first.dropna().index
+    split = make_split(rows, SplitConfig(), min_rows=40)
+    volatility = create_builder("volatility", {}, context).fit_transform(panel.frame, split.train_end)
+    features = pd.concat([panel.frame[["close"]], volatility], axis=1).loc[rows]
     return ForecastTask(panel=panel, features=features, split=split, seed=seed)
 
 

@@ -37,6 +37,7 @@ DEFAULT_CONFIG = Path(__file__).resolve().parents[2] / "experiments" / "default.
 # does not exist (its features.builders win when it does).
 RECOMMENDED_BUILDERS: dict[str, dict[str, Any]] = {
     "technical": {"rsi": True, "atr": True, "obv": True},
+    "volatility": {},
     "assets": {},
     "fourier": {"window": 252, "components": [3, 6, 9, 100]},
     "arima": {"order": [5, 1, 0]},

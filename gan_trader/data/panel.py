@@ -8,7 +8,7 @@ a bounded forward fill and never a backward fill.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
@@ -32,6 +32,9 @@ class Panel:
     frame: pd.DataFrame
     assets: tuple[str, ...]
     sources: dict[str, str]
+    # Each other asset's class: "macro" for low-frequency series (monthly CPI...), else data.asset_classes'
+    # entry, else "equity". Market-wide features (the volatility builder's) read the equity series only.
+    classes: dict[str, str] = field(default_factory=dict)
 
     @property
     def close(self) -> pd.Series:
@@ -40,6 +43,9 @@ class Panel:
     @property
     def asset_columns(self) -> list[str]:
         return [asset_column(a) for a in self.assets]
+
+    def assets_of_class(self, kind: str) -> list[str]:
+        return [a for a in self.assets if self.classes.get(a, "equity") == kind]
 
     def __len__(self) -> int:
         return len(self.frame)
@@ -52,12 +58,17 @@ def _spacing_days(index: pd.DatetimeIndex) -> float:
     return float(np.median(gaps)) / 86_400.0
 
 
+def is_low_frequency(series: AssetSeries) -> bool:
+    """A series published less often than weekly (monthly macro data): joined as-of until the next is due."""
+    return _spacing_days(series.frame["close"].dropna().index) > LOW_FREQUENCY_SPACING_DAYS
+
+
 def align_asset(series: AssetSeries, calendar: pd.DatetimeIndex, max_ffill_days: int) -> pd.Series:
     """As-of join of one asset's close onto `calendar` (causal; the fill is bounded in calendar days)."""
     close = series.frame["close"].dropna()
     known_at = close.index + pd.Timedelta(days=series.release_lag_days)
     spacing = _spacing_days(close.index)
-    low_frequency = spacing > LOW_FREQUENCY_SPACING_DAYS
+    low_frequency = is_low_frequency(series)
     # A monthly value stays valid until the next one is due; a daily value for at most max_ffill_days.
     tolerance_days = int(np.ceil(spacing * 1.5)) + 1 if low_frequency else max_ffill_days
     left = pd.DataFrame({"date": calendar})
@@ -162,4 +173,22 @@ def build_panel(config: DataConfig, min_rows: int = 1) -> Panel:
             "the split and windows need"
         )
     sources = {config.target: target.source, **{n: a.source for n, (a, _c) in aligned.items()}}
-    return Panel(target=config.target, frame=panel, assets=tuple(aligned), sources=sources)
+    return Panel(
+        target=config.target,
+        frame=panel,
+        assets=tuple(aligned),
+        sources=sources,
+        classes=_asset_classes(config, {n: a for n, (a, _c) in aligned.items()}),
+    )
+
+
+def _asset_classes(config: DataConfig, assets: dict[str, AssetSeries]) -> dict[str, str]:
+    unknown = [name for name in config.asset_classes if name not in assets and name != config.target]
+    if unknown:
+        raise DataError(
+            f"data.asset_classes: unknown asset '{unknown[0]}' (loaded: {', '.join(sorted(assets))})"
+        )
+    return {
+        name: "macro" if is_low_frequency(series) else config.asset_classes.get(name, "equity")
+        for name, series in assets.items()
+    }

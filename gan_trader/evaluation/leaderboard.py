@@ -8,7 +8,10 @@ persistence's MAE on the same test days (persistence = 1); MASE scales by the tr
 MAE (Hyndman & Koehler), see models/scoring.py. Models that give a distribution (samples) also get
 the fair CRPS, `crps_rel` (CRPS / the trailing-60-day Gaussian's on the same days) and its skill, pinball
 losses, coverage and interval scores of the 50/80/90/95 % central intervals, the PIT uniformity p-value, and
-Diebold-Mariano on per-day CRPS against the best simple probabilistic baseline of the run.
+Diebold-Mariano on per-day CRPS against the best simple probabilistic baseline of the run, and one-sided
+Diebold-Mariano p-values on per-day CRPS against each model named in `evaluation.references` (garch_t and the
+same-information har_t by default): `p_better_<reference>` is small when the model's CRPS is significantly
+lower than the reference's ("is it better?").
 """
 
 from __future__ import annotations
@@ -103,6 +106,7 @@ class Leaderboard:
     pits: dict[str, np.ndarray] = field(default_factory=dict)
     crps_by_day: dict[str, np.ndarray] = field(default_factory=dict)
     crps_benchmark: str | None = None  # the best simple probabilistic baseline, DM's reference
+    references: list[str] = field(default_factory=list)  # evaluation.references present in this run
     comparisons: dict[str, ModelConfidenceSet | SuperiorityTest] = field(default_factory=dict)
 
     def comparison_lines(self) -> list[str]:
@@ -149,13 +153,15 @@ class Leaderboard:
         from rich.table import Table
 
         reference = self.crps_benchmark or "-"
-        table = Table(
-            title=f"Distributions (test days; CRPS rel < 1 beats the 60-day Gaussian; DM vs {reference})"
-        )
+        headers = dict(DISTRIBUTION_COLUMNS)
+        headers.update({f"p_better_{r}": f"p<{r}" for r in self.references})
+        named = "; p<X: one-sided DM, is it better than X" if self.references else ""
+        title = f"Distributions (test days; CRPS rel < 1 beats the 60-day Gaussian; DM vs {reference}{named})"
+        table = Table(title=title)
         table.add_column("model", style="bold", no_wrap=True)
-        shown = [c for c in DISTRIBUTION_COLUMNS if c in self.table.columns]
+        shown = [c for c in headers if c in self.table.columns]
         for column in shown:
-            table.add_column(DISTRIBUTION_COLUMNS[column], justify="right")
+            table.add_column(headers[column], justify="right")
         for model, row in self.distributions.iterrows():
             style = "green" if row["crps_rel"] < 1 else None
             table.add_row(str(model), *(_format(row[c]) for c in shown), style=style)
@@ -294,6 +300,22 @@ def _compare_distributions(
     return crps_by_day, pits, benchmark
 
 
+def better_than_references(
+    table: pd.DataFrame, crps_by_day: dict[str, np.ndarray], references: list[str]
+) -> list[str]:
+    """One-sided DM p-values on per-day CRPS, `p_better_<reference>` per sampling model ("is the model
+    better than the reference?"); the references that ran, in order."""
+    present = [r for r in references if r in crps_by_day]
+    for reference in present:
+        column = f"p_better_{reference}"
+        table[column] = np.nan
+        for model, losses in crps_by_day.items():
+            if model != reference:
+                result = dm_test(losses, crps_by_day[reference], alternative="less")
+                table.loc[model, column] = result.pvalue
+    return present
+
+
 def _compare_models(
     task: ForecastTask, forecasts: list[Forecast], crps_by_day: dict[str, np.ndarray], seed: int = 0
 ) -> dict[str, ModelConfidenceSet | SuperiorityTest]:
@@ -344,6 +366,7 @@ def evaluate(
     if any(has_samples(f) for f in forecasts):
         table["crps_dm_stat"], table["crps_dm_pvalue"] = np.nan, np.nan
     crps_by_day, pits, benchmark = _compare_distributions(task, forecasts, table)
+    references = better_than_references(table, crps_by_day, list(config.references))
     comparisons = _compare_models(task, forecasts, crps_by_day) if compare else {}
     for key, column, models in (
         ("mcs_points", "in_mcs", table.index),
@@ -363,4 +386,5 @@ def evaluate(
         crps_by_day=crps_by_day,
         crps_benchmark=benchmark,
         comparisons=comparisons,
+        references=references,
     )

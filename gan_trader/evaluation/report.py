@@ -344,6 +344,28 @@ class FoldsView:
     table: pd.DataFrame
     summary: pd.DataFrame
     note: str
+    drift: pd.DataFrame | None = None  # evaluation.drift.DriftReport.table
+
+
+DRIFT_NOTE = (
+    "Share of each fold's validation and test rows outside that fold's training 0.5-99.5 % quantiles "
+    "(about 1 % for a feature whose distribution does not change; a price level lies outside on most later "
+    "days). Worst {shown} of {total} features, pooled over folds; above {bound:.0%} pooled is warned about."
+)
+
+
+def _drift_section(drift: pd.DataFrame | None) -> str:
+    title = "Feature drift"
+    if drift is None:
+        return _section(title, missing("no drift diagnostic in this run"))
+    if drift.empty:
+        return _section(title, missing("the models read no features (the target's history alone)"))
+    from gan_trader.evaluation.drift import WARN_SHARE
+
+    shown = drift.head(30)
+    return _section(
+        title, _table_html(shown, 3), DRIFT_NOTE.format(shown=len(shown), total=len(drift), bound=WARN_SHARE)
+    )
 
 
 def _folds_sections(folds: FoldsView | None) -> list[str]:
@@ -356,6 +378,7 @@ def _folds_sections(folds: FoldsView | None) -> list[str]:
         _section(title, _table_html(shown), folds.note),
         _figure_section("Per fold", lambda: plots.fold_multiples(folds.table)),
         _section("Per fold and seed", _table_html(folds.table.set_index(["fold", "seed", "model"]))),
+        _drift_section(folds.drift),
     ]
 
 

@@ -70,15 +70,21 @@ def diebold_mariano(
     return dm_test(np.abs(error_f), np.abs(error_b), horizon)
 
 
-def dm_test(model_loss: np.ndarray, benchmark_loss: np.ndarray, horizon: int = 1) -> StatResult:
+def dm_test(
+    model_loss: np.ndarray,
+    benchmark_loss: np.ndarray,
+    horizon: int = 1,
+    alternative: Literal["two-sided", "less"] = "two-sided",
+) -> StatResult:
     """Diebold & Mariano (1995) with the Harvey, Leybourne & Newbold (1997) small-sample correction, on
     any per-day losses (absolute errors, CRPS...).
 
     d_t = model_loss_t - benchmark_loss_t; a negative statistic means the model is more accurate.
     The variance of mean(d) is the long-run (HAC) variance with `horizon - 1` lags: the truncated uniform
     kernel of the original test, or the Bartlett (Newey-West) kernel when that estimate is not positive. The
-    p-value is two-sided from Student's t with n - 1 df. For horizon 1 the statistic equals the one-sample
-    t statistic of d.
+    p-value is from Student's t with n - 1 df: two-sided, or with `alternative="less"` one-sided for "is the
+    model better?" (H1: E[d] < 0; a small p says its losses are significantly lower). For horizon 1 the
+    statistic equals the one-sample t statistic of d.
     """
     from statsmodels.tsa.stattools import acovf
 
@@ -97,7 +103,10 @@ def dm_test(model_loss: np.ndarray, benchmark_loss: np.ndarray, horizon: int = 1
     dm = float(np.mean(differential)) / math.sqrt(long_run / n)
     correction = math.sqrt((n + 1 - 2 * horizon + horizon * (horizon - 1) / n) / n)
     statistic = dm * correction
-    pvalue = 2 * float(stats.t.sf(abs(statistic), df=n - 1))
+    if alternative == "less":
+        pvalue = float(stats.t.cdf(statistic, df=n - 1))
+    else:
+        pvalue = 2 * float(stats.t.sf(abs(statistic), df=n - 1))
     return StatResult(float(statistic), pvalue, n)
 
 

@@ -2,7 +2,8 @@
 
 The original ran "deep unsupervised anomaly detection" on an option-price series it never published. This is
 the general form: any configured columns (an implied-volatility or option series if the user has one), by
-default the daily log returns of the asset panel (the target and every correlated asset). An autoencoder
+default the asset panel (the target and every correlated asset), read as daily log returns (`representation:
+stationary`, the default; a monthly series as its latest change) or as levels (`level`). An autoencoder
 learns what ordinary training days look like; a day it reconstructs badly scores high. Row t's score uses the
 inputs of row t only (a log return uses rows t-1 and t), and the scaler and network see training rows only.
 """
@@ -14,16 +15,15 @@ import pandas as pd
 import torch
 from pydantic import Field, field_validator
 
-from gan_trader.features.assets import is_panel_asset_column
+from gan_trader.features.assets import is_panel_asset_column, panel_log_returns
 from gan_trader.features.autoencoder import ScaledInputs, TrainingSettings, check_widths, train_autoencoder
-from gan_trader.features.base import Artifact, BuilderParams, FeatureBuilder
+from gan_trader.features.base import Artifact, FeatureBuilder, RepresentationParams
 
 
-class AnomalyParams(BuilderParams):
+class AnomalyParams(RepresentationParams):
     """`columns`: the auxiliary series (default: the target close and every panel asset close)."""
 
     columns: list[str] | None = None
-    log_returns: bool = Field(True, description="score daily log returns of the columns, not their levels")
     hidden: list[int] = Field(default_factory=lambda: [16], max_length=8)
     latent: int = Field(4, ge=1, le=1024)
     epochs: int = Field(30, ge=1, le=10_000)
@@ -50,12 +50,20 @@ class AnomalyScore(FeatureBuilder[AnomalyParams]):
         return columns
 
     def _inputs(self, frame: pd.DataFrame) -> pd.DataFrame:
-        series = frame[self._series_columns(frame)].astype(float)
-        if self.params.log_returns:
-            # A non-positive level has no log return: NaN marks the row as unscorable.
-            positive = series.where(series > 0)
-            return np.log(positive / positive.shift(1))
-        return series
+        columns = self._series_columns(frame)
+        if self.params.representation == "level":
+            return frame[columns].astype(float)
+        # A non-positive level has no log return: NaN marks the row as unscorable.
+        series = frame[columns].astype(float)
+        positive = series.where(series > 0)
+        names = [c.removesuffix(".close") for c in columns]
+        low = [c for c, name in zip(columns, names, strict=True) if name in self.context.low_frequency_assets]
+        returns = np.log(positive / positive.shift(1))
+        if low:  # a monthly series: its latest change, not a daily return that is 0 on most days
+            changes = panel_log_returns(frame, low, self.context.low_frequency_assets)
+            for column, change in zip(low, changes.columns[1:], strict=True):
+                returns[column] = changes[change]
+        return returns
 
     def fit(self, frame: pd.DataFrame, train_end: pd.Timestamp) -> AnomalyScore:
         params = self.params

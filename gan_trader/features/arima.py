@@ -6,6 +6,10 @@ Kalman filter of that model, run with those fixed parameters over rows <= t, mak
 recursion over time, so row t never sees a later row, and one pass costs about as much as one likelihood
 evaluation (see `gan_trader.bench.features.bench_arima` for the speed-up over daily refits).
 
+`representation: stationary` (the default) fits the model to the log close and gives the forecast as a
+predicted log return, log(forecast) - log(close_t), which keeps its range whatever the price level; `level`
+fits it to the close and gives the forecast price itself, as the article did.
+
 With `refit_every: k` the parameters are re-estimated every k days after train_end on the expanding window
 (rows <= the refit day, starting from the previous estimate), and the forecasts of the following k days
 come from a filter with those parameters run over rows up to each forecast day only.
@@ -21,10 +25,10 @@ from pydantic import Field, field_validator
 from statsmodels.tsa.arima.model import ARIMA
 
 from gan_trader.errors import FeatureError
-from gan_trader.features.base import Artifact, BuilderParams, FeatureBuilder, one_blas_thread
+from gan_trader.features.base import Artifact, FeatureBuilder, RepresentationParams, one_blas_thread
 
 
-class ArimaParams(BuilderParams):
+class ArimaParams(RepresentationParams):
     """`order` = (p, d, q); `refit_every`: days between re-estimations after train_end (None: never)."""
 
     column: str = "close"
@@ -75,7 +79,7 @@ class ArimaForecast(FeatureBuilder[ArimaParams]):
     def fit(self, frame: pd.DataFrame, train_end: pd.Timestamp) -> ArimaForecast:
         params = self.params
         self.require(frame, [params.column])
-        training = self.training_rows(frame, train_end)[params.column].to_numpy(float)
+        training = self._series(self.training_rows(frame, train_end))
         p, d, q = params.order
         needed = max(3 * (p + q + d) + 10, 30)
         if len(training) < needed:
@@ -93,18 +97,24 @@ class ArimaForecast(FeatureBuilder[ArimaParams]):
         self.artifacts = [Artifact(name="arima_params", table=table)]
         return self
 
+    def _series(self, frame: pd.DataFrame) -> np.ndarray:
+        """What the model is fitted to: the close, or its log (stationary representation)."""
+        values = frame[self.params.column].to_numpy(float)
+        if self.params.representation == "level":
+            return values
+        with np.errstate(divide="ignore", invalid="ignore"):
+            return np.log(np.where(values > 0, values, np.nan))
+
     def transform(self, frame: pd.DataFrame) -> pd.DataFrame:
         params = self.params
         self.require(frame, [params.column])
-        values = frame[params.column].to_numpy(float)
+        values = self._series(frame)
         forecast = one_step_forecasts(values, params.order, self.estimate)
         if params.refit_every is not None:
             forecast = self._refitted(values, forecast, params.refit_every)
-        close = frame[params.column].to_numpy(float)
-        return pd.DataFrame(
-            {self.column("forecast"): forecast, self.column("forecast_log_return"): np.log(forecast / close)},
-            index=frame.index,
-        )
+        if params.representation == "level":
+            return pd.DataFrame({self.column("forecast"): forecast}, index=frame.index)
+        return pd.DataFrame({self.column("forecast_log_return"): forecast - values}, index=frame.index)
 
     def _refitted(self, values: np.ndarray, forecast: np.ndarray, every: int) -> np.ndarray:
         """Replace forecasts after train_end by those of parameters re-estimated every `every` days."""

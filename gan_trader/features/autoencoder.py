@@ -1,7 +1,11 @@
 """Stacked autoencoder / VAE features (GELU), trained on the training rows only.
 
-Inputs are the builder's columns at row t, scaled by a scaler fitted on training rows; the features of row t
-are the encoder's means for that row alone, so they use rows <= t exactly when the inputs do. The original
+Inputs are the builder's columns at row t, scaled by a scaler fitted on training rows. With `representation:
+stationary` (the default) they are stationary only: the earlier builders' stationary columns and the daily
+log returns of the panel's closes (target and assets), never a raw price or volume, whose test-day values
+would lie far outside anything the network saw; `level` reads every column it sees, as the article did.
+Explicit `columns` are read as given. The features of row t are the encoder's means for that row alone, so
+they use rows <= t exactly when the inputs do. The original
 trained its autoencoder on every row (look-ahead) and read "higher-level" features by dropping the decoder's
 last layer: `features_from: decoder` gives that reading (the last hidden decoder layer).
 
@@ -18,7 +22,7 @@ from __future__ import annotations
 import contextlib
 from collections.abc import Iterator
 from dataclasses import dataclass
-from typing import Literal
+from typing import Any, Literal
 
 import numpy as np
 import pandas as pd
@@ -28,7 +32,13 @@ from sklearn.preprocessing import StandardScaler
 from torch import nn
 
 from gan_trader.errors import FeatureError
-from gan_trader.features.base import Artifact, BuilderParams, FeatureBuilder, one_blas_thread
+from gan_trader.features.assets import is_panel_asset_column, panel_log_returns
+from gan_trader.features.base import (
+    Artifact,
+    FeatureBuilder,
+    RepresentationParams,
+    one_blas_thread,
+)
 
 MIN_TRAINING_ROWS = 20
 
@@ -140,8 +150,8 @@ def check_widths(hidden: list[int]) -> list[int]:
     return hidden
 
 
-class AutoencoderParams(BuilderParams):
-    """`columns`: inputs (default: every column the builder sees: the panel and earlier builders' columns)."""
+class AutoencoderParams(RepresentationParams):
+    """`columns`: inputs (default: the stationary inputs it sees; with `level`, every column it sees)."""
 
     columns: list[str] | None = None
     hidden: list[int] = Field(default_factory=lambda: [64, 32], max_length=8)
@@ -167,6 +177,17 @@ class AutoencoderParams(BuilderParams):
             self.learning_rate,
             self.weight_decay,
         )
+
+
+def stationary_inputs(builder: FeatureBuilder[Any], frame: pd.DataFrame) -> pd.DataFrame:
+    """The earlier builders' stationary columns beside the daily log returns of the panel's closes."""
+    context = builder.context
+    assets = list(context.asset_columns) or [c for c in frame.columns if is_panel_asset_column(c)]
+    returns = panel_log_returns(
+        frame, [c for c in assets if c in frame.columns], context.low_frequency_assets
+    )
+    returns.columns = [f"panel.{c}" for c in returns.columns]
+    return pd.concat([returns, frame[builder.stationary_columns(frame)]], axis=1)
 
 
 class ScaledInputs:
@@ -203,23 +224,27 @@ class AutoencoderFeatures(FeatureBuilder[AutoencoderParams]):
     name = "autoencoder"
     Params = AutoencoderParams
 
-    def _input_columns(self, frame: pd.DataFrame) -> list[str]:
+    def _inputs(self, frame: pd.DataFrame) -> pd.DataFrame:
         params = self.params
         if params.columns is not None:
             self.require(frame, params.columns)
-            return list(params.columns)
-        return [c for c in frame.columns if pd.api.types.is_numeric_dtype(frame[c])]
+            return frame[list(params.columns)]
+        if params.representation == "level":
+            return frame[[c for c in frame.columns if pd.api.types.is_numeric_dtype(frame[c])]]
+        return stationary_inputs(self, frame)
 
     def fit(self, frame: pd.DataFrame, train_end: pd.Timestamp) -> AutoencoderFeatures:
-        self.inputs = ScaledInputs(self.name, self._input_columns(frame))
-        training = self.inputs.fit(self.training_rows(frame, train_end))
+        inputs = self._inputs(frame)
+        self.inputs = ScaledInputs(self.name, list(inputs.columns))
+        training = self.inputs.fit(self.training_rows(inputs, train_end))
         self.model, loss = train_autoencoder(training, self.params.settings(), self.context.seed)
         self.artifacts = [Artifact(name="autoencoder_training", metrics={"autoencoder/train_loss": loss})]
         return self
 
     def transform(self, frame: pd.DataFrame) -> pd.DataFrame:
-        self.require(frame, self.inputs.columns)
-        scaled, complete = self.inputs.transform(frame)
+        inputs = self._inputs(frame)
+        self.require(inputs, self.inputs.columns)
+        scaled, complete = self.inputs.transform(inputs)
         with torch.no_grad():
             mean, _ = self.model.encode(torch.as_tensor(scaled, dtype=torch.float32))
             values = self.model.decode_hidden(mean) if self.params.features_from == "decoder" else mean

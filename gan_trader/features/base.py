@@ -23,12 +23,21 @@ from gan_trader.errors import ConfigError, FeatureError
 from gan_trader.registry import resolve
 
 BuilderKind = Literal["features", "selector", "report"]
+Representation = Literal["stationary", "level"]
 
 
 class BuilderParams(BaseModel):
     """Base of every builder's parameter model: unknown keys are rejected."""
 
     model_config = ConfigDict(extra="forbid")
+
+
+class RepresentationParams(BuilderParams):
+    """Parameters of a builder that derives its features from prices: `stationary` (default, qlib's Alpha158
+    convention: a price-derived quantity divided by the day's close, or a log ratio) keeps every value in a
+    range the training span has seen; `level` reproduces the article's price levels."""
+
+    representation: Representation = "stationary"
 
 
 @dataclass(frozen=True)
@@ -42,6 +51,14 @@ class BuildContext:
     news_timezone: str = "America/New_York"
     cache_dir: Path | None = None
     asset_columns: tuple[str, ...] = ()
+    # The panel's other equity series (market-wide features) and its low-frequency (macro) series.
+    equity_assets: tuple[str, ...] = ()
+    low_frequency_assets: tuple[str, ...] = ()
+    # Builders of this pipeline that emit price levels (representation: level): their columns are not
+    # stationary inputs for the autoencoder, PCA and anomaly builders.
+    level_builders: tuple[str, ...] = ()
+    # Whether the target's own close is a feature (features.target_close); it is read for labels anyway.
+    close_feature: bool = False
 
 
 @dataclass
@@ -78,6 +95,8 @@ class FeatureBuilder(ABC, Generic[P]):
         self.context = context
         self.artifacts: list[Artifact] = []
         self.skipped: str | None = None  # set with a reason when the builder cannot apply (no news...)
+        # One line per member left out (a close-only file has no ATR...); the pipeline logs and keeps them.
+        self.notes: list[str] = []
 
     @abstractmethod
     def fit(self, frame: pd.DataFrame, train_end: pd.Timestamp) -> FeatureBuilder[P]:
@@ -102,6 +121,29 @@ class FeatureBuilder(ABC, Generic[P]):
             raise FeatureError(f"no training rows up to {train_end.date()}")
         return rows
 
+    @property
+    def emits_levels(self) -> bool:
+        """Whether this builder's columns are price levels (representation: level)."""
+        return isinstance(self.params, RepresentationParams) and self.params.representation == "level"
+
+    def note(self, message: str) -> None:
+        """Record a member left out, once (fit may run again on the same builder)."""
+        line = f"{self.name}: {message}"
+        if line not in self.notes:
+            self.notes.append(line)
+
+    def stationary_columns(self, frame: pd.DataFrame) -> list[str]:
+        """The numeric columns of earlier builders that are stationary: not the panel's raw prices and
+        volumes, not the columns of a builder in `level` representation."""
+        found = []
+        for column in frame.columns:
+            prefix = str(column).split(".", 1)[0]
+            if prefix not in REGISTRY or prefix in self.context.level_builders or prefix == self.name:
+                continue
+            if pd.api.types.is_numeric_dtype(frame[column]):
+                found.append(column)
+        return found
+
     def require(self, frame: pd.DataFrame, columns: list[str]) -> None:
         missing = [c for c in columns if c not in frame.columns]
         if missing:
@@ -124,6 +166,7 @@ def one_blas_thread() -> Iterator[None]:
 # Registry: builder name -> "module:Class". Adding a builder is one module plus one entry here.
 REGISTRY: dict[str, str] = {
     "technical": "gan_trader.features.technical:TechnicalIndicators",
+    "volatility": "gan_trader.features.volatility:VolatilityFeatures",
     "assets": "gan_trader.features.assets:CorrelatedAssets",
     "fourier": "gan_trader.features.fourier:FourierTrends",
     "arima": "gan_trader.features.arima:ArimaForecast",

@@ -92,7 +92,9 @@ class StatisticalChecks(FeatureBuilder[ChecksParams]):
 
         Only complete training rows are used, and features constant over them are dropped.
         """
-        features, label = training_design(frame, train_end, self.context.target_kind, self.name)
+        features, label = training_design(
+            frame, train_end, self.context.target_kind, self.name, self.context.close_feature
+        )
         complete = features.notna().all(axis=1).to_numpy()
         features, label = features.loc[complete], label.loc[complete]
         spread = features.std(ddof=0)

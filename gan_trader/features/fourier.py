@@ -11,6 +11,9 @@ depended on prices years ahead. Here the value at t is the last point of the rec
 3. keep the `k` lowest-frequency bins of its real FFT (bin 0 is the mean: `k` components as in the
    original's `fft[k:-k] = 0`), invert, and read the point at t.
 
+`representation: stationary` (the default) gives each trend as trend / close - 1 (how far the smooth trend
+lies from the day's close); `level` gives the trend itself, as the article did.
+
 Each step is linear in the window, so the whole procedure is one fixed weight vector per `k`: it is computed
 once by running the procedure on unit vectors and applied as a trailing dot product (linear in the number of
 days). Rows before a full window exists are NaN (warm-up, dropped by the pipeline); no expanding or padded
@@ -25,10 +28,10 @@ from numpy.lib.stride_tricks import sliding_window_view
 from pydantic import ConfigDict, Field, ValidationInfo, field_validator
 
 from gan_trader.errors import FeatureError
-from gan_trader.features.base import BuilderParams, FeatureBuilder
+from gan_trader.features.base import FeatureBuilder, RepresentationParams
 
 
-class FourierParams(BuilderParams):
+class FourierParams(RepresentationParams):
     """`window`: trading days per trailing window; `components`: how many low-frequency bins to keep."""
 
     # Defaults are validated too: a changed short window must still be checked against the default long one.
@@ -97,5 +100,8 @@ class FourierTrends(FeatureBuilder[FourierParams]):
             values = np.full(len(price), np.nan)
             if len(price) >= params.window:
                 values[params.window - 1 :] = sliding_window_view(price, params.window) @ weights
-            output[self.column(f"trend{k}")] = values
+            if params.representation == "level":
+                output[self.column(f"trend{k}")] = values
+            else:
+                output[self.column(f"trend{k}_ratio")] = values / price - 1.0
         return pd.DataFrame(output, index=frame.index)

@@ -4,8 +4,9 @@ The original regressed the same day's price on indicators computed from that ver
 features were the ones that contained the answer. Here the label of row t is the next day's target
 (`context.target_kind`: log(close[t+1] / close[t]) or close[t+1]), and only rows whose label day is inside
 the training span are used (the label of the last training row lies in the validation span: it is left out).
-Gain importances are saved as a table and a bar plot; `top_k` / `threshold` keep a subset of columns, and the
-target close always stays selected.
+Gain importances are saved as a table and a bar plot; `top_k` / `threshold` keep a subset of columns. The
+target's close is read for the label; it is a feature (ranked, and always kept) only when
+`features.target_close` asks for it.
 """
 
 from __future__ import annotations
@@ -34,12 +35,18 @@ def next_day_target(close: pd.Series, target_kind: str) -> pd.Series:
 
 
 def training_design(
-    frame: pd.DataFrame, train_end: pd.Timestamp, target_kind: str, builder: str
+    frame: pd.DataFrame, train_end: pd.Timestamp, target_kind: str, builder: str, close_feature: bool = True
 ) -> tuple[pd.DataFrame, pd.Series]:
-    """Features and next-day labels of the rows whose label day is still inside the training span."""
+    """Features and next-day labels of the rows whose label day is still inside the training span; the
+    target's close is among the features only with `close_feature`."""
     if TARGET_CLOSE not in frame.columns:
         raise FeatureError(f"features.builders.{builder}: needs the target column '{TARGET_CLOSE}'")
-    features = frame.replace([np.inf, -np.inf], np.nan)
+    columns = [c for c in frame.columns if close_feature or c != TARGET_CLOSE]
+    if not columns:
+        raise FeatureError(
+            f"features.builders.{builder}: no feature columns to judge (list builders before it)"
+        )
+    features = frame[columns].replace([np.inf, -np.inf], np.nan)
     label = next_day_target(frame[TARGET_CLOSE], target_kind)
     positions = np.arange(len(frame))
     last_training = int(frame.index.searchsorted(train_end, side="right")) - 1
@@ -76,7 +83,9 @@ class XGBoostImportance(FeatureBuilder[ImportanceParams]):
 
     def fit(self, frame: pd.DataFrame, train_end: pd.Timestamp) -> XGBoostImportance:
         params = self.params
-        features, label = training_design(frame, train_end, self.context.target_kind, self.name)
+        features, label = training_design(
+            frame, train_end, self.context.target_kind, self.name, self.context.close_feature
+        )
         self.columns = list(features.columns)
         model = XGBRegressor(
             n_estimators=params.n_estimators,
@@ -126,7 +135,7 @@ class XGBoostImportance(FeatureBuilder[ImportanceParams]):
             ranked = ranked[ranked["share"] >= params.threshold]
         if params.top_k is not None:
             ranked = ranked.head(params.top_k)
-        chosen = set(ranked["feature"]) | {TARGET_CLOSE}
+        chosen = set(ranked["feature"]) | ({TARGET_CLOSE} if self.context.close_feature else set())
         return [c for c in self.columns if c in chosen]
 
     def _figure(self, table: pd.DataFrame) -> Figure:

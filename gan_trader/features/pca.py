@@ -1,9 +1,10 @@
 """Principal components of the autoencoder's (or all) features, fitted on training rows.
 
 The original fitted its scaler and PCA on every row, so the components of early days were shaped by later
-ones. Here the scaler and the PCA see the complete training rows only; row t's components are a fixed linear
-map of row t's inputs. The number of components is the smallest that reaches `variance` of the training
-variance (80 % by default), optionally capped.
+ones. Here the scaler and the PCA see the complete training rows only; with `prefix: null` and the default
+`representation: stationary` they read the earlier builders' stationary columns only (`level`: every
+column); row t's components are a fixed linear map of row t's inputs. The number of components is the
+smallest that reaches `variance` of the training variance (80 % by default), optionally capped.
 """
 
 from __future__ import annotations
@@ -15,11 +16,12 @@ from sklearn.decomposition import PCA
 
 from gan_trader.errors import FeatureError
 from gan_trader.features.autoencoder import ScaledInputs
-from gan_trader.features.base import Artifact, BuilderParams, FeatureBuilder, one_blas_thread
+from gan_trader.features.base import Artifact, FeatureBuilder, RepresentationParams, one_blas_thread
 
 
-class PcaParams(BuilderParams):
-    """`prefix`: read the columns whose names start with it; null: every column the builder sees."""
+class PcaParams(RepresentationParams):
+    """`prefix`: read the columns whose names start with it; null: every stationary column the builder sees
+    (with `representation: level`, every column)."""
 
     prefix: str | None = "autoencoder."
     variance: float = Field(0.8, gt=0.0, le=1.0)
@@ -36,7 +38,7 @@ class PrincipalComponents(FeatureBuilder[PcaParams]):
         params = self.params
         numeric = [c for c in frame.columns if pd.api.types.is_numeric_dtype(frame[c])]
         if params.prefix is None:
-            return numeric
+            return numeric if params.representation == "level" else self.stationary_columns(frame)
         columns = [c for c in numeric if str(c).startswith(params.prefix)]
         if not columns:
             raise FeatureError(

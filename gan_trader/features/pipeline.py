@@ -12,7 +12,7 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -49,6 +49,16 @@ def frame_digest(frame: pd.DataFrame) -> str:
     return digest.hexdigest()
 
 
+def constant_on_training(features: pd.DataFrame, train_end: pd.Timestamp) -> list[str]:
+    """Columns that take one value on every training row: they carry nothing a model could learn from, and
+    scaling them would divide by zero."""
+    training = features.loc[:train_end]
+    if training.empty:
+        return []
+    spread = training.max() - training.min()
+    return [str(c) for c in features.columns if not spread[c] > 0]
+
+
 class FeaturePipeline:
     """Runs builders in config order. Each builder sees the panel plus earlier builders' columns."""
 
@@ -59,12 +69,16 @@ class FeaturePipeline:
         cache_dir: Path | None = None,
     ) -> None:
         self.specs = {name: dict(params or {}) for name, params in builders.items()}
-        self.context = context
         self.cache_dir = cache_dir
         # Validate every builder's parameters up front, before any work is done.
         self.builders: list[FeatureBuilder[Any]] = [
             create_builder(name, params, context) for name, params in self.specs.items()
         ]
+        # Builders that read "stationary inputs" must know which earlier builders emit price levels.
+        levels = tuple(b.name for b in self.builders if b.emits_levels)
+        self.context = replace(context, level_builders=levels)
+        for builder in self.builders:
+            builder.context = self.context
 
     def cache_key(self, frame: pd.DataFrame, train_end: pd.Timestamp) -> str:
         payload = {
@@ -74,6 +88,9 @@ class FeaturePipeline:
             "seed": self.context.seed,
             "target": self.context.target,
             "target_kind": self.context.target_kind,
+            "close_feature": self.context.close_feature,
+            "equity_assets": list(self.context.equity_assets),
+            "low_frequency_assets": list(self.context.low_frequency_assets),
             "news": str(self.context.news) if self.context.news else None,
             "version": __version__,
             "format": FEATURE_CACHE_FORMAT,
@@ -97,16 +114,21 @@ class FeaturePipeline:
 
     def _build(self, frame: pd.DataFrame, train_end: pd.Timestamp) -> FeatureSet:
         current = frame.copy()
-        built: list[str] = ["close"]  # the target's own close is always a feature; other panel columns
-        # become features only through a builder (assets, technical...)
+        # Panel columns become features only through a builder (assets, technical...); the target's own
+        # close only when features.target_close asks for it.
+        built: list[str] = ["close"] if self.context.close_feature else []
         artifacts: list[Artifact] = []
         notes: list[str] = []
         selected: list[str] | None = None
         for builder in self.builders:
-            # Selectors and reports judge the features built so far (the target close among them).
-            visible = current if builder.kind == "features" else current[built]
+            # Selectors and reports judge the features built so far (and read the close for their labels).
+            judged = built if "close" in built else [*built, "close"]
+            visible = current if builder.kind == "features" else current[judged]
             output = builder.fit_transform(visible, train_end)
             artifacts += builder.artifacts
+            for line in builder.notes:
+                notes.append(line)
+                log.info("feature builder %s", line)
             if builder.skipped:
                 notes.append(f"{builder.name}: skipped ({builder.skipped})")
                 log.info("feature builder %s skipped: %s", builder.name, builder.skipped)
@@ -134,6 +156,12 @@ class FeaturePipeline:
             bad_column = result.columns[result.loc[:, columns].isna().any()].tolist()[0]
             bad_row = result.index[result[bad_column].isna()][0]
             raise FeatureError(f"feature '{bad_column}' is missing at {bad_row.date()} after the warm-up")
+        constant = constant_on_training(result[columns], train_end)
+        for column in constant:
+            line = f"feature '{column}' is constant on the training span: dropped"
+            notes.append(line)
+            log.info(line)
+        columns = [c for c in columns if c not in constant]
         return FeatureSet(frame=result, columns=columns, artifacts=artifacts, notes=notes)
 
     # cache ---------------------------------------------------------------------------------------

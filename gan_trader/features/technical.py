@@ -11,6 +11,14 @@ tests check them on the bundled MSFT data:
   warm-up rows are NaN here where ta writes 0.
 - OBV: cumulative volume, added unless the close fell (ta.volume.on_balance_volume).
 - momentum: price_t - price_{t-n} and log(price_t / price_{t-n}) (the original's "price - 1" was no momentum).
+
+`representation: stationary` (the default) gives every indicator in a form whose range does not move with the
+price (qlib's Alpha158 convention): moving averages and EMAs as MA / close - 1, MACD / close, the standard
+deviation / close, Bollinger position (close - mid) / (k sd) and width (upper - lower) / close, EMA(com) /
+close - 1, momentum as the log return over n days, RSI / 100, ATR / close, and OBV as a rolling-normalised
+flow (the signed volume of the last `obv_window` days over their total volume, in [-1, 1]). `level` gives the
+article's price levels. ATR and OBV need high / low / volume: without them (a close-only file) they are left
+out with one logged line.
 """
 
 from __future__ import annotations
@@ -21,10 +29,10 @@ from pydantic import ConfigDict, Field, ValidationInfo, field_validator
 from scipy.signal import lfilter
 
 from gan_trader.errors import FeatureError
-from gan_trader.features.base import BuilderParams, FeatureBuilder
+from gan_trader.features.base import FeatureBuilder, RepresentationParams
 
 
-class TechnicalParams(BuilderParams):
+class TechnicalParams(RepresentationParams):
     """Window lengths in trading days; the optional indicators need high / low / volume columns."""
 
     # Defaults are validated too: a changed short window must still be checked against the default long one.
@@ -45,6 +53,7 @@ class TechnicalParams(BuilderParams):
     atr: bool = False
     atr_window: int = Field(14, ge=2, le=1000)
     obv: bool = False
+    obv_window: int = Field(20, ge=2, le=1000, description="days of the stationary OBV flow")
 
     @field_validator("ma_long", "ema_slow")
     @classmethod
@@ -65,6 +74,8 @@ class TechnicalParams(BuilderParams):
             used["rsi_window"] = self.rsi_window + 1
         if self.atr:
             used["atr_window"] = self.atr_window
+        if self.obv and self.representation == "stationary":
+            used["obv_window"] = self.obv_window + 1
         return used
 
 
@@ -108,6 +119,15 @@ def on_balance_volume(close: pd.Series, volume: pd.Series) -> pd.Series:
     return pd.Series(signed, index=close.index).cumsum()
 
 
+def obv_flow(close: pd.Series, volume: pd.Series, window: int) -> pd.Series:
+    """OBV's change over `window` days divided by the volume traded in them: the share of that volume on
+    up days minus the share on down days, in [-1, 1] whatever the stock's turnover."""
+    signed = pd.Series(np.where(close < close.shift(1), -volume, volume), index=close.index)
+    signed[close.shift(1).isna()] = np.nan  # the first day has no direction
+    total = volume.rolling(window, min_periods=window).sum()
+    return signed.rolling(window, min_periods=window).sum() / total.where(total > 0)
+
+
 class TechnicalIndicators(FeatureBuilder[TechnicalParams]):
     """The original's twelve indicators on the target's price, with momentum made a real momentum."""
 
@@ -115,7 +135,8 @@ class TechnicalIndicators(FeatureBuilder[TechnicalParams]):
     Params = TechnicalParams
 
     def fit(self, frame: pd.DataFrame, train_end: pd.Timestamp) -> TechnicalIndicators:
-        self._required(frame)
+        self.require(frame, [self.params.column])
+        self._members(frame)
         rows = len(self.training_rows(frame, train_end))
         key, longest = max(self.params.windows().items(), key=lambda item: item[1])
         if rows < longest:
@@ -124,43 +145,76 @@ class TechnicalIndicators(FeatureBuilder[TechnicalParams]):
             )
         return self
 
-    def _required(self, frame: pd.DataFrame) -> None:
+    def _members(self, frame: pd.DataFrame) -> tuple[bool, bool]:
+        """Whether ATR and OBV are built: asked for, and the data has what they need (else one note)."""
         params = self.params
-        needed = [params.column]
-        if params.atr:
-            needed += ["high", "low"]
-        if params.obv:
-            needed += ["volume"]
-        self.require(frame, needed)
+        atr = params.atr and {"high", "low"} <= set(frame.columns)
+        obv = params.obv and "volume" in frame.columns
+        if params.atr and not atr:
+            self.note("atr left out: the target's file has no High/Low columns")
+        if params.obv and not obv:
+            self.note("obv left out: the target's file has no Volume column")
+        return atr, obv
 
     def transform(self, frame: pd.DataFrame) -> pd.DataFrame:
         params = self.params
-        self._required(frame)
+        self.require(frame, [params.column])
+        use_atr, use_obv = self._members(frame)
         price = frame[params.column].astype(float)
+        ma_short = price.rolling(params.ma_short, min_periods=params.ma_short).mean()
         ma_long = price.rolling(params.ma_long, min_periods=params.ma_long).mean()
         ema_fast, ema_slow = ema(price, params.ema_fast), ema(price, params.ema_slow)
         band_mean = price.rolling(params.bollinger_window, min_periods=params.bollinger_window).mean()
         band_sd = rolling_std(price, params.bollinger_window)
+        ema_com = price.ewm(com=params.ema_com, adjust=False, min_periods=2).mean()
+        std = rolling_std(price, params.std_window)
         lagged = price.shift(params.momentum_days)
-        columns = {
-            f"ma{params.ma_short}": price.rolling(params.ma_short, min_periods=params.ma_short).mean(),
-            f"ma{params.ma_long}": ma_long,
-            f"ema{params.ema_fast}": ema_fast,
-            f"ema{params.ema_slow}": ema_slow,
-            "macd": ema_fast - ema_slow,
-            f"sd{params.std_window}": rolling_std(price, params.std_window),
-            "bb_upper": band_mean + params.bollinger_sd * band_sd,
-            "bb_lower": band_mean - params.bollinger_sd * band_sd,
-            "ema_com": price.ewm(com=params.ema_com, adjust=False, min_periods=2).mean(),
-            f"momentum{params.momentum_days}": price - lagged,
-            f"log_momentum{params.momentum_days}": np.log(price / lagged),
-        }
-        if params.rsi:
-            columns[f"rsi{params.rsi_window}"] = rsi(price, params.rsi_window)
-        if params.atr:
-            columns[f"atr{params.atr_window}"] = average_true_range(
+        atr = (
+            average_true_range(
                 frame["high"].astype(float), frame["low"].astype(float), price, params.atr_window
             )
-        if params.obv:
-            columns["obv"] = on_balance_volume(price, frame["volume"].astype(float))
+            if use_atr
+            else None
+        )
+        volume = frame["volume"].astype(float) if use_obv else None
+        if params.representation == "level":
+            columns = {
+                f"ma{params.ma_short}": ma_short,
+                f"ma{params.ma_long}": ma_long,
+                f"ema{params.ema_fast}": ema_fast,
+                f"ema{params.ema_slow}": ema_slow,
+                "macd": ema_fast - ema_slow,
+                f"sd{params.std_window}": std,
+                "bb_upper": band_mean + params.bollinger_sd * band_sd,
+                "bb_lower": band_mean - params.bollinger_sd * band_sd,
+                "ema_com": ema_com,
+                f"momentum{params.momentum_days}": price - lagged,
+                f"log_momentum{params.momentum_days}": np.log(price / lagged),
+            }
+            if params.rsi:
+                columns[f"rsi{params.rsi_window}"] = rsi(price, params.rsi_window)
+            if atr is not None:
+                columns[f"atr{params.atr_window}"] = atr
+            if volume is not None:
+                columns["obv"] = on_balance_volume(price, volume)
+        else:
+            columns = {
+                f"ma{params.ma_short}_ratio": ma_short / price - 1.0,
+                f"ma{params.ma_long}_ratio": ma_long / price - 1.0,
+                f"ema{params.ema_fast}_ratio": ema_fast / price - 1.0,
+                f"ema{params.ema_slow}_ratio": ema_slow / price - 1.0,
+                "macd_ratio": (ema_fast - ema_slow) / price,
+                f"sd{params.std_window}_ratio": std / price,
+                # Where the close sits in the band, in units of the band's half-width (k sd).
+                "bb_position": (price - band_mean) / (params.bollinger_sd * band_sd).where(band_sd > 0),
+                "bb_width": 2.0 * params.bollinger_sd * band_sd / price,
+                "ema_com_ratio": ema_com / price - 1.0,
+                f"momentum{params.momentum_days}": np.log(price / lagged),
+            }
+            if params.rsi:
+                columns[f"rsi{params.rsi_window}"] = rsi(price, params.rsi_window) / 100.0
+            if atr is not None:
+                columns[f"atr{params.atr_window}_ratio"] = atr / price
+            if volume is not None:
+                columns[f"obv_flow{params.obv_window}"] = obv_flow(price, volume, params.obv_window)
         return pd.DataFrame({self.column(k): v for k, v in columns.items()}, index=frame.index)

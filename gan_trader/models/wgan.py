@@ -141,10 +141,18 @@ class GanTrainer:
     :param n_features: feature channels of a window; the target's history is one channel more.
     """
 
-    def __init__(self, config: GanConfig, n_features: int, seq_len: int, device: torch.device) -> None:
+    def __init__(
+        self,
+        config: GanConfig,
+        n_features: int,
+        seq_len: int,
+        device: torch.device,
+        columns: list[str] | None = None,
+    ) -> None:
         self.config = config
         self.device = device
         gen_cfg = config.generator
+        self.scale_index = [i for i, c in enumerate(columns or []) if str(c).startswith(gen_cfg.scale_prefix)]
         self.generator = Generator(
             n_features,
             gen_cfg.hidden,
@@ -153,6 +161,8 @@ class GanTrainer:
             gen_cfg.dropout,
             gen_cfg.head,
             gen_cfg.conditioning,
+            gen_cfg.form,
+            self.scale_index,
         )
         try:
             self.critic = Critic(config.critic, seq_len, n_features)
@@ -398,6 +408,7 @@ class GanForecaster(Forecaster):
         self.trainer: GanTrainer | None = None
         self.maker: WindowMaker | None = None
         self.calibration: MHCalibration | None = None
+        self.location_scale_init: Any = None  # har_t's HarTFit the location-scale head started from
         self.epoch = 0
         self._epochs_since_best = 0
         self._best_state: dict[str, Any] | None = None
@@ -409,12 +420,30 @@ class GanForecaster(Forecaster):
     def _resolve_seed(self, task: ForecastTask) -> int:
         return self.seed_override if self.seed_override is not None else task.seed
 
-    def _setup(self, task: ForecastTask) -> None:
+    def _setup(self, task: ForecastTask, initialise: bool = True) -> None:
         self.training_seed = self._resolve_seed(task)
         self.maker = WindowMaker(task, self.scaler)
         n_features = self.maker.scaled.shape[1]
-        self.trainer = GanTrainer(self.config, n_features, self.maker.seq_len, self.device)
+        self.trainer = GanTrainer(
+            self.config, n_features, self.maker.seq_len, self.device, list(self.maker.columns)
+        )
         self.trainer.noise.manual_seed(self.training_seed)
+        if initialise and self.config.generator.form == "location_scale":
+            self._init_location_scale()
+
+    def _init_location_scale(self) -> None:
+        """Start the location-scale head from har_t's maximum-likelihood fit on the training windows: the
+        scaled next value against the scale features at the origin (scaled as the generator reads them)."""
+        from gan_trader.models.baselines.har_t import fit_har_t
+
+        assert self.maker is not None and self.trainer is not None
+        train = self.maker.windows(self.maker.task.origins("train"))
+        inputs = train.x[:, -1, self.trainer.scale_index]
+        fit = fit_har_t(inputs, train.y)
+        intercept, slope = fit.raw_coefficients()
+        sd_intercept = intercept + 0.5 * float(np.log(fit.nu / (fit.nu - 2.0)))
+        self.trainer.generator.init_location_scale(fit.mu, sd_intercept, slope)
+        self.location_scale_init = fit
 
     def fit(
         self, task: ForecastTask, resume_from: str | Path | None = None, epochs: int | None = None
@@ -753,7 +782,7 @@ class GanForecaster(Forecaster):
             GanConfig.model_validate(raw["config"]), scaler=scaler, callback=callback, seed=raw["seed"]
         )
         with seeded_global_rng(raw["seed"], model.device):
-            model._setup(task)
+            model._setup(task, initialise=False)
             model._restore(Path(path))
             model.calibration = raw.get("calibration")
             if model.calibration is None:

@@ -60,7 +60,10 @@ class WindowMaker:
                 f"gan.seq_len: {len(train)} training rows cannot make windows of {self.seq_len} days"
             )
         values = _finite_values(task.features)
-        self.feature_scaler = None if scaler == "none" else SCALERS[scaler]().fit(values[: len(train)])
+        # No feature columns: the windows carry the target's history alone.
+        self.feature_scaler = (
+            None if scaler == "none" or not self.columns else SCALERS[scaler]().fit(values[: len(train)])
+        )
         self.task = task
         train_targets = self._target_series().loc[task.origins("train")].to_numpy()
         std = float(np.std(train_targets)) or 1.0

@@ -16,6 +16,7 @@ import pandas as pd
 from gan_trader.config import ExperimentConfig
 from gan_trader.data.panel import Panel
 from gan_trader.data.splits import Split
+from gan_trader.evaluation.drift import DriftReport, drift_report
 from gan_trader.evaluation.leaderboard import Leaderboard, evaluate
 from gan_trader.models.base import Forecast, Forecaster, ForecastTask
 from gan_trader.models.baselines import create_baseline
@@ -99,6 +100,7 @@ class FoldsEvaluation:
     seeds: list[int]
     per_fold: dict[tuple[int, int], Leaderboard]
     runs: dict[int, WalkForwardResult]
+    drift: DriftReport
 
     @property
     def leaderboard(self) -> Leaderboard:
@@ -135,8 +137,10 @@ def evaluate_folds(
     per_fold: dict[tuple[int, int], Leaderboard] = {}
     parts: dict[int, dict[str, list[Forecast]]] = {seed: {} for seed in seeds}
     prepared: Prepared | None = None
+    fold_features = []
     for fold, split in enumerate(splits):
         prepared = first if fold == 0 and first is not None else prepare(config, panel, split, use_cache)
+        fold_features.append((prepared.task.features, prepared.split))
         for seed in seeds:
             forecasts = rows(prepared, seed)
             per_fold[(fold, seed)] = evaluate(prepared.task, forecasts, config.evaluation, compare=False)
@@ -151,7 +155,7 @@ def evaluate_folds(
         joined = [join_forecasts(folds) for folds in complete.values()]
         by_fold = [{name: folds[k] for name, folds in complete.items()} for k in range(len(splits))]
         runs[seed] = WalkForwardResult(joined, task, by_fold, evaluate(task, joined, config.evaluation))
-    return FoldsEvaluation(splits, seeds, per_fold, runs)
+    return FoldsEvaluation(splits, seeds, per_fold, runs, drift_report(fold_features))
 
 
 def run_folds(

@@ -34,6 +34,9 @@ def build_context(config: ExperimentConfig, panel: Panel) -> BuildContext:
         news_timezone=config.data.news_timezone,
         cache_dir=config.features.cache_dir,
         asset_columns=tuple(panel.asset_columns),
+        equity_assets=tuple(panel.assets_of_class("equity")),
+        low_frequency_assets=tuple(panel.assets_of_class("macro")),
+        close_feature=config.features.target_close,
     )
 
 

@@ -171,7 +171,17 @@ def folds_view(evaluation: FoldsEvaluation) -> FoldsView:
     )
     summary = evaluation.summary()
     keep = [c for c in FOLD_COLUMNS if c in summary.columns.get_level_values(0)]
-    return FoldsView(evaluation.fold_table(), summary[keep], note)
+    return FoldsView(evaluation.fold_table(), summary[keep], note, evaluation.drift.table)
+
+
+def _log_drift(recorder: Recorder, session_id: str, evaluation: FoldsEvaluation) -> None:
+    """The feature-drift table and its summary metrics; one warning line when a feature drifts too far."""
+    drift = evaluation.drift
+    recorder.log_table(session_id, drift.table.reset_index(), "drift.csv")
+    recorder.log_metrics(session_id, drift.metrics())
+    warning = drift.warning()
+    if warning is not None:
+        log.warning(warning)
 
 
 WALL_METRIC = "run/wall_seconds"  # a session run's metric: the whole `run`, from loading data to the report
@@ -244,6 +254,7 @@ def run_experiment(
     view = folds_view(evaluation)
     _log_results(recorder, config, session_id, forecasts, leaderboard)
     recorder.log_table(session_id, view.table, "folds.csv")
+    _log_drift(recorder, session_id, evaluation)
     recorder.log_text(
         session_id, "\n".join([*leaderboard.comparison_lines(), selection]) + "\n", "comparisons.txt"
     )

@@ -14,17 +14,23 @@ from gan_trader.features.base import BuildContext, create_builder
 ORDER = (2, 1, 0)
 
 
-@pytest.fixture(scope="module")
-def fitted(short_frame: pd.DataFrame, real_context: BuildContext):  # type: ignore[no-untyped-def]
-    builder = create_builder("arima", {"order": list(ORDER)}, real_context)
+@pytest.fixture(scope="module", params=["stationary", "level"])
+def fitted(request, short_frame: pd.DataFrame, real_context: BuildContext):  # type: ignore[no-untyped-def]
+    params = {"order": list(ORDER), "representation": request.param}
+    builder = create_builder("arima", params, real_context)
     train_end = short_frame.index[249]
     return builder, builder.fit_transform(short_frame, train_end)
 
 
+def modelled(builder, short_frame: pd.DataFrame) -> np.ndarray:  # type: ignore[no-untyped-def]
+    """What the model is fitted to: the log close (stationary) or the close (level)."""
+    close = short_frame["close"].to_numpy(float)
+    return close if builder.params.representation == "level" else np.log(close)
+
+
 def test_parameters_come_from_the_training_span(fitted, short_frame: pd.DataFrame) -> None:  # type: ignore[no-untyped-def]
     builder, _ = fitted
-    training = short_frame["close"].to_numpy(float)[:250]
-    expected = ARIMA(training, order=ORDER).fit().params
+    expected = ARIMA(modelled(builder, short_frame)[:250], order=ORDER).fit().params
     assert np.allclose(builder.estimate, expected, rtol=1e-6)
     table = builder.artifacts[0].table
     assert list(table["parameter"]) == ["ar.L1", "ar.L2", "sigma2"]
@@ -32,14 +38,19 @@ def test_parameters_come_from_the_training_span(fitted, short_frame: pd.DataFram
 
 def test_feature_is_the_one_step_forecast_made_at_t(fitted, short_frame: pd.DataFrame) -> None:  # type: ignore[no-untyped-def]
     builder, output = fitted
-    close = short_frame["close"].to_numpy(float)
+    series = modelled(builder, short_frame)
     for t in (100, 249, 250, 330, 399):
         # Independent route: statsmodels' own forecast from a model holding only rows <= t.
-        expected = ARIMA(close[: t + 1], order=ORDER).filter(builder.estimate).forecast(1)[0]
-        assert output["arima.forecast"].iloc[t] == pytest.approx(expected, rel=1e-9)
-        assert output["arima.forecast_log_return"].iloc[t] == pytest.approx(
-            np.log(expected / close[t]), abs=1e-9
-        )
+        expected = ARIMA(series[: t + 1], order=ORDER).filter(builder.estimate).forecast(1)[0]
+        if builder.params.representation == "level":
+            assert list(output.columns) == ["arima.forecast"]
+            assert output["arima.forecast"].iloc[t] == pytest.approx(expected, rel=1e-9)
+        else:
+            # The predicted log return: the log close forecast for t+1 minus the log close at t.
+            assert list(output.columns) == ["arima.forecast_log_return"]
+            assert output["arima.forecast_log_return"].iloc[t] == pytest.approx(
+                expected - series[t], abs=1e-9
+            )
 
 
 def test_refit_every_changes_only_later_forecasts(
@@ -54,10 +65,10 @@ def test_refit_every_changes_only_later_forecasts(
     assert np.allclose(fixed.iloc[:299], refitted.iloc[:299], equal_nan=True)
     assert not np.allclose(fixed.iloc[299:], refitted.iloc[299:])
     # The block starting at row 299 uses parameters estimated on rows <= 299.
-    close = short_frame["close"].to_numpy(float)
-    params = fit_arima(close[:300], ORDER, start_params=builder.estimate)
-    expected = ARIMA(close[:321], order=ORDER).filter(params).forecast(1)[0]
-    assert refitted["arima.forecast"].iloc[320] == pytest.approx(expected, rel=1e-6)
+    log_close = np.log(short_frame["close"].to_numpy(float))
+    params = fit_arima(log_close[:300], ORDER, start_params=builder.estimate)
+    expected = ARIMA(log_close[:321], order=ORDER).filter(params).forecast(1)[0] - log_close[320]
+    assert refitted["arima.forecast_log_return"].iloc[320] == pytest.approx(expected, rel=1e-5, abs=1e-9)
 
 
 def test_order_is_validated(real_context: BuildContext) -> None:

@@ -15,6 +15,7 @@ from gan_trader.errors import ConfigError, FeatureError
 from gan_trader.features.base import BuildContext, create_builder
 
 SMALL = {"hidden": [16], "latent": 3, "epochs": 3, "batch_size": 64}
+LEVEL = {**SMALL, "representation": "level"}
 
 
 @pytest.fixture(scope="module")
@@ -40,8 +41,9 @@ def test_autoencoder_is_deterministic_and_seeded(
     other_seed = build("autoencoder", params, real_context, inputs, seed=real_context.seed + 1)
     assert list(first.columns) == ["autoencoder.z0", "autoencoder.z1", "autoencoder.z2"]
     assert first.equals(again)
-    assert not np.allclose(first, other_seed)
-    assert first.notna().all().all()
+    assert not np.allclose(first.iloc[1:], other_seed.iloc[1:])
+    # Stationary inputs: the first row has no log return, every later row is defined.
+    assert first.iloc[0].isna().all() and first.iloc[1:].notna().all().all()
 
 
 def test_autoencoder_leaves_global_torch_state_alone(
@@ -63,7 +65,7 @@ def test_autoencoder_decoder_features_and_missing_inputs(
     gappy = inputs.copy()
     gappy.iloc[300, 0] = np.nan
     output = build(
-        "autoencoder", {**SMALL, "hidden": [12, 6], "features_from": "decoder"}, real_context, gappy
+        "autoencoder", {**LEVEL, "hidden": [12, 6], "features_from": "decoder"}, real_context, gappy
     )
     assert output.shape[1] == 12  # the decoder's last hidden layer mirrors the first encoder layer
     assert output.columns[0] == "autoencoder.h0"
@@ -71,14 +73,14 @@ def test_autoencoder_decoder_features_and_missing_inputs(
 
 
 def test_autoencoder_trains_on_training_rows_only(inputs: pd.DataFrame, real_context: BuildContext) -> None:
-    builder = create_builder("autoencoder", SMALL, real_context)
+    builder = create_builder("autoencoder", LEVEL, real_context)
     builder.fit(inputs, inputs.index[249])
     training = inputs.iloc[:250].to_numpy(float)
     assert np.allclose(builder.inputs.scaler.mean_, training.mean(axis=0))
     # Different later rows leave the fitted network unchanged.
     changed = inputs.copy()
     changed.iloc[250:] *= 3.0
-    other = create_builder("autoencoder", SMALL, real_context).fit(changed, inputs.index[249])
+    other = create_builder("autoencoder", LEVEL, real_context).fit(changed, inputs.index[249])
     for mine, theirs in zip(builder.model.parameters(), other.model.parameters(), strict=True):
         assert torch.equal(mine, theirs)
 
@@ -90,17 +92,39 @@ def test_autoencoder_validation_and_too_few_rows(inputs: pd.DataFrame, real_cont
         create_builder("autoencoder", {"hidden": [8, -1]}, real_context)
     with pytest.raises(ConfigError, match=r"features\.builders\.autoencoder\.features_from"):
         create_builder("autoencoder", {"features_from": "middle"}, real_context)
-    builder = create_builder("autoencoder", SMALL, real_context)
+    builder = create_builder("autoencoder", LEVEL, real_context)
     with pytest.raises(FeatureError, match=r"features\.builders\.autoencoder\.columns: 5 training rows"):
         builder.fit(inputs, inputs.index[4])
     with pytest.raises(FeatureError, match="needs column 'nope'"):
         create_builder("autoencoder", {"columns": ["nope"]}, real_context).fit(inputs, inputs.index[249])
 
 
+def test_stationary_inputs_are_never_a_price_level(
+    short_frame: pd.DataFrame, real_context: BuildContext
+) -> None:
+    """By default the autoencoder and PCA read the panel's log returns and the stationary columns of earlier
+    builders: no raw close, volume or asset price, and no column of a builder in `level` representation."""
+    context = replace(real_context, level_builders=("fourier",))
+    frame = short_frame.assign(**{"technical.ma7_ratio": 0.01 * np.sin(np.arange(len(short_frame)))})
+    frame["fourier.trend3"] = short_frame["close"].to_numpy()
+    autoencoder = create_builder("autoencoder", SMALL, context).fit(frame, frame.index[249])
+    read = autoencoder.inputs.columns
+    assert (
+        "technical.ma7_ratio" in read and "panel.close.log_return" in read and "panel.JPM.log_return" in read
+    )
+    assert not {"close", "volume", "high", "JPM.close", "fourier.trend3"} & set(read)
+    pca = create_builder("pca", {"prefix": None}, context).fit(frame, frame.index[249])
+    assert pca.inputs.columns == ["technical.ma7_ratio"]
+    level = create_builder("autoencoder", LEVEL, context).fit(frame, frame.index[249])
+    assert {"close", "volume", "fourier.trend3"} <= set(level.inputs.columns)
+
+
 def test_pca_reaches_the_variance_target_on_training_rows(
     inputs: pd.DataFrame, real_context: BuildContext
 ) -> None:
-    builder = create_builder("pca", {"prefix": None, "variance": 0.9}, real_context)
+    builder = create_builder(
+        "pca", {"prefix": None, "variance": 0.9, "representation": "level"}, real_context
+    )
     output = builder.fit_transform(inputs, inputs.index[249])
     training = StandardScaler().fit_transform(inputs.iloc[:250].to_numpy(float))
     reference = PCA(svd_solver="full").fit(training)
@@ -109,7 +133,8 @@ def test_pca_reaches_the_variance_target_on_training_rows(
     assert output.shape[1] == expected and cumulative[expected - 2] < 0.9 <= cumulative[expected - 1]
     projected = reference.transform(StandardScaler().fit(inputs.iloc[:250]).transform(inputs))[:, :expected]
     assert np.allclose(np.abs(output.to_numpy()), np.abs(projected), atol=1e-8)  # up to each axis' sign
-    capped = create_builder("pca", {"prefix": None, "variance": 1.0, "max_components": 2}, real_context)
+    capped_params = {"prefix": None, "variance": 1.0, "max_components": 2, "representation": "level"}
+    capped = create_builder("pca", capped_params, real_context)
     assert capped.fit_transform(inputs, inputs.index[249]).shape[1] == 2
 
 
@@ -143,7 +168,7 @@ def test_anomaly_scores_a_shock_above_ordinary_days(
 
 
 def test_anomaly_on_configured_levels(short_frame: pd.DataFrame, real_context: BuildContext) -> None:
-    params = {"columns": ["volume", "WTI.close"], "log_returns": False, "epochs": 3}
+    params = {"columns": ["volume", "WTI.close"], "representation": "level", "epochs": 3}
     score = build("anomaly", params, real_context, short_frame)["anomaly.score"]
     assert score.notna().all() and (score >= 0).all()
     with pytest.raises(FeatureError, match="needs column 'IV.close'"):

@@ -43,7 +43,8 @@ def frame() -> pd.DataFrame:
 
 @pytest.fixture
 def context() -> BuildContext:
-    return BuildContext(target="TEST", seed=3)
+    """The target's close is a feature here (features.target_close), as in the article's setup."""
+    return BuildContext(target="TEST", seed=3, close_feature=True)
 
 
 def test_labels_are_next_day_and_stay_inside_the_training_span(frame: pd.DataFrame) -> None:
@@ -83,8 +84,15 @@ def test_top_k_and_threshold_keep_the_target_close(frame: pd.DataFrame, context:
     assert selected.table["selected"].sum() == 2
 
 
+def test_the_close_is_read_for_labels_but_no_feature_unless_asked(frame: pd.DataFrame) -> None:
+    train_end = frame.index[TRAIN_END_ROW]
+    builder = create_builder("importance", {"top_k": 1}, BuildContext(target="TEST", seed=3))
+    assert list(builder.fit_transform(frame, train_end).columns) == ["signal.x"]
+    assert "close" not in set(builder.table["feature"])
+
+
 def test_importance_price_target_and_bad_input(frame: pd.DataFrame) -> None:
-    context = BuildContext(target="TEST", target_kind="price")
+    context = BuildContext(target="TEST", target_kind="price", close_feature=True)
     builder = create_builder("importance", {"n_estimators": 10}, context)
     builder.fit(frame, frame.index[TRAIN_END_ROW])
     # Tomorrow's price is today's price plus a little: the close dominates a price-level target.

@@ -16,6 +16,13 @@ TOLERANCE = 1e-8
 
 @pytest.fixture(scope="module")
 def indicators(real_panel: Panel, real_context: BuildContext, real_train_end: pd.Timestamp) -> pd.DataFrame:
+    params = {"rsi": True, "atr": True, "obv": True, "representation": "level"}
+    builder = create_builder("technical", params, real_context)
+    return builder.fit_transform(real_panel.frame, real_train_end)
+
+
+@pytest.fixture(scope="module")
+def stationary(real_panel: Panel, real_context: BuildContext, real_train_end: pd.Timestamp) -> pd.DataFrame:
     builder = create_builder("technical", {"rsi": True, "atr": True, "obv": True}, real_context)
     return builder.fit_transform(real_panel.frame, real_train_end)
 
@@ -85,16 +92,48 @@ def test_momentum_is_a_price_difference(indicators: pd.DataFrame, real_panel: Pa
     assert not np.allclose(indicators["technical.momentum10"].dropna(), (close - 1).iloc[10:])
 
 
-def test_optional_indicators_need_their_columns(real_panel: Panel, real_context: BuildContext) -> None:
+def test_stationary_form_is_the_level_form_over_the_close(
+    indicators: pd.DataFrame, stationary: pd.DataFrame, real_panel: Panel
+) -> None:
+    """Each stationary indicator is its level form divided by the day's close (or a log ratio / position)."""
+    close = real_panel.frame["close"]
+    level = indicators
+    expected = {
+        "technical.ma7_ratio": level["technical.ma7"] / close - 1,
+        "technical.ema26_ratio": level["technical.ema26"] / close - 1,
+        "technical.macd_ratio": level["technical.macd"] / close,
+        "technical.sd20_ratio": level["technical.sd20"] / close,
+        "technical.bb_width": (level["technical.bb_upper"] - level["technical.bb_lower"]) / close,
+        "technical.bb_position": (close - (level["technical.bb_upper"] + level["technical.bb_lower"]) / 2)
+        / ((level["technical.bb_upper"] - level["technical.bb_lower"]) / 2),
+        "technical.momentum10": level["technical.log_momentum10"],
+        "technical.rsi14": level["technical.rsi14"] / 100,
+        "technical.atr14_ratio": level["technical.atr14"] / close,
+    }
+    for column, values in expected.items():
+        assert np.allclose(stationary[column], values, equal_nan=True, rtol=1e-9, atol=1e-12), column
+    # OBV's flow over 20 days: its change over the volume traded in them, always within [-1, 1].
+    volume = real_panel.frame["volume"]
+    flow = (level["technical.obv"] - level["technical.obv"].shift(20)) / volume.rolling(20).sum()
+    assert np.allclose(stationary["technical.obv_flow20"].iloc[30:], flow.iloc[30:], rtol=1e-9)
+    assert stationary["technical.obv_flow20"].abs().max() <= 1.0
+    assert not any(c in stationary for c in ("technical.ma7", "technical.obv", "technical.bb_upper"))
+
+
+def test_optional_indicators_without_their_columns_are_left_out_with_a_note(
+    real_panel: Panel, real_context: BuildContext
+) -> None:
     close_only = real_panel.frame[["close"]]
-    builder = create_builder("technical", {"atr": True}, real_context)
-    with pytest.raises(FeatureError, match=r"features\.builders\.technical: needs column 'high'"):
-        builder.fit(close_only, close_only.index[-1])
-    builder = create_builder("technical", {"obv": True}, real_context)
-    with pytest.raises(FeatureError, match="needs column 'volume'"):
-        builder.fit(close_only, close_only.index[-1])
+    builder = create_builder("technical", {"atr": True, "obv": True, "rsi": True}, real_context)
+    output = builder.fit_transform(close_only, close_only.index[-1])
+    assert not [c for c in output.columns if "atr" in c or "obv" in c]
+    assert "technical.rsi14" in output
+    assert builder.notes == [
+        "technical: atr left out: the target's file has no High/Low columns",
+        "technical: obv left out: the target's file has no Volume column",
+    ]
     plain = create_builder("technical", {}, real_context).fit_transform(close_only, close_only.index[-1])
-    assert "technical.rsi14" not in plain and len(plain.columns) == 11
+    assert "technical.rsi14" not in plain and len(plain.columns) == 10
 
 
 def test_too_few_rows_names_the_window(real_panel: Panel, real_context: BuildContext) -> None:

@@ -61,6 +61,8 @@ SMALL_AUTOENCODER = {"hidden": [16], "latent": 4, "epochs": 4, "batch_size": 64}
 
 CASES: dict[str, Case] = {
     "technical": Case({"rsi": True, "atr": True, "obv": True}),
+    # GARCH exercises parameters fitted on the training span and a filter run forward with them.
+    "volatility": Case({"garch": True}),
     "assets": Case({"assets": ["JPM", "SP500", "WTI"]}),
     "fourier": Case({"window": 64, "components": [3, 6, 9, 30]}),
     # refit_every exercises the expanding-window refits after train_end, the riskiest path.
@@ -79,6 +81,7 @@ CASES: dict[str, Case] = {
 
 PIPELINE_ORDER = (
     "technical",
+    "volatility",
     "assets",
     "fourier",
     "arima",
@@ -231,8 +234,8 @@ def test_pipeline_is_causal(
     train_end, cut = points
     built = build(frame, train_end)
     assert {"feature_importance", "checks", "checks_vif"} <= set(built.tables)
-    # top_k 8, plus the target close, which is always kept (and may be among the 8)
-    assert "close" in built.frame.columns and len(built.frame.columns) in (8, 9)
+    # top_k 8 of the built columns; the target's close is no feature unless features.target_close asks
+    assert "close" not in built.frame.columns and len(built.frame.columns) == 8
     assert truncation_problems(build, frame, train_end, cut) == []
 
 

@@ -30,6 +30,8 @@ REGISTRY: dict[str, str] = {
     "gauss_ewma": "gan_trader.models.baselines.distributions:GaussianEwma",
     "gauss_ewma_drift": "gan_trader.models.baselines.distributions:GaussianEwmaDrift",
     "garch_t": "gan_trader.models.baselines.distributions:GarchT",
+    "har_t": "gan_trader.models.baselines.har_t:HarT",
+    "lstm_skewt": "gan_trader.models.baselines.lstm_skewt:LstmSkewT",
     "bootstrap": "gan_trader.models.baselines.distributions:HistoricalBootstrap",
     "filtered_bootstrap": "gan_trader.models.baselines.distributions:FilteredBootstrap",
     "quantile_regression": "gan_trader.models.baselines.distributions:QuantileRegression",
