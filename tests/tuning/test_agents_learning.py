@@ -26,7 +26,7 @@ from gan_trader.tuning.loop import CHOICES, KEEP, LOCAL, Transition
 from gan_trader.tuning.observation import observation_size
 from gan_trader.tuning.session import run_session
 from gan_trader.tuning.space import SearchSpace
-from gan_trader.tuning.strategies import RLStrategy
+from gan_trader.tuning.strategies.rl import RLStrategy
 
 BEST = LOCAL  # the bandit's one rewarded choice
 
@@ -116,7 +116,7 @@ def test_proxy_pretraining_is_bounded_in_time_and_shows_progress(
 
 def test_a_resumed_rl_strategy_keeps_its_decisions(tmp_path: Path) -> None:
     class Scripted:
-        def act(self, observation: np.ndarray) -> int:
+        def act(self, observation: np.ndarray, rng: np.random.Generator | None = None) -> int:
             return KEEP
 
         def behaviour(self, observation: np.ndarray, choice: int) -> tuple[float, float]:
@@ -152,7 +152,8 @@ def test_each_rl_session_stores_its_transitions_and_updates_the_saved_policy(
         recorder, session_id = _rl_session(config, tiny_task, experiment, quiet=number == 1)
         stored = json.loads((recorder.artifact_dir(session_id) / "transitions.json").read_text())
         assert 1 <= len(stored) <= 3 and stored[-1]["done"] and not any(t["done"] for t in stored[:-1])
-        assert stored[0]["action"] in range(len(CHOICES)) and stored[0]["episode"] == 0
+        # Episode 0 is the reference set's: the controller's first decision plans episode 1.
+        assert stored[0]["action"] in range(len(CHOICES)) and stored[0]["episode"] == 1
         learned += len(stored)
         saved = Policy.load("ppo", policy_path(config), observation_size(space), len(CHOICES))
         assert saved is not None and (saved.real_transitions, saved.sessions) == (learned, number)
