@@ -177,7 +177,7 @@ class Selection:
     candidates: list[RacedSet]
     objective: str
     pooled_sd: float = math.nan
-    standard_error: float = math.nan  # of the selected set's difference to the reference (validation)
+    standard_error: float = math.nan  # of the difference between the best raced set and the reference
     test_reference: float = math.nan
     test_selected: float = math.nan
     test_dm: StatResult | None = None
@@ -238,7 +238,7 @@ class Selection:
         elif self.is_reference:
             best = min(self.candidates, key=lambda c: c.mean(objective))
             difference = ref.mean(objective) - best.mean(objective)
-            se = _se(self.pooled_sd, len(ref.runs), len(best.runs))
+            se = self.standard_error
             text = (
                 f"kept the reference set: the best raced set ({best.label}) {best.mean(objective):.4f} vs "
                 f"the reference's {ref.mean(objective):.4f} on fresh seeds, a difference of "
@@ -309,8 +309,10 @@ def select(
     """The selection rule of the module docstring, and the test comparison of the selected set."""
     sd = pooled_sd([reference, *candidates], objective)
     reference_mean = reference.mean(objective)
-    selected, error = reference, math.nan
-    for candidate in sorted(candidates, key=lambda c: c.mean(objective)):
+    ranked = sorted(candidates, key=lambda c: c.mean(objective))
+    selected = reference
+    error = _se(sd, len(reference.runs), len(ranked[0].runs)) if ranked else math.nan
+    for candidate in ranked:
         se = _se(sd, len(reference.runs), len(candidate.runs))
         if candidate.complete(objective) and reference_mean - candidate.mean(objective) > se:
             selected, error = candidate, se

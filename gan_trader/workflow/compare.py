@@ -218,39 +218,59 @@ def summarize(frame: pd.DataFrame) -> pd.DataFrame:
     return summary
 
 
-def against_fixed(frame: pd.DataFrame) -> pd.DataFrame:
-    """Per strategy against `fixed`: the difference of the mean test scores of the selected sets (strategy
-    less fixed; negative: better) with its standard error over seeds, whether it is worse by more than one
-    standard error (the guard), and the one-sided paired Diebold-Mariano test (statistic, p-value, days) of
-    "the strategy's per-day test CRPS, averaged over seeds per day, is lower than fixed's"."""
+def against_fixed(frame: pd.DataFrame, baseline: str = BASELINE) -> pd.DataFrame:
+    """Per strategy against `baseline` (default `fixed`): the difference of the mean test scores of the
+    selected sets (strategy less baseline; negative: better) with its standard error over seeds, whether it
+    is worse by more than one standard error (the guard), and the one-sided paired Diebold-Mariano test
+    (statistic, p-value, days) of "the strategy's per-day test CRPS, averaged over seeds per day, is lower
+    than the baseline's"."""
     selected = select_episodes(frame)
     daily = frame.attrs.get("daily")
     strategies = list(dict.fromkeys(selected.index.get_level_values("strategy")))
     rows = {}
-    if BASELINE not in strategies:
+    if baseline not in strategies:
         return pd.DataFrame(index=pd.Index([], name="strategy"))
-    base = selected.loc[BASELINE, "test_selected"].astype(float)
+    base = selected.loc[baseline, "test_selected"].astype(float)
     per_day = (
         daily.groupby(["strategy", "date"])["crps"].mean().unstack("strategy")
         if isinstance(daily, pd.DataFrame) and not daily.empty
         else pd.DataFrame()
     )
     for name in strategies:
-        if name == BASELINE:
+        if name == baseline:
             continue
         scores = selected.loc[name, "test_selected"].astype(float)
         difference = float(scores.mean() - base.mean())
         error = math.sqrt(scores.var(ddof=1) / len(scores) + base.var(ddof=1) / len(base))
         row = {"test_difference": difference, "test_difference_se": error}
         row["worse_than_fixed"] = bool(difference > error) if math.isfinite(error) else False
-        if name in per_day and BASELINE in per_day:
-            both = per_day[[name, BASELINE]].dropna()
-            dm = one_sided_dm(both[name].to_numpy(), both[BASELINE].to_numpy())
+        if name in per_day and baseline in per_day:
+            both = per_day[[name, baseline]].dropna()
+            dm = one_sided_dm(both[name].to_numpy(), both[baseline].to_numpy())
             row |= {"dm_stat": dm.statistic, "dm_p_better": dm.pvalue, "dm_days": dm.n}
         rows[name] = row
     table = pd.DataFrame.from_dict(rows, orient="index")
     table.index.name = "strategy"
     return table
+
+
+def findings(frame: pd.DataFrame) -> dict[str, Any]:
+    """The targets, as the comparison answers them: the strategies whose selected sets are worse on test than
+    fixed's by more than one standard error (the guard), rl against fixed and against optuna (one-sided DM
+    p-values; the moonshot), and how many sessions selected another set than the reference."""
+    selected = select_episodes(frame)
+    tests = against_fixed(frame)
+    found: dict[str, Any] = {
+        "worse_than_fixed": [str(name) for name, row in tests.iterrows() if row["worse_than_fixed"]],
+        "sessions": len(selected),
+        "chose_other": int(selected["chose_other"].sum()),
+    }
+    if "rl" in tests.index and "dm_p_better" in tests:
+        found["rl_vs_fixed_p"] = _number(tests.loc["rl", "dm_p_better"])
+    versus_optuna = against_fixed(frame, baseline="optuna")
+    if "rl" in versus_optuna.index and "dm_p_better" in versus_optuna:
+        found["rl_vs_optuna_p"] = _number(versus_optuna.loc["rl", "dm_p_better"])
+    return found
 
 
 def against_fixed_markdown(table: pd.DataFrame, objective: str) -> str:
@@ -262,7 +282,12 @@ def against_fixed_markdown(table: pd.DataFrame, objective: str) -> str:
         "|---|---:|:---:|---:|---:|",
     ]
     for name, row in table.iterrows():
-        difference = f"{row['test_difference']:+.4f} ± {row['test_difference_se']:.4f}"
+        if not math.isfinite(row["test_difference"]):
+            difference = "-"
+        elif math.isfinite(row["test_difference_se"]):
+            difference = f"{row['test_difference']:+.4f} ± {row['test_difference_se']:.4f}"
+        else:
+            difference = f"{row['test_difference']:+.4f}"
         worse = "yes" if row["worse_than_fixed"] else "no"
         stat = row.get("dm_stat", math.nan)
         p = row.get("dm_p_better", math.nan)
@@ -364,6 +389,7 @@ def compare_tuning(
     recorder = open_recorder(config.tracking, config.experiment_name)
     table = compare_strategies(config, strategies, seeds, budget, task=prepared.task, recorder=recorder)
     runtime = time.monotonic() - started
+    answers = findings(table)
     facts = {
         "experiment": config.name,
         "strategies": strategies,
@@ -374,6 +400,9 @@ def compare_tuning(
         "cpus": os.cpu_count(),
         "command": command,
         "compare_run": table.attrs.get("run_id"),
+        "findings": {
+            k: v if not isinstance(v, float) or math.isfinite(v) else None for k, v in answers.items()
+        },
     }
     folder = out or config.runs_dir / "compare" / config.name
     paths = write_comparison(table, config, strategies, folder, facts)
