@@ -12,9 +12,9 @@ from tuning_doubles import fake_result, tiny_config
 
 from gan_trader.tracking.store import open_recorder
 from gan_trader.tuning.env import EXPLORE, KEEP, LOCAL, NEW, STOP, TuningEnv
-from gan_trader.tuning.episode import EpisodeResult, EpisodeSpec
+from gan_trader.tuning.episode import EpisodeResult, EpisodeSpec, learning_slope
 from gan_trader.tuning.loop import continuable, reward
-from gan_trader.tuning.observation import observation_size
+from gan_trader.tuning.observation import observation, observation_size
 from gan_trader.tuning.session import _Session
 from gan_trader.tuning.space import SearchSpace
 from gan_trader.tuning.strategies import config_hyperparameters
@@ -205,3 +205,17 @@ def test_env_and_session_plan_the_same_episodes(tmp_path: Path, store: Path, exp
     assert [t.reward for t in transitions] == pytest.approx(env_rewards[1:])
     assert [t.done for t in transitions] == [False, False, True]
     assert transitions[0].next_observation == transitions[1].observation
+
+
+def test_the_observation_carries_the_learning_curves_slope(tmp_path: Path) -> None:
+    still_falling = [{"val/crps_rel": 1.10 - 0.02 * epoch} for epoch in range(6)]
+    flat = [{"val/crps_rel": 1.0} for _ in range(6)]
+    assert learning_slope(still_falling, "val/crps_rel") == pytest.approx(-0.02 / 1.04)  # last 5 epochs
+    assert learning_slope(flat, "val/crps_rel") == pytest.approx(0.0, abs=1e-12)
+    assert learning_slope(flat[:1], "val/crps_rel") == 0.0
+    config = tiny_config(tmp_path)
+    space = SearchSpace(config.tuning.space)
+    result = _result(0.008)
+    result.metrics["tune/learning_slope"] = -0.02
+    seen = observation([result], space, config.tuning.objective, 0.5)
+    assert seen[14] == pytest.approx(-2.0) and seen.shape == (observation_size(space),)
