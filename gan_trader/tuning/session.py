@@ -67,9 +67,6 @@ STATE_FILE = "state.json"
 # What state.json holds besides its format version; a file without one of these is damaged.
 STATE_KEYS = (
     "session_id",
-    "phase",
-    "reserved",
-    "racing",
     "strategy",
     "planned_episodes",
     "epochs_per_episode",
@@ -81,6 +78,9 @@ STATE_KEYS = (
     "epochs_spent",
     "stopped",
     "finished",
+    "phase",
+    "reserved",
+    "racing",
 )
 
 

@@ -11,6 +11,7 @@ from gan_trader.errors import TuningError
 from gan_trader.tuning.bayes import BayesOptimizer
 from gan_trader.tuning.episode import EpisodeResult
 from gan_trader.tuning.loop import Action
+from gan_trader.tuning.racing import RACE
 from gan_trader.tuning.space import SearchSpace
 from gan_trader.tuning.strategies.base import EpisodeStrategy
 
@@ -32,9 +33,10 @@ class BOStrategy(EpisodeStrategy):
 
     def observe(self, result: EpisodeResult) -> None:
         """Register a fresh episode's result at the exact box point suggested (so its pending constant-liar
-        copy expires). A "keep" episode (more epochs on a known point) is kept apart: the GP models sets
-        trained from scratch for one episode's epochs, and bayes.py registers each point once."""
-        if result.action == "keep" or result.total_epochs > result.epochs:
+        copy expires). A "keep" episode (more epochs on a known point) and a racing run (a known set on
+        another seed) are kept apart: the GP models sets trained from scratch for one episode's epochs, and
+        bayes.py registers each point once."""
+        if result.action in ("keep", RACE) or result.total_epochs > result.epochs:
             return
         objective = result.objective(self.objective)
         if result.suggestion and result.suggestion.get("box"):
