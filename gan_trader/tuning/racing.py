@@ -1,17 +1,18 @@
 """Racing and selection: a session selects a set other than the reference (the config's own hyperparameters)
 only when it beats the reference on fresh seeds.
 
-After the search, the reference and the best `tuning.racing.candidates` other sets (finished, not pruned;
-a set is its hyperparameters and its training length, so a set continued by `keep` races at its total
-epochs) are each re-trained `tuning.racing.seeds` times from scratch, every run with its own seed from the
-session's stream. Each set is then judged on its unselected runs: the racing runs, and for the reference
-also its own search episode (trained whatever its score); a candidate's search episode is left out (it was
-picked for its score: the winner's curse). Another set is selected when its mean validation score beats the
+After the search, the reference and the best `tuning.racing.candidates` other sets (a set is its
+hyperparameters; ranked by the best validation score a finished, unpruned search episode of it reached, a
+`keep` continuation included) are each re-trained `tuning.racing.seeds` times from scratch for the session's
+episode length (so every set is judged at the same training length, the one the budget held back epochs
+for), every run with its own seed from the session's stream. Each set is then judged on its unselected
+runs: the racing runs, and for the reference also its own search episode (trained whatever its score); a
+candidate's search episode is left out (it was picked for its score: the winner's curse). Another set is selected when its mean validation score beats the
 reference's by more than one standard error of the difference (the runs' pooled standard deviation x
 sqrt(1/n_reference + 1/n_candidate)); the best such set, else the reference. A candidate with a failed
 racing run is not selected. Racing epochs are charged to the session's budget: the session holds back
-(candidates + 1) x seeds x its episode length from the search, and a candidate whose runs do not fit what is
-left is not raced (logged).
+(candidates + 1) x seeds x its episode length from the search (a candidate whose runs no longer fit what is
+left, e.g. after a driver of its own overspent, is not raced; logged).
 
 The selected set's test score is the mean over the same unselected runs, per day (CRPS, for the paired
 one-sided Diebold-Mariano test against the reference's runs) and overall.
@@ -42,8 +43,8 @@ log = logging.getLogger(__name__)
 RACE = "race"  # the logged action of a racing run
 
 
-def set_key(hyperparameters: dict[str, Any], epochs: int) -> str:
-    return json.dumps([hyperparameters, epochs], sort_keys=True, default=str)
+def set_key(hyperparameters: dict[str, Any]) -> str:
+    return json.dumps(hyperparameters, sort_keys=True, default=str)
 
 
 @dataclass
@@ -83,7 +84,7 @@ def racing_plan(
     order while all its runs fit in `epochs_left`. When no candidate is raced, nothing, unless the search
     trained no episode labelled as the reference (`reference_searched` False: pbt, pb2), whose runs are then
     what the selected reference is."""
-    reference_key = set_key(reference, episode_epochs)
+    reference_key = set_key(reference)
     best: dict[str, EpisodeResult] = {}
     for result in history:
         value = result.objective(objective)
@@ -91,7 +92,7 @@ def racing_plan(
             continue
         if result.action in (REFERENCE, RACE):
             continue
-        key = set_key(result.hyperparameters, result.total_epochs)
+        key = set_key(result.hyperparameters)
         if key == reference_key:
             continue
         if key not in best or value < best[key].objective(objective):
@@ -101,17 +102,14 @@ def racing_plan(
     runs = [RacingRun(0, dict(reference), episode_epochs, None) for _ in range(seeds)]
     raced = 0
     for result in ranked:
-        if seeds * result.total_epochs > left:
+        if seeds * episode_epochs > left:
             log.info(
-                "racing: episode %d's set (%d epochs) does not fit the %d epochs left; not raced",
-                result.index,
-                result.total_epochs,
-                left,
+                "racing: episode %d's set does not fit the %d epochs left; not raced", result.index, left
             )
             continue
         raced += 1
-        left -= seeds * result.total_epochs
-        runs += [RacingRun(raced, dict(result.hyperparameters), result.total_epochs, result.index)] * seeds
+        left -= seeds * episode_epochs
+        runs += [RacingRun(raced, dict(result.hyperparameters), episode_epochs, result.index)] * seeds
     return runs if raced or not reference_searched else []
 
 

@@ -57,7 +57,7 @@ def test_the_plan_races_the_best_other_sets_within_the_budget() -> None:
     history = [
         _result(0, 1.00, "reference", 0.01),
         _result(1, 0.95, alpha=0.1),
-        _result(2, 0.90, alpha=0.2, epochs=2),  # a set continued by keep races at its total epochs
+        _result(2, 0.90, alpha=0.2, epochs=2),  # a set continued by keep races at the episode length
         _result(3, 0.97, alpha=0.3),
         _result(4, 0.80, alpha=0.1),  # the same set again: one candidate, its best run
     ]
@@ -68,15 +68,15 @@ def test_the_plan_races_the_best_other_sets_within_the_budget() -> None:
     assert [(run.position, run.raced, run.epochs) for run in plan] == [
         (0, None, 1),
         (0, None, 1),
-        (1, 2, 2),
-        (1, 2, 2),
+        (1, 2, 1),
+        (1, 2, 1),
         (2, 1, 1),
         (2, 1, 1),
     ]
     short = racing_plan(
         history, reference, objective=OBJECTIVE, candidates=2, seeds=2, episode_epochs=1, epochs_left=5
     )
-    assert [run.raced for run in short] == [None, None, 1, 1]  # episode 2's set does not fit: not raced
+    assert [run.raced for run in short] == [None, None, 2, 2]  # the second candidate does not fit: not raced
     assert (
         racing_plan(
             history[:1],
