@@ -7,12 +7,13 @@ hyperparameters; ranked by the best validation score a finished, unpruned search
 episode length (so every set is judged at the same training length, the one the budget held back epochs
 for), every run with its own seed from the session's stream. Each set is then judged on its unselected
 runs: the racing runs, and for the reference also its own search episode (trained whatever its score); a
-candidate's search episode is left out (it was picked for its score: the winner's curse). Another set is selected when its mean validation score beats the
-reference's by more than one standard error of the difference (the runs' pooled standard deviation x
-sqrt(1/n_reference + 1/n_candidate)); the best such set, else the reference. A candidate with a failed
-racing run is not selected. Racing epochs are charged to the session's budget: the session holds back
-(candidates + 1) x seeds x its episode length from the search (a candidate whose runs no longer fit what is
-left, e.g. after a driver of its own overspent, is not raced; logged).
+candidate's search episode is left out (it was picked for its score: the winner's curse). Another set is
+selected when its mean validation score beats the reference's by more than one standard error of the
+difference (the runs' pooled standard deviation x sqrt(1/n_reference + 1/n_candidate)); the best such set,
+else the reference. A candidate with a failed racing run is not selected. Racing epochs are charged to the
+session's budget: the session holds back (candidates + 1) x seeds x its episode length from the search (a
+candidate whose runs no longer fit what is left, e.g. after a driver of its own overspent, is not raced;
+logged).
 
 The selected set's test score is the mean over the same unselected runs, per day (CRPS, for the paired
 one-sided Diebold-Mariano test against the reference's runs) and overall.
