@@ -238,10 +238,14 @@ class Selection:
             best = min(self.candidates, key=lambda c: c.mean(objective))
             difference = ref.mean(objective) - best.mean(objective)
             se = self.standard_error
+            verdict = (
+                f"better by {difference:.4f}, within one standard error ({se:.4f})"
+                if difference > 0
+                else f"not better (the reference leads by {-difference:.4f}; one standard error {se:.4f})"
+            )
             text = (
                 f"kept the reference set: the best raced set ({best.label}) {best.mean(objective):.4f} vs "
-                f"the reference's {ref.mean(objective):.4f} on fresh seeds, a difference of "
-                f"{difference:+.4f} within one standard error ({se:.4f})"
+                f"the reference's {ref.mean(objective):.4f} on fresh seeds, {verdict}"
             )
         else:
             text = (

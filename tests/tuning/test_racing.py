@@ -104,6 +104,9 @@ def test_another_set_is_selected_only_when_it_beats_the_reference_by_more_than_o
     clear = _raced(2, [0.97 - 0.02 / math.sqrt(2), 0.97 + 0.02 / math.sqrt(2)])  # better by 0.03 > se
     kept = select(reference, [close], OBJECTIVE, None)
     assert kept.is_reference and "kept the reference set" in kept.describe()
+    assert "better by 0.0100, within one standard error" in kept.describe()
+    worse = select(reference, [_raced(1, [1.05, 1.07])], OBJECTIVE, None).describe()
+    assert "not better (the reference leads by 0.0600" in worse
     chosen = select(reference, [close, clear], OBJECTIVE, None)
     assert chosen.selected is clear and chosen.improvement_val == pytest.approx(0.03)
     assert chosen.standard_error == pytest.approx(se)
