@@ -57,9 +57,11 @@ def targets(found: dict) -> list[str]:
         return []
     worse = found.get("worse_than_fixed") or []
     guard = (
-        "no strategy's selected set is worse on test than fixed's by more than one standard error"
-        if not worse
-        else f"worse on test than fixed's by more than one standard error: {', '.join(worse)}"
+        f"worse on test than fixed's by more than one standard error: {', '.join(worse)}"
+        if worse
+        else "no strategy's selected set is worse on test than fixed's by more than one standard error"
+        if found.get("guard_decided", True)
+        else "not decided (one seed gives no standard error)"
     )
     chose = (
         f"{found.get('chose_other', 0)} of {found.get('sessions', 0)} sessions selected a set other than the "

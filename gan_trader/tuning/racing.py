@@ -257,7 +257,7 @@ class Selection:
                 test = objective.replace("val/", "test/")
                 p = self.test_dm.pvalue if self.test_dm is not None else math.nan
                 text += (
-                    f"; on test {test} {self.test_selected:.4f} vs {self.test_reference:.4f} "
+                    f"; on the test days {test} {self.test_selected:.4f} vs {self.test_reference:.4f} "
                     f"(improvement {self.improvement_test:+.4f}, one-sided DM on per-day CRPS p = {p:.3g})"
                 )
         return text

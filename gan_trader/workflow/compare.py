@@ -242,8 +242,9 @@ def against_fixed(frame: pd.DataFrame, baseline: str = BASELINE) -> pd.DataFrame
         scores = selected.loc[name, "test_selected"].astype(float)
         difference = float(scores.mean() - base.mean())
         error = math.sqrt(scores.var(ddof=1) / len(scores) + base.var(ddof=1) / len(base))
-        row = {"test_difference": difference, "test_difference_se": error}
-        row["worse_than_fixed"] = bool(difference > error) if math.isfinite(error) else False
+        row: dict[str, Any] = {"test_difference": difference, "test_difference_se": error}
+        # One seed gives no standard error: the guard is then not decided (None), neither way.
+        row["worse_than_fixed"] = bool(difference > error) if math.isfinite(error) else None
         if name in per_day and baseline in per_day:
             both = per_day[[name, baseline]].dropna()
             dm = one_sided_dm(both[name].to_numpy(), both[baseline].to_numpy())
@@ -254,6 +255,13 @@ def against_fixed(frame: pd.DataFrame, baseline: str = BASELINE) -> pd.DataFrame
     return table
 
 
+def _flag(value: Any) -> bool | None:
+    """A guard flag read back from a table (numpy or Python bool, or None / NaN: not decided)."""
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return None
+    return bool(value)
+
+
 def findings(frame: pd.DataFrame) -> dict[str, Any]:
     """The targets, as the comparison answers them: the strategies whose selected sets are worse on test than
     fixed's by more than one standard error (the guard), rl against fixed and against optuna (one-sided DM
@@ -261,7 +269,8 @@ def findings(frame: pd.DataFrame) -> dict[str, Any]:
     selected = select_episodes(frame)
     tests = against_fixed(frame)
     found: dict[str, Any] = {
-        "worse_than_fixed": [str(name) for name, row in tests.iterrows() if row["worse_than_fixed"]],
+        "worse_than_fixed": [str(name) for name, row in tests.iterrows() if _flag(row["worse_than_fixed"])],
+        "guard_decided": bool(len(tests)) and all(_flag(v) is not None for v in tests["worse_than_fixed"]),
         "sessions": len(selected),
         "chose_other": int(selected["chose_other"].sum()),
     }
@@ -288,7 +297,8 @@ def against_fixed_markdown(table: pd.DataFrame, objective: str) -> str:
             difference = f"{row['test_difference']:+.4f} ± {row['test_difference_se']:.4f}"
         else:
             difference = f"{row['test_difference']:+.4f}"
-        worse = "yes" if row["worse_than_fixed"] else "no"
+        flag = _flag(row["worse_than_fixed"])
+        worse = "n/a (one seed)" if flag is None else "yes" if flag else "no"
         stat = row.get("dm_stat", math.nan)
         p = row.get("dm_p_better", math.nan)
         dm = f"{stat:.2f} ({int(row['dm_days'])} days)" if math.isfinite(stat) else "-"

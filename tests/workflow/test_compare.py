@@ -16,6 +16,7 @@ import pytest
 from gan_trader.config import load_config
 from gan_trader.workflow.compare import (
     against_fixed,
+    findings,
     select_episodes,
     summarize,
     summary_markdown,
@@ -101,6 +102,9 @@ def test_strategies_are_tested_against_fixed() -> None:
         strategy=flipped.attrs["daily"]["strategy"].map({"bo": "fixed", "fixed": "bo"})
     )
     assert against_fixed(flipped).loc["bo", "dm_p_better"] > 0.99  # worse than fixed: no evidence
+    assert tests.loc["pb2", "worse_than_fixed"] is None  # one seed: no standard error, the guard undecided
+    found = findings(_frame())
+    assert found["worse_than_fixed"] == [] and not found["guard_decided"] and found["chose_other"] == 1
 
 
 def test_summary_is_mean_and_sample_std_over_seeds_in_the_frames_order() -> None:
