@@ -31,7 +31,7 @@ results: setup
 # the budget); writes the table, figure and facts to COMPARE_OUT and puts them into README.
 COMPARE_OUT ?= docs/compare
 compare: setup
-	$(VENV)/bin/gan-trader tune experiments/tuning_compare.yaml --compare rl,bo,random,pbt,pb2,fixed \
+	$(VENV)/bin/gan-trader tune experiments/tuning_compare.yaml --compare rl,bo,random,optuna,pbt,pb2,fixed \
 		--out $(COMPARE_OUT)
 	$(PY) scripts/readme_compare.py $(COMPARE_OUT)
 

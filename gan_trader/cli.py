@@ -114,13 +114,13 @@ def train(config: ConfigArg, set_: SetOption = None, quiet: QuietOption = False)
 @app.command()
 def tune(
     config: ConfigArg,
-    strategy: Annotated[str, typer.Option(help="rl, bo, random, pbt, pb2 or fixed")] = "rl",
+    strategy: Annotated[str, typer.Option(help="rl, bo, random, optuna, pbt, pb2 or fixed")] = "rl",
     episodes: Annotated[int, typer.Option(min=1, help="episodes in the session")] = 4,
     compare: Annotated[
         str | None,
         typer.Option(
             help="compare strategies at an equal epoch budget over evaluation.seeds instead, "
-            "e.g. rl,bo,random,pbt,pb2,fixed"
+            "e.g. rl,bo,random,optuna,pbt,pb2,fixed"
         ),
     ] = None,
     out: Annotated[

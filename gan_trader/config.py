@@ -444,8 +444,28 @@ class PBTConfig(StrictModel):
         return self
 
 
+class RacingConfig(StrictModel):
+    """Before a session selects a set other than the reference (the config's own hyperparameters), the
+    reference and the best `candidates` sets of the search are re-trained with `seeds` fresh seeds each and
+    compared on their mean validation score: another set is selected only when it beats the reference by
+    more than one standard error of the difference. Racing epochs are charged to the session's budget."""
+
+    candidates: int = Field(2, ge=1, description="sets raced against the reference")
+    seeds: int = Field(2, ge=2, description="fresh seeds per raced set (two at least: a standard error)")
+
+
+class OptunaConfig(StrictModel):
+    """The `optuna` strategy: Optuna's TPE sampler, pruning trials on their per-epoch validation score."""
+
+    pruner: Literal["median", "hyperband"] = "median"
+    startup_trials: int = Field(
+        2, ge=0, description="trials sampled at random (TPE) and never pruned (median) before the model acts"
+    )
+    warmup_epochs: int = Field(1, ge=0, description="epochs of a trial before the median pruner may stop it")
+
+
 class TuningConfig(StrictModel):
-    strategy: Literal["rl", "bo", "random", "pbt", "pb2", "fixed"] = "fixed"
+    strategy: Literal["rl", "bo", "random", "pbt", "pb2", "fixed", "optuna"] = "fixed"
     episodes: int = Field(1, ge=1)
     epochs_per_episode: int | None = Field(None, ge=1, description="default: gan.epochs")
     space: dict[str, ParamSpec] = Field(default_factory=_default_space)
@@ -467,9 +487,29 @@ class TuningConfig(StrictModel):
         description="episodes before the rl controller's stop is honoured (earlier, it trains a new set)",
     )
     pbt: PBTConfig = Field(default_factory=PBTConfig)
+    racing: RacingConfig = Field(default_factory=RacingConfig)
+    optuna: OptunaConfig = Field(default_factory=OptunaConfig)
     sessions_dir: Path | None = Field(
         None, description="session state for --resume (default runs_dir/sessions)"
     )
+
+    def racing_epochs(self, epochs_per_episode: int) -> int:
+        """GAN epochs a session holds back for racing: (candidates + the reference) x seeds x episode."""
+        return (self.racing.candidates + 1) * self.racing.seeds * epochs_per_episode
+
+    def check_racing_budget(self, epochs_per_episode: int) -> None:
+        """A racing that leaves no room for the reference's own episode in tuning.budget_epochs is an error
+        naming both keys (with no budget_epochs, the session's budget adds the racing's epochs)."""
+        if self.budget_epochs is None:
+            return
+        racing = self.racing_epochs(epochs_per_episode)
+        if racing + epochs_per_episode > self.budget_epochs:
+            raise ValueError(
+                f"tuning.racing takes ({self.racing.candidates} candidates + the reference) x "
+                f"{self.racing.seeds} seeds x {epochs_per_episode} epochs = {racing} GAN epochs, and with "
+                f"the reference's own episode more than tuning.budget_epochs ({self.budget_epochs}): lower "
+                "tuning.racing.candidates or tuning.racing.seeds, or raise tuning.budget_epochs"
+            )
 
 
 class ExecutorConfig(StrictModel):
@@ -552,6 +592,11 @@ class ExperimentConfig(StrictModel):
     executor: ExecutorConfig = Field(default_factory=ExecutorConfig)
     tracking: TrackingConfig = Field(default_factory=TrackingConfig)
     evaluation: EvaluationConfig = Field(default_factory=EvaluationConfig)
+
+    @model_validator(mode="after")
+    def _racing_fits_the_budget(self) -> ExperimentConfig:
+        self.tuning.check_racing_budget(self.tuning.epochs_per_episode or self.gan.epochs)
+        return self
 
     @property
     def evaluation_seeds(self) -> list[int]:
@@ -648,12 +693,14 @@ def apply_overrides(raw: dict[str, Any], overrides: list[str]) -> dict[str, Any]
 
 def _format_validation(source: str, exc: ValidationError) -> str:
     first = exc.errors()[0]
-    where = ".".join(str(p) for p in first["loc"]) or "(top level)"
+    where = ".".join(str(p) for p in first["loc"])
     message = first["msg"].removeprefix("Value error, ")
     if first["type"] == "extra_forbidden":
         message = "unknown key"
     more = f" (+{exc.error_count() - 1} more)" if exc.error_count() > 1 else ""
-    return f"{source}: {where}: {message}{more}"
+    if not where and message.startswith("tuning."):  # a check across sections names its own keys
+        return f"{source}: {message}{more}"
+    return f"{source}: {where or '(top level)'}: {message}{more}"
 
 
 def validate_config(raw: dict[str, Any], source: str = "<config>") -> ExperimentConfig:

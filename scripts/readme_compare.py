@@ -32,17 +32,51 @@ def compare_markdown(folder: Path, readme: Path) -> str:
     return "\n".join(
         [
             f"`make compare` ran `{facts['command']}`{cpus} in {runtime / 60:.0f} min ({runtime:.0f} s): "
-            f"{facts['budget_epochs']} GAN epochs per strategy and seed, seeds {seeds}, objective "
-            f"`{facts['objective']}` (lower is better). Mean ± standard deviation over the seeds of the best "
-            "validation score each session reached and of the test score of the episode it selected:",
+            f"{facts['budget_epochs']} GAN epochs per strategy and seed (racing included), seeds {seeds}, "
+            f"objective `{facts['objective']}` (lower is better). Mean ± standard deviation over the seeds "
+            "of the validation and test scores of the set each session selected (each the mean over the runs "
+            "the set is judged on), then each strategy against `fixed`:",
             "",
             table,
             "",
+            *targets(facts.get("findings") or {}),
             f"![best validation score against GAN epochs spent, mean over seeds]({figure})",
             "",
             f"Every episode of every session: [`{episodes}`]({episodes}).",
         ]
     )
+
+
+def _p(value: float | None) -> str:
+    return "n/a" if value is None else f"{value:.3g}"
+
+
+def targets(found: dict) -> list[str]:
+    """The targets as the comparison answers them (compare.findings), in words; nothing when not computed."""
+    if not found:
+        return []
+    worse = found.get("worse_than_fixed") or []
+    guard = (
+        f"worse on test than fixed's by more than one standard error: {', '.join(worse)}"
+        if worse
+        else "no strategy's selected set is worse on test than fixed's by more than one standard error"
+        if found.get("guard_decided", True)
+        else "not decided (one seed gives no standard error)"
+    )
+    chose = (
+        f"{found.get('chose_other', 0)} of {found.get('sessions', 0)} sessions selected a set other than the "
+        "reference"
+    )
+    if not found.get("chose_other"):
+        chose += (
+            " (the search space held nothing that beat the config's own set on fresh seeds at this budget)"
+        )
+    return [
+        f"The guard: {guard}. The moonshot, rl better than fixed and than optuna on test (one-sided DM on "
+        f"per-day CRPS): p = {_p(found.get('rl_vs_fixed_p'))} and p = {_p(found.get('rl_vs_optuna_p'))}. "
+        f"{chose}.",
+        "",
+    ]
 
 
 def main(argv: list[str] | None = None) -> int:

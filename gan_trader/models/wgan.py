@@ -69,7 +69,10 @@ CALIBRATION_SAMPLES = 4
 class TrainingCallback(Protocol):
     """What the caller (tracking, progress bars) receives while a GAN trains."""
 
-    def on_epoch(self, epoch: int, metrics: dict[str, float]) -> None: ...
+    def on_epoch(self, epoch: int, metrics: dict[str, float]) -> bool | None:
+        """An epoch's metrics; True stops the training after this epoch (a tuner's pruning), as early
+        stopping would."""
+        ...
 
     def on_figure(self, name: str, figure: Any) -> None:
         """`figure` is a matplotlib Figure (Agg); save or log it during the call."""
@@ -80,8 +83,8 @@ class TrainingCallback(Protocol):
 class NullCallback:
     """A callback that ignores everything (the default)."""
 
-    def on_epoch(self, epoch: int, metrics: dict[str, float]) -> None:
-        pass
+    def on_epoch(self, epoch: int, metrics: dict[str, float]) -> bool | None:
+        return None
 
     def on_figure(self, name: str, figure: Any) -> None:
         pass
@@ -495,7 +498,7 @@ class GanForecaster(Forecaster):
             metrics.update(validation_scores(task, forecast, prefix="val/"))
             metrics["epoch"] = float(self.epoch)
             self.history.append(metrics)
-            self.callback.on_epoch(self.epoch, metrics)
+            asked_to_stop = self.callback.on_epoch(self.epoch, metrics) is True
             last_prediction = (self.epoch, forecast)
             if self.epoch in self.config.plot_epochs:
                 self._figure(task, forecast, self.epoch)
@@ -511,7 +514,7 @@ class GanForecaster(Forecaster):
                     self.best_checkpoint = self._save(self.checkpoint_dir / "best.pt")
             else:
                 self._epochs_since_best += 1
-            stop = patience is not None and self._epochs_since_best >= patience
+            stop = asked_to_stop or (patience is not None and self._epochs_since_best >= patience)
             every = self.config.checkpoint_every
             if self.checkpoint_dir is not None and (
                 stop or self.epoch == last_epoch or (every and self.epoch % every == 0)

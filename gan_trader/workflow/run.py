@@ -251,6 +251,8 @@ def run_experiment(
     leaderboard = evaluation.leaderboard
     forecasts = evaluation.runs[seeds[0]].forecasts
     selection = session_selection(first.task, session.episodes, session.best, config).describe()
+    if session.selection is not None:  # what the tuning selected, against the reference set
+        selection += f"; the session {session.selection.describe()}"
     view = folds_view(evaluation)
     _log_results(recorder, config, session_id, forecasts, leaderboard)
     recorder.log_table(session_id, view.table, "folds.csv")
