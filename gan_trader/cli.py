@@ -309,7 +309,13 @@ def episodes_list(
 
 @episodes_app.command("show")
 def episodes_show(
-    episode: Annotated[str, typer.Argument(help="episode run id (a unique prefix will do) or SESSION:INDEX")],
+    episode: Annotated[
+        str,
+        typer.Argument(
+            help="SESSION:INDEX or an episode's run id (a unique prefix will do); a bare number is refused "
+            "(it reads as an index and as a run-id prefix)"
+        ),
+    ],
     tracking_uri: TrackingOption = DEFAULT_URI,
 ) -> None:
     """Hyperparameters, final metrics, the controller's action and reward, and artifact paths."""
@@ -336,7 +342,7 @@ def episodes_plot(
     out: Annotated[Path, typer.Option(help="PNG file")] = Path("runs/episode.png"),
     tracking_uri: TrackingOption = DEFAULT_URI,
 ) -> None:
-    """Plot an episode's loss and validation curves to a PNG."""
+    """Plot an episode's per-epoch curves to a PNG, one panel (own y axis) per metric."""
     from gan_trader.tracking.episodes import EpisodeBrowser
 
     console.print(f"wrote {EpisodeBrowser(tracking_uri).plot(episode, out)}")
