@@ -114,6 +114,12 @@ def _print_summary(
         console.print(f"report: {report_path.resolve()}")
 
 
+def result_line(session_id: str, report_path: Path | None) -> str:
+    """What `-q` prints, and all it prints: the session id and the report's path, on one line."""
+    report = f"  report: {report_path.resolve()}" if report_path is not None else ""
+    return f"session: {session_id}{report}"
+
+
 REFIT_INDEX = 1000  # episode indices of the per-fold refits: REFIT_INDEX + 100 x fold + seed position
 
 
@@ -220,7 +226,7 @@ def run_experiment(
     """Tuning session on fold 0 -> the selected GAN and every baseline refitted per walk-forward fold and
     seed -> pooled leaderboards, per-fold results, the tuning's multiple testing -> report, all logged."""
     started = time.perf_counter()
-    console = console or Console(quiet=quiet)
+    console = console or Console()
     names = baseline_names(config.evaluation.baselines if baselines is None else baselines)
     panel = load_panel(config)
     first = prepare(config, panel, fold_splits(config, panel)[0])
@@ -255,6 +261,8 @@ def run_experiment(
     if not quiet:
         _print_summary(console, session, leaderboard, report_path)
         console.print(f"{view.note.split(';')[0]}; {selection}")
+    else:
+        console.print(result_line(session_id, report_path), soft_wrap=True, markup=False, highlight=False)
     return ExperimentResult(session_id, leaderboard, report_path, forecasts)
 
 
