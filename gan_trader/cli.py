@@ -178,16 +178,26 @@ def report(
 
 @data_app.command("validate")
 def data_validate(paths: Annotated[list[Path], typer.Argument(help="price files to check")]) -> None:
-    """Check price files (CSV/parquet, per asset or long format) and print a summary of each."""
+    """Check every price file given (CSV/parquet, per asset or long format): `ok` and a summary for each
+    good one, one `error:` line for each bad one (exit code 2 when any is bad)."""
     from gan_trader.data.loaders import LONG_COLUMNS, load_asset_file, load_long_file, read_table
 
+    bad = 0
     for path in paths:
-        table = read_table(path)
-        if all(c in table.columns for c in LONG_COLUMNS):
-            for series in load_long_file(path):
-                _print_series(series)
-        else:
-            _print_series(load_asset_file(path))
+        try:
+            table = read_table(path)
+            if all(c in table.columns for c in LONG_COLUMNS):
+                found = load_long_file(path)
+            else:
+                found = [load_asset_file(path)]
+        except GanTraderError as exc:
+            bad += 1
+            _print_error(exc)
+            continue
+        for series in found:
+            _print_series(series)
+    if bad:
+        raise typer.Exit(2)
 
 
 def _print_series(series: object) -> None:
@@ -421,13 +431,17 @@ def bench(
     run_benchmarks(quick=quick, json_path=json_path, only=only, console=console)
 
 
+def _print_error(exc: GanTraderError) -> None:
+    message = " ".join(line.strip() for line in str(exc).splitlines() if line.strip())
+    err_console.print(f"error: {message}", markup=False, highlight=False, soft_wrap=True)
+
+
 def main() -> None:
     """Entry point: user errors (bad files, configs or arguments) become one line and exit code 2."""
     try:
         result = app(standalone_mode=False)
     except GanTraderError as exc:
-        message = " ".join(line.strip() for line in str(exc).splitlines() if line.strip())
-        err_console.print(f"error: {message}", markup=False, highlight=False, soft_wrap=True)
+        _print_error(exc)
         sys.exit(exc.exit_code)
     except typer.TyperException as exc:  # usage errors: unknown command, missing argument, bad option value
         ctx = getattr(exc, "ctx", None)
