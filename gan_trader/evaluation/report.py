@@ -280,7 +280,9 @@ def _mh_sections(forecasts: Sequence[Forecast]) -> list[str]:
     note = (
         "acceptance: share of MH proposals accepted on the test days (1: MH changes nothing); critic AUC and "
         "Turner's Z (about N(0, 1) when the calibrated critic is calibrated) on validation windows the "
-        "isotonic calibration did not see. A well-calibrated generator leaves an optimal critic at AUC 0.5."
+        "isotonic calibration did not see. A well-calibrated generator leaves an optimal critic at AUC 0.5. "
+        "A row that chooses between MH's samples and the raw draws (gan) shows these only for the folds "
+        "where it is MH's samples (mean over them); see the note above the leaderboard."
     )
     return [
         _section(title, _table_html(table), note),
@@ -289,7 +291,8 @@ def _mh_sections(forecasts: Sequence[Forecast]) -> list[str]:
 
 
 def _leaderboard_sections(config: ExperimentConfig, leaderboard: Leaderboard) -> list[str]:
-    verdicts = "".join(
+    notes = "".join(f"<p>{html.escape(line)}</p>" for line in leaderboard.notes.values())
+    verdicts = notes + "".join(
         f'<p class="verdict">{html.escape(line)}</p>' for line in leaderboard.verdicts.values()
     )
     note = (
