@@ -19,12 +19,21 @@ from gan_trader.evaluation.report import FoldsView
 from gan_trader.models.base import Forecast, save_forecast
 from gan_trader.models.baselines import baseline_class, run_baselines
 from gan_trader.tracking import tags
+from gan_trader.tracking.episodes import EpisodeBrowser
 from gan_trader.tracking.store import Recorder, open_recorder
-from gan_trader.tuning.episode import EpisodeSpec, run_episode
+from gan_trader.tuning.episode import REFIT_INDEX, EpisodeSpec, run_episode
 from gan_trader.tuning.session import SessionResult, run_session
-from gan_trader.workflow.folds import FOLD_COLUMNS, FoldRows, FoldsEvaluation, evaluate_folds
+from gan_trader.workflow.folds import FoldRows, evaluate_folds
 from gan_trader.workflow.prepare import Prepared, fold_splits, load_panel, prepare
-from gan_trader.workflow.report import episode_figures, write_experiment_report
+from gan_trader.workflow.report import (
+    FOLDS_FILE,
+    NOTES_FILE,
+    SELECTION_FILE,
+    episode_figures,
+    folds_view,
+    tuning_episodes,
+    write_experiment_report,
+)
 from gan_trader.workflow.selection import session_selection
 
 log = logging.getLogger(__name__)
@@ -120,9 +129,6 @@ def result_line(session_id: str, report_path: Path | None) -> str:
     return f"session: {session_id}{report}"
 
 
-REFIT_INDEX = 1000  # episode indices of the per-fold refits: REFIT_INDEX + 100 x fold + seed position
-
-
 def gan_rows(
     config: ExperimentConfig, recorder: Recorder, session: SessionResult, first: Prepared
 ) -> FoldRows | None:
@@ -167,19 +173,6 @@ def _fold_rows(config: ExperimentConfig, names: list[str], gan: FoldRows | None)
     return rows
 
 
-def folds_view(evaluation: FoldsEvaluation) -> FoldsView:
-    folds, seeds = len(evaluation.splits), len(evaluation.seeds)
-    note = (
-        f"{folds} expanding-window folds x {seeds} seed(s); every feature builder, baseline and the GAN "
-        "refitted per fold. The tuning session ran on fold 0's validation span; its selected "
-        "hyperparameters are refitted on every fold. The leaderboards above pool all folds' test days "
-        f"(first seed); below, mean and sd over the {folds * seeds} fold x seed runs."
-    )
-    summary = evaluation.summary()
-    keep = [c for c in FOLD_COLUMNS if c in summary.columns.get_level_values(0)]
-    return FoldsView(evaluation.fold_table(), summary[keep], note)
-
-
 WALL_METRIC = "run/wall_seconds"  # a session run's metric: the whole `run`, from loading data to the report
 
 
@@ -197,7 +190,8 @@ class ReportParts:
 def _write_report(
     config: ExperimentConfig, recorder: Recorder, session: SessionResult, parts: ReportParts
 ) -> Path:
-    """The HTML report of a run, written to evaluation.report and logged with the session."""
+    """The HTML report of a run, written to evaluation.report and logged with the session. The episodes
+    are read back from the store, as `gan-trader report` reads them, so both write the same report."""
     path = Path(str(config.evaluation.report).format(name=config.name, session=session.session_id))
     write_experiment_report(
         path,
@@ -205,7 +199,7 @@ def _write_report(
         prepared=parts.prepared,
         leaderboard=parts.leaderboard,
         forecasts=parts.forecasts,
-        episodes=session.table(),
+        episodes=tuning_episodes(EpisodeBrowser(config.tracking.uri), session.session_id),
         figures=episode_figures(recorder, session.best.run_id if session.best else None),
         folds=parts.folds,
         selection=parts.selection,
@@ -247,12 +241,15 @@ def run_experiment(
     leaderboard = evaluation.leaderboard
     forecasts = evaluation.runs[seeds[0]].forecasts
     selection = session_selection(first.task, session.episodes, session.best, config).describe()
-    view = folds_view(evaluation)
+    view = folds_view(evaluation.fold_table(), len(evaluation.splits), len(evaluation.seeds))
     _log_results(recorder, config, session_id, forecasts, leaderboard)
-    recorder.log_table(session_id, view.table, "folds.csv")
+    recorder.log_table(session_id, view.table, FOLDS_FILE)
     recorder.log_text(
         session_id, "\n".join([*leaderboard.comparison_lines(), selection]) + "\n", "comparisons.txt"
     )
+    recorder.log_text(session_id, selection + "\n", SELECTION_FILE)
+    if leaderboard.notes:
+        recorder.log_text(session_id, "\n".join(leaderboard.notes.values()) + "\n", NOTES_FILE)
     report_path = None
     if report and config.evaluation.report is not None:
         parts = ReportParts(first, leaderboard, forecasts, view, selection)
