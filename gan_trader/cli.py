@@ -379,13 +379,15 @@ def sentiment_score(
     cache_dir: Annotated[Path | None, typer.Option(help="embedding cache folder")] = None,
     seed: Annotated[int, typer.Option(help="seed of the head's training")] = 0,
 ) -> None:
-    """Score headlines with the BERT encoder and head; weekdays are the calendar unless --prices is given."""
+    """Score headlines with the BERT encoder and head (it says which); weekdays are the calendar unless
+    --prices is given. A file that also labels its headlines (a `label` column) gets its agreement printed."""
     import pandas as pd
 
     from gan_trader.data.loaders import load_asset_file
     from gan_trader.errors import ConfigError
     from gan_trader.io import atomic_path
-    from gan_trader.sentiment.score import score_news
+    from gan_trader.sentiment.news import has_labels, load_labelled
+    from gan_trader.sentiment.score import label_agreement, score_news
 
     _setup_logging(True)
     try:
@@ -412,6 +414,10 @@ def sentiment_score(
     with atomic_path(out) as tmp:
         table.to_csv(tmp, index=daily)
     console.print(f"wrote {out}: {len(table)} {'days' if daily else 'headlines'}")
+    console.print(f"scored by: {scores.scorer}", markup=False, highlight=False, soft_wrap=True)
+    if has_labels(news):
+        agreement = label_agreement(scores.headlines, load_labelled(news, timezone=timezone))
+        console.print(agreement.describe(), markup=False, highlight=False, soft_wrap=True)
 
 
 # ---------------------------------------------------------------- bench
