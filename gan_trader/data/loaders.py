@@ -327,6 +327,7 @@ def load_long_file(path: str | Path) -> list[AssetSeries]:
     stamps = parse_timestamps(table, path)
     reject_intraday(table, stamps, pd.Index(table["asset"] + "\x00" + table["field"]), path)
     table = table.assign(date=stamps.normalize(), value=_numeric(table, "value", path))
+    _check_long_values(table, path)
     dup = np.flatnonzero(table.duplicated(["date", "asset", "field"]).to_numpy())
     if len(dup):
         row = int(dup[0])
@@ -341,6 +342,26 @@ def load_long_file(path: str | Path) -> list[AssetSeries]:
         frame = frame_from_table(wide, f"{path} (asset {asset})")
         series.append(AssetSeries(name=str(asset), frame=frame, source=str(path)))
     return series
+
+
+def _check_long_values(table: pd.DataFrame, path: Path) -> None:
+    """Value checks of a long file on its own rows, so that the line named is the file's (the per-asset
+    checks after the pivot would count the pivoted rows)."""
+    values = table["value"].to_numpy(float)
+    volume = (table["field"] == "volume").to_numpy()
+    problems = (
+        ("infinite value", np.isinf(values)),
+        ("non-positive price", ~volume & (values <= 0)),
+        ("negative volume", volume & (values < 0)),
+    )
+    for what, bad in problems:
+        rows = np.flatnonzero(bad)
+        if len(rows):
+            row = int(rows[0])
+            raise DataError(
+                f"{path}: column '{written(table, 'value')}' line {_line(row)}: {what} {values[row]:g} "
+                f"(asset {table['asset'].iloc[row]!r}, field {table['field'].iloc[row]!r})"
+            )
 
 
 def discover_files(folder: str | Path) -> list[Path]:

@@ -111,6 +111,11 @@ BAD_PRICE_FILES: dict[str, BadPrices] = {
         "column 'field' line 2: unknown field 'price'",
         long=True,
     ),
+    "long file, non-positive price": BadPrices(
+        LONG_ROWS + "2020-01-07,BBB,Adj Close,-3\n",
+        "column 'value' line 8: non-positive price -3 (asset 'BBB', field 'adj_close')",
+        long=True,
+    ),
     "long file, duplicate entry": BadPrices(
         LONG_ROWS + "2020-01-06,AAA,close,11\n", "line 8: duplicate entry for asset 'AAA'", long=True
     ),
