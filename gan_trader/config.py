@@ -583,7 +583,7 @@ def deep_merge(base: dict[str, Any], override: dict[str, Any]) -> dict[str, Any]
 
 def _config_file(path: Path, source: Path | None) -> Path:
     """`path` as the working directory reads it; a missing parent names the config that extends it, and
-    points at the file when it sits beside that config (the reading of `extends` before 0.2)."""
+    points at the file when it sits beside that config (written as seen from the config's folder)."""
     if path.exists() or source is None:
         return path
     beside = source.parent / path
