@@ -9,7 +9,7 @@ STAMP := $(VENV)/.installed-$(EXTRAS)
 CONFIG ?= experiments/default.yaml
 PYTEST_ARGS ?=
 
-.PHONY: setup experiment results compare test test-cluster test-all lint format bench clean chromium
+.PHONY: setup experiment results sentiment compare test test-cluster test-all lint format bench clean chromium
 
 setup: $(STAMP)
 
@@ -26,6 +26,10 @@ experiment: setup
 # README's result tables from the newest logged run of the default experiment (run `make experiment` first).
 results: setup
 	$(PY) scripts/readme_results.py
+
+# README's sentiment agreement: the default scorer on the labelled headlines gan-trader ships.
+sentiment: setup
+	$(PY) scripts/readme_sentiment.py
 
 # Tuning strategies at an equal budget of GAN epochs over three seeds (experiments/tuning_compare.yaml states
 # the budget); writes the table, figure and facts to COMPARE_OUT and puts them into README.

@@ -37,6 +37,11 @@ log = logging.getLogger(__name__)
 CHECKPOINT_PARAM = "checkpoint"  # `episode.checkpoint`: the name of the checkpoint a "keep" continues
 
 
+# Episode indices of a run's refits of the selected set per walk-forward fold and seed:
+# REFIT_INDEX + 100 x fold + the seed's position (below it: the tuning session's own episodes).
+REFIT_INDEX = 1000
+
+
 @dataclass
 class EpisodeSpec:
     """What to run: picklable, so an executor can ship it to another process or a Ray worker."""
