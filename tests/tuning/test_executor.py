@@ -59,8 +59,10 @@ def test_process_pool_runs_episodes_in_two_workers(
         result = run_session(
             config, tiny_task, recorder, strategy="random", episodes=3, executor=executor, quiet=True
         )
-    assert _finished_indices(recorder, result.session_id) == {0: 1, 1: 1, 2: 1}
-    assert len({e.hyperparameters["lrelu_alpha"] for e in result.episodes}) == 3
+    # Three search episodes (the reference first), then racing: 1 candidate + the reference x 2 seeds.
+    assert _finished_indices(recorder, result.session_id) == {i: 1 for i in range(7)}
+    search = [e for e in result.episodes if e.action != "race"]
+    assert len({e.hyperparameters["lrelu_alpha"] for e in search}) == 3
 
 
 def test_ray_executor_runs_real_episodes_on_two_workers(
@@ -108,7 +110,7 @@ def test_pbt_runs_ray_tune_population_on_the_real_gan(
 ) -> None:
     config = tiny_config(
         tmp_path,
-        "tuning.budget_epochs=4",
+        "tuning.budget_epochs=8",  # 4 for the population, 4 for racing (1 candidate + the reference, 2 seeds)
         "tuning.pbt.interval=1",
         "tuning.pbt.population=2",
         "executor.workers=2",
@@ -117,11 +119,14 @@ def test_pbt_runs_ray_tune_population_on_the_real_gan(
     )
     recorder = open_recorder(config.tracking, experiment)
     result = run_session(config, tiny_task, recorder, strategy="pbt", quiet=True)
-    assert [e.index for e in result.episodes] == [0, 1, 2, 3]
-    assert all(e.ok and e.action == "pbt" for e in result.episodes), [
+    population = [e for e in result.episodes if e.action != "race"]
+    assert [e.index for e in population] == [0, 1, 2, 3]
+    assert all(e.ok and e.action == "pbt" for e in population), [
         (e.status, e.action, e.reason) for e in result.episodes
     ]
-    assert [e.total_epochs for e in result.episodes] == [1, 2, 1, 2]  # round 2 continues a checkpoint
+    assert [e.total_epochs for e in population] == [1, 2, 1, 2]  # round 2 continues a checkpoint
+    racing = [e for e in result.episodes if e.action == "race"]
+    assert [e.index for e in racing] == [4, 5, 6, 7] and all(e.ok for e in racing)
     assert recorder.run(result.session_id).status == "FINISHED"
     printed = capsys.readouterr().out
     assert "View detailed results here" not in printed and "Configuration for experiment" not in printed
