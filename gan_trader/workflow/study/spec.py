@@ -26,6 +26,7 @@ names the study file and the key, and is raised before any cell starts (exit 2).
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import json
 import re
@@ -270,6 +271,23 @@ class Study:
             return {}
         others = [m.name for m in self.models if not m.is_gan]
         return {m.name: others for m in self.models if m.is_gan}
+
+    def restricted(
+        self,
+        targets: list[str] | None = None,
+        seeds: list[int] | None = None,
+        feature_sets: list[str] | None = None,
+        models: list[str] | None = None,
+    ) -> Study:
+        """A slice of the grid (names of this study's entries; None keeps all): what the benchmark times."""
+        return dataclasses.replace(
+            self,
+            targets=[t for t in self.targets if targets is None or t in targets],
+            seeds=[s for s in self.seeds if seeds is None or s in seeds],
+            feature_sets=[s for s in self.feature_sets if feature_sets is None or s.name in feature_sets],
+            models=[m for m in self.models if models is None or m.name in models],
+            configs={},
+        )
 
     def describe(self) -> str:
         cells = len(self.cells())
