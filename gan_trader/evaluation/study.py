@@ -297,11 +297,13 @@ def heatmap_figure(
                     continue
                 marked = _significant(tests, scope, model, feature_set, comparison)
                 label = f"{value:.3f}" + ("*" if marked else "")
-                axis.text(j, i, label, ha="center", va="center", fontsize=6.5)
+                axis.text(
+                    j, i, label, ha="center", va="center", fontsize=6.5, weight="bold" if marked else None
+                )
     if image is not None:
         figure.colorbar(image, ax=list(axes), shrink=0.8, label="crps_rel (< 1 beats the 60-day Gaussian)")
-    note = f"*: better {comparison}, one-sided DM, Holm p < 0.05" if comparison else ""
-    figure.suptitle(f"crps_rel by feature set and model (mean over seeds x folds). {note}", fontsize=9)
+    note = f"\n*: better {comparison} (one-sided DM, Holm p < 0.05)" if comparison else ""
+    figure.suptitle(f"crps_rel by feature set and model (mean over seeds x folds){note}", fontsize=9, y=1.04)
     return figure
 
 

@@ -227,3 +227,22 @@ def test_readme_section_is_regenerated_from_the_logged_study(study_dir: Path) ->
 def test_replace_section_needs_the_markers() -> None:
     with pytest.raises(ValueError, match="no study section"):
         replace_section("no markers here", "body")
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("kind", ["local", "ray"])
+def test_cells_in_worker_processes_give_the_numbers_of_one_process(study_dir: Path, kind: str) -> None:
+    """Two local processes or two Ray workers run the cells, each logging its runs to the study's store; a
+    cell's numbers are those of the same cell run in this process."""
+    base = CHEAP.replace("seeds: [1, 2]", "seeds: [1]")
+    alone = run_study(load_study(write_study(study_dir, base)), quiet=True)
+    spread = base.replace("name: cheap", "name: cheap_workers").replace(
+        'set: ["data.assets=[SYN_B]"]',
+        f'set: ["data.assets=[SYN_B]", executor.kind={kind}, executor.workers=2]',
+    )
+    workers = run_study(load_study(write_study(study_dir, spread)), quiet=True)
+    assert set(workers.results.cells["status"]) == {FINISHED}
+    assert len(workers.results.cells) == len(alone.results.cells)
+    left = alone.results.summary()["crps_rel"]
+    right = workers.results.summary()["crps_rel"]
+    assert np.allclose(left.sort_index().to_numpy(), right.sort_index().to_numpy(), rtol=0, atol=1e-12)

@@ -102,7 +102,7 @@ def test_grid(results: StudyResults, scope: str, comparison: str) -> pd.DataFram
             text += f" ({row['stat']:+.1f})"
         grid[(row["feature_set"], row["model"])] = f"**{text}**" if row["better"] else text
     sets = list(dict.fromkeys(part["feature_set"]))
-    models = list(dict.fromkeys(part["model"]))
+    models = sorted(dict.fromkeys(part["model"]), key=results.model_rank)
     return pd.DataFrame(
         [[grid.get((s, m), MISSING) for m in models] for s in sets], index=sets, columns=models
     )

@@ -35,6 +35,7 @@ from gan_trader.workflow.study.cells import SCORES_ARTIFACT
 from gan_trader.workflow.study.spec import PER_TARGET
 
 STUDY_ARTIFACT = "study.json"  # the grid and the tests, logged with the study run
+ABLATION_ORDER = {"": 0, "_raw": 1, "_mh": 2}  # a GAN's row, then its raw draws' and its MH samples'
 CELL_COLUMNS = [
     "key",
     "target",
@@ -82,9 +83,7 @@ class StudyResults:
             summary["failed"] = summary["failed"].fillna(0).astype(int)
             missing = self._missing()
             summary["missing"] = [missing.get((t, s), "") for t, s, _m in summary.index.to_list()]
-            self._cache["summary"] = summary.sort_index(
-                key=lambda level: level.map(self._order(level.name)), sort_remaining=False
-            )
+            self._cache["summary"] = summary.loc[sorted(summary.index, key=self._rank)]
         return self._cache["summary"]  # type: ignore[no-any-return]
 
     def comparisons(self) -> list[Comparison]:
@@ -138,6 +137,8 @@ class StudyResults:
         comparison = comparison or (f"vs {baseline}" if baseline else None)
         summary = self.summary()
         per_set = summary[summary.index.get_level_values("feature_set") != PER_TARGET]
+        targets = list(self.spec["targets"])
+        scopes = scopes or (targets + [POOLED] if len(targets) > 1 else targets)
         return heatmap_figure(per_set, self.tests(), comparison, scopes)
 
     def failed(self) -> pd.DataFrame:
@@ -173,25 +174,26 @@ class StudyResults:
                     notes.append(text)
         return {key: " | ".join(notes) for key, notes in found.items()}
 
-    def _order(self, level: str | None) -> dict[str, int]:
-        """Display order of an index level: the study file's order (targets then pooled; sets; models)."""
+    def _rank(self, key: tuple[str, str, str]) -> tuple[int, int, int]:
+        """Display order of a (target, feature set, model) row: the study file's (targets, then pooled; the
+        feature sets, then the per-target models; each model followed by its ablation rows)."""
         spec = self.spec
-        if level == "target":
-            names = [*spec["targets"], POOLED]
-        elif level == "feature_set":
-            names = [*spec["feature_sets"], PER_TARGET]
-        else:
-            names = []
-            rows = list(dict.fromkeys(self.scores["model"])) if not self.scores.empty else []
-            for entry in [*spec["models"], *spec["per_target"]]:
-                names += [r for r in rows if r == entry or r.startswith(f"{entry}_")] or [entry]
-        order = {name: i for i, name in enumerate(dict.fromkeys(names))}
-        return _Ordering(order)
+        targets = [*spec["targets"], POOLED]
+        sets = [*spec["feature_sets"], PER_TARGET]
+        target, feature_set, model = key
+        return (
+            targets.index(target) if target in targets else len(targets),
+            sets.index(feature_set) if feature_set in sets else len(sets),
+            self.model_rank(model),
+        )
 
-
-class _Ordering(dict[str, int]):
-    def __missing__(self, key: str) -> int:
-        return len(self) + hash(key) % 1000
+    def model_rank(self, model: str) -> int:
+        """A model row's place: the study file's order of models, each followed by its raw and MH rows."""
+        entries = [*self.spec["models"], *self.spec["per_target"]]
+        entry = next((e for e in entries if model == e or model.startswith(f"{e}_")), None)
+        if entry is None:
+            return 3 * len(entries)
+        return 3 * entries.index(entry) + ABLATION_ORDER.get(model.removeprefix(entry), 2)
 
 
 def _index() -> pd.MultiIndex:
