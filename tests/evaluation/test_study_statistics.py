@@ -136,8 +136,17 @@ def test_tables_on_a_grid_with_a_known_answer() -> None:
     assert ("vs history", "history") not in pooled.index  # a model is not tested against itself
     assert pooled.loc[("vs garch_t", "signal"), "better"]
     assert not pooled.loc[("vs garch_t", "history"), "better"]
-    # Holm over the two sets of the family: the adjusted p is at least the raw one.
+    # Holm over the family's two sets (signal, noise): the smaller p is doubled.
+    signal = pooled.loc[("vs history", "signal")]
+    assert signal["p_holm"] == pytest.approx(min(1.0, 2 * signal["p"]))
     assert (tests["p_holm"] >= tests["p"] - 1e-15).all()
+    # Per target too, one-sided: the signal helps on each target, the noise on neither.
+    for target in ("A", "B"):
+        own = tests[
+            (tests["scope"] == target) & (tests["model"] == "gan") & (tests["comparison"] == "vs history")
+        ]
+        own = own.set_index("feature_set")
+        assert own.loc["signal", "better"] and not own.loc["noise", "better"]
     summary = crps_rel_summary(scores)
     assert (
         summary.loc[(POOLED, "signal", "gan"), "crps_rel"]
