@@ -163,7 +163,7 @@ def study(
     quiet: QuietOption = False,
 ) -> None:
     """Run a study: targets x feature sets x models x seeds over the walk-forward folds, logged under one
-    study run, and print its tables (crps_rel, one-sided DM tests with Holm's correction, MCS)."""
+    study run; print the crps_rel table and the answer (one-sided DM tests, Holm-corrected)."""
     from gan_trader.workflow.study import load_study, run_study
     from gan_trader.workflow.study.report import print_study
 

@@ -31,6 +31,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--readme", type=Path, default=Path("README.md"))
     parser.add_argument("--out", type=Path, default=Path("docs/study"))
     parser.add_argument("--command", default="gan-trader study experiments/feature_study.yaml")
+    parser.add_argument("--note", default="", help="said after the run's time (e.g. the machine's load)")
     args = parser.parse_args(argv)
 
     from gan_trader.config import TrackingConfig
@@ -53,7 +54,9 @@ def main(argv: list[str] | None = None) -> None:
     figure = results.heatmap()
     figure.savefig(args.out / "heatmap.png", dpi=110, bbox_inches="tight")
     heatmap = os.path.relpath(args.out / "heatmap.png", args.readme.resolve().parent)
-    body = study_markdown(results, command=args.command, wall_s=wall, cores=cores, heatmap=heatmap)
+    body = study_markdown(
+        results, command=args.command, wall_s=wall, cores=cores, heatmap=heatmap, note=args.note
+    )
     text = args.readme.read_text(encoding="utf-8")
     args.readme.write_text(replace_section(text, body), encoding="utf-8")
     print(f"{args.readme}: study section rewritten from study {study_id} ({len(results.cells)} cells)")

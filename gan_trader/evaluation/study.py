@@ -279,6 +279,7 @@ def heatmap_figure(
     figure = Figure(figsize=(1.2 + 0.75 * len(models) * len(scopes), 1.4 + 0.42 * len(sets)))
     FigureCanvasAgg(figure)
     axes = figure.subplots(1, len(scopes), squeeze=False)[0]
+    figure.subplots_adjust(top=0.72)  # room for the title above the panels' own
     image = None
     for axis, scope in zip(axes, scopes, strict=True):
         part = frame[frame["target"] == scope]
@@ -303,7 +304,7 @@ def heatmap_figure(
     if image is not None:
         figure.colorbar(image, ax=list(axes), shrink=0.8, label="crps_rel (< 1 beats the 60-day Gaussian)")
     note = f"\n*: better {comparison} (one-sided DM, Holm p < 0.05)" if comparison else ""
-    figure.suptitle(f"crps_rel by feature set and model (mean over seeds x folds){note}", fontsize=9, y=1.04)
+    figure.suptitle(f"crps_rel by feature set and model (mean over seeds x folds){note}", fontsize=9, y=0.99)
     return figure
 
 

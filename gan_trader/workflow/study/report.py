@@ -187,7 +187,9 @@ def _better(results: StudyResults, model: str, comparison: str, feature_set: str
     return bool(test is not None and test["better"])
 
 
-def study_markdown(results: StudyResults, *, command: str, wall_s: float, cores: int, heatmap: str) -> str:
+def study_markdown(
+    results: StudyResults, *, command: str, wall_s: float, cores: int, heatmap: str, note: str = ""
+) -> str:
     """README's study section: how it ran, the answer, the pooled tables, per-target tables, MCS, failures."""
     spec = results.spec
     cells = results.cells
@@ -195,7 +197,9 @@ def study_markdown(results: StudyResults, *, command: str, wall_s: float, cores:
     folds = spec.get("folds", 1)
     baseline = spec["tests"]["baseline_set"]
     lines = [
-        f"`make study` ran `{command}` on {cores} CPU cores in {wall_s / 60:.0f} min ({wall_s:.0f} s): "
+        f"`make study` ran `{command}` on {cores} CPU cores in {wall_s / 60:.0f} min ({wall_s:.0f} s)"
+        + (f" ({note})" if note else "")
+        + ": "
         f"targets {', '.join(spec['targets'])}; feature sets {', '.join(spec['feature_sets'])}; models "
         f"{', '.join(spec['models'])} per feature set and {', '.join(spec['per_target'])} per target; seeds "
         f"{', '.join(str(s) for s in spec['seeds'])}; {folds} walk-forward folds. {finished} of {len(cells)} "
@@ -207,7 +211,8 @@ def study_markdown(results: StudyResults, *, command: str, wall_s: float, cores:
         '("is it better?") on per-day CRPS averaged over seeds; pooled over targets, the per-day loss '
         "differentials (in units of each target's mean Gaussian CRPS) are averaged across targets on their "
         "common days before the test; Holm's correction runs across the feature sets of each model and "
-        "comparison. † marks cells whose target lacked some members of the set's groups.",
+        "comparison. † marks cells whose target lacked some members of the set's groups (on a per-target "
+        "model: of the volatility group, which har_t reads).",
         "",
         "**The answer, pooled over targets:**",
         "",
