@@ -170,9 +170,15 @@ def _jobs(
             continue
         try:
             data: TargetData = prepare_target(study.target_config(target))
-        except GanTraderError as exc:
-            reason = f"{target}: {exc}"
-            log.warning("target %s cannot be prepared: %s", target, exc)
+        except Exception as exc:  # a cell's failure, not the study's (as in run_cells)
+            reason = (
+                f"{target}: {exc}"
+                if isinstance(exc, GanTraderError)
+                else f"{target}: {type(exc).__name__}: {exc}"
+            )
+            log.warning(
+                "target %s cannot be prepared: %s", target, exc, exc_info=not isinstance(exc, GanTraderError)
+            )
             for cells in jobs:
                 failures += failed_cells(recorder, study_id, cells, reason)
             continue
