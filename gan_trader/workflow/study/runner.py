@@ -110,6 +110,9 @@ def _open_study_run(recorder: Recorder, study: Study, resume: str | None) -> str
     if run.tags.get(tags.KIND_TAG) != "study":
         raise TrackingError(f"--resume {resume}: not a study run of {recorder.experiment_name!r}")
     recorder.reopen(resume)
+    # The grid resumed with may differ from the first one (another --quick, an edited file): the tables
+    # follow the latest.
+    recorder.log_text(resume, json.dumps(study_spec(study), indent=2), STUDY_ARTIFACT)
     return resume
 
 
