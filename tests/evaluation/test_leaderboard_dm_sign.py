@@ -22,11 +22,9 @@ def sampled(name: str, task: ForecastTask, spread: float, seed: int) -> Forecast
     return Forecast.from_returns(name, task, origins, samples.mean(axis=1), samples)
 
 
-@pytest.fixture(scope="module")
-def board(small_panel):  # type: ignore[no-untyped-def]
-    from conftest import task_from_panel
-
-    task = task_from_panel(small_panel)
+@pytest.fixture
+def board(small_task: ForecastTask):  # type: ignore[no-untyped-def]
+    task = small_task
     baselines = run_baselines(["gauss_60d", "garch_t"], task, seed=0)
     good = sampled("sharp", task, spread=0.002, seed=1)  # far below the daily sd (about 1.5 %)
     bad = sampled("blurred", task, spread=0.2, seed=2)  # ten times too wide

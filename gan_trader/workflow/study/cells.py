@@ -27,6 +27,7 @@ import pandas as pd
 
 from gan_trader.config import ExperimentConfig, TrackingConfig
 from gan_trader.errors import EpisodeFailed, TrainingError
+from gan_trader.io import atomic_path
 from gan_trader.models.base import Forecast, Forecaster, ForecastTask
 from gan_trader.models.baselines import baseline_class, create_baseline
 from gan_trader.models.baselines.distributions import DistributionBaseline
@@ -170,9 +171,10 @@ def crps_rel_by_row(scores: pd.DataFrame) -> dict[str, float]:
 
 
 def _log_scores(recorder: Recorder, run_id: str, scores: pd.DataFrame) -> None:
-    with tempfile.TemporaryDirectory(prefix="gan-trader-cell-") as tmp:
-        path = Path(tmp) / SCORES_ARTIFACT
-        scores.to_parquet(path, index=False)
+    with tempfile.TemporaryDirectory(prefix="gan-trader-cell-") as folder:
+        path = Path(folder) / SCORES_ARTIFACT
+        with atomic_path(path) as tmp:
+            scores.to_parquet(tmp, index=False)
         recorder.log_artifact(run_id, path)
     metrics = {f"cell/{m}/crps_rel": v for m, v in crps_rel_by_row(scores).items()}
     for (fold, model), part in scores.groupby(["fold", "model"], sort=False):
