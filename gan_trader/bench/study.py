@@ -37,13 +37,16 @@ QUICK_OVERRIDES = [
 
 @contextlib.contextmanager
 def step_timer() -> Iterator[dict[str, float]]:
-    """Accumulate the wall time of every GanTrainer.step called in this process inside the block."""
+    """Accumulate the wall time of the GAN's training steps in this process inside the block: those of a
+    trainer with a critic (`score_generator` trains the same generator without one)."""
     from gan_trader.models.wgan import GanTrainer
 
     original = GanTrainer.step
     box = {"seconds": 0.0, "steps": 0.0}
 
     def timed(self: GanTrainer, *args: Any, **kwargs: Any) -> Any:
+        if not self.uses_critic:
+            return original(self, *args, **kwargs)
         started = time.perf_counter()
         try:
             return original(self, *args, **kwargs)
