@@ -9,7 +9,7 @@ STAMP := $(VENV)/.installed-$(EXTRAS)
 CONFIG ?= experiments/default.yaml
 PYTEST_ARGS ?=
 
-.PHONY: setup experiment results compare study test test-cluster test-all lint format bench clean chromium
+.PHONY: setup experiment results sentiment compare study test test-cluster test-all lint format bench clean chromium
 
 setup: $(STAMP)
 
@@ -27,11 +27,15 @@ experiment: setup
 results: setup
 	$(PY) scripts/readme_results.py
 
+# README's sentiment agreement: the default scorer on the labelled headlines gan-trader ships.
+sentiment: setup
+	$(PY) scripts/readme_sentiment.py
+
 # Tuning strategies at an equal budget of GAN epochs over three seeds (experiments/tuning_compare.yaml states
 # the budget); writes the table, figure and facts to COMPARE_OUT and puts them into README.
 COMPARE_OUT ?= docs/compare
 compare: setup
-	$(VENV)/bin/gan-trader tune experiments/tuning_compare.yaml --compare rl,bo,random,pbt,pb2,fixed \
+	$(VENV)/bin/gan-trader tune experiments/tuning_compare.yaml --compare rl,bo,random,optuna,pbt,pb2,fixed \
 		--out $(COMPARE_OUT)
 	$(PY) scripts/readme_compare.py $(COMPARE_OUT)
 

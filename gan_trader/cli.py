@@ -114,13 +114,13 @@ def train(config: ConfigArg, set_: SetOption = None, quiet: QuietOption = False)
 @app.command()
 def tune(
     config: ConfigArg,
-    strategy: Annotated[str, typer.Option(help="rl, bo, random, pbt, pb2 or fixed")] = "rl",
+    strategy: Annotated[str, typer.Option(help="rl, bo, random, optuna, pbt, pb2 or fixed")] = "rl",
     episodes: Annotated[int, typer.Option(min=1, help="episodes in the session")] = 4,
     compare: Annotated[
         str | None,
         typer.Option(
             help="compare strategies at an equal epoch budget over evaluation.seeds instead, "
-            "e.g. rl,bo,random,pbt,pb2,fixed"
+            "e.g. rl,bo,random,optuna,pbt,pb2,fixed"
         ),
     ] = None,
     out: Annotated[
@@ -207,16 +207,26 @@ def report(
 
 @data_app.command("validate")
 def data_validate(paths: Annotated[list[Path], typer.Argument(help="price files to check")]) -> None:
-    """Check price files (CSV/parquet, per asset or long format) and print a summary of each."""
+    """Check every price file given (CSV/parquet, per asset or long format): `ok` and a summary for each
+    good one, one `error:` line for each bad one (exit code 2 when any is bad)."""
     from gan_trader.data.loaders import LONG_COLUMNS, load_asset_file, load_long_file, read_table
 
+    bad = 0
     for path in paths:
-        table = read_table(path)
-        if all(c in table.columns for c in LONG_COLUMNS):
-            for series in load_long_file(path):
-                _print_series(series)
-        else:
-            _print_series(load_asset_file(path))
+        try:
+            table = read_table(path)
+            if all(c in table.columns for c in LONG_COLUMNS):
+                found = load_long_file(path)
+            else:
+                found = [load_asset_file(path)]
+        except GanTraderError as exc:
+            bad += 1
+            _print_error(exc)
+            continue
+        for series in found:
+            _print_series(series)
+    if bad:
+        raise typer.Exit(2)
 
 
 def _print_series(series: object) -> None:
@@ -338,7 +348,13 @@ def episodes_list(
 
 @episodes_app.command("show")
 def episodes_show(
-    episode: Annotated[str, typer.Argument(help="episode run id (a unique prefix will do) or SESSION:INDEX")],
+    episode: Annotated[
+        str,
+        typer.Argument(
+            help="SESSION:INDEX or an episode's run id (a unique prefix will do); a bare number is refused "
+            "(it reads as an index and as a run-id prefix)"
+        ),
+    ],
     tracking_uri: TrackingOption = DEFAULT_URI,
 ) -> None:
     """Hyperparameters, final metrics, the controller's action and reward, and artifact paths."""
@@ -365,7 +381,7 @@ def episodes_plot(
     out: Annotated[Path, typer.Option(help="PNG file")] = Path("runs/episode.png"),
     tracking_uri: TrackingOption = DEFAULT_URI,
 ) -> None:
-    """Plot an episode's loss and validation curves to a PNG."""
+    """Plot an episode's per-epoch curves to a PNG, one panel (own y axis) per metric."""
     from gan_trader.tracking.episodes import EpisodeBrowser
 
     console.print(f"wrote {EpisodeBrowser(tracking_uri).plot(episode, out)}")
@@ -392,13 +408,15 @@ def sentiment_score(
     cache_dir: Annotated[Path | None, typer.Option(help="embedding cache folder")] = None,
     seed: Annotated[int, typer.Option(help="seed of the head's training")] = 0,
 ) -> None:
-    """Score headlines with the BERT encoder and head; weekdays are the calendar unless --prices is given."""
+    """Score headlines with the BERT encoder and head (it says which); weekdays are the calendar unless
+    --prices is given. A file that also labels its headlines (a `label` column) gets its agreement printed."""
     import pandas as pd
 
     from gan_trader.data.loaders import load_asset_file
     from gan_trader.errors import ConfigError
     from gan_trader.io import atomic_path
-    from gan_trader.sentiment.score import score_news
+    from gan_trader.sentiment.news import has_labels, load_labelled
+    from gan_trader.sentiment.score import label_agreement, score_news
 
     _setup_logging(True)
     try:
@@ -425,6 +443,10 @@ def sentiment_score(
     with atomic_path(out) as tmp:
         table.to_csv(tmp, index=daily)
     console.print(f"wrote {out}: {len(table)} {'days' if daily else 'headlines'}")
+    console.print(f"scored by: {scores.scorer}", markup=False, highlight=False, soft_wrap=True)
+    if has_labels(news):
+        agreement = label_agreement(scores.headlines, load_labelled(news, timezone=timezone))
+        console.print(agreement.describe(), markup=False, highlight=False, soft_wrap=True)
 
 
 # ---------------------------------------------------------------- bench
@@ -444,13 +466,17 @@ def bench(
     run_benchmarks(quick=quick, json_path=json_path, only=only, console=console)
 
 
+def _print_error(exc: GanTraderError) -> None:
+    message = " ".join(line.strip() for line in str(exc).splitlines() if line.strip())
+    err_console.print(f"error: {message}", markup=False, highlight=False, soft_wrap=True)
+
+
 def main() -> None:
     """Entry point: user errors (bad files, configs or arguments) become one line and exit code 2."""
     try:
         result = app(standalone_mode=False)
     except GanTraderError as exc:
-        message = " ".join(line.strip() for line in str(exc).splitlines() if line.strip())
-        err_console.print(f"error: {message}", markup=False, highlight=False, soft_wrap=True)
+        _print_error(exc)
         sys.exit(exc.exit_code)
     except typer.TyperException as exc:  # usage errors: unknown command, missing argument, bad option value
         ctx = getattr(exc, "ctx", None)

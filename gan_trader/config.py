@@ -1,7 +1,11 @@
 """Experiment configs: YAML validated by pydantic, `extends:` inheritance, `--set key.path=value` overrides.
 
-Relative paths in a config are resolved against the working directory (run commands from the repository
-root). Unknown keys are rejected; every error names the file and the key path.
+One rule for relative paths: every relative path a config names (`extends:` included, and data, news,
+output and store paths) is read from the working directory, so run commands from the repository root and
+write paths as seen from there (`extends: experiments/default.yaml`, `prices_dir: my_prices`).
+`name` is never inherited: a config without its own `name:` is named after its file, so it cannot write over
+another experiment's report, saved policy or MLflow experiment. Unknown keys are rejected; every error names
+the file and the key path.
 """
 
 from __future__ import annotations
@@ -9,6 +13,7 @@ from __future__ import annotations
 import copy
 import datetime as dt
 import logging
+import os
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
@@ -444,8 +449,28 @@ class PBTConfig(StrictModel):
         return self
 
 
+class RacingConfig(StrictModel):
+    """Before a session selects a set other than the reference (the config's own hyperparameters), the
+    reference and the best `candidates` sets of the search are re-trained with `seeds` fresh seeds each and
+    compared on their mean validation score: another set is selected only when it beats the reference by
+    more than one standard error of the difference. Racing epochs are charged to the session's budget."""
+
+    candidates: int = Field(2, ge=1, description="sets raced against the reference")
+    seeds: int = Field(2, ge=2, description="fresh seeds per raced set (two at least: a standard error)")
+
+
+class OptunaConfig(StrictModel):
+    """The `optuna` strategy: Optuna's TPE sampler, pruning trials on their per-epoch validation score."""
+
+    pruner: Literal["median", "hyperband"] = "median"
+    startup_trials: int = Field(
+        2, ge=0, description="trials sampled at random (TPE) and never pruned (median) before the model acts"
+    )
+    warmup_epochs: int = Field(1, ge=0, description="epochs of a trial before the median pruner may stop it")
+
+
 class TuningConfig(StrictModel):
-    strategy: Literal["rl", "bo", "random", "pbt", "pb2", "fixed"] = "fixed"
+    strategy: Literal["rl", "bo", "random", "pbt", "pb2", "fixed", "optuna"] = "fixed"
     episodes: int = Field(1, ge=1)
     epochs_per_episode: int | None = Field(None, ge=1, description="default: gan.epochs")
     space: dict[str, ParamSpec] = Field(default_factory=_default_space)
@@ -467,9 +492,29 @@ class TuningConfig(StrictModel):
         description="episodes before the rl controller's stop is honoured (earlier, it trains a new set)",
     )
     pbt: PBTConfig = Field(default_factory=PBTConfig)
+    racing: RacingConfig = Field(default_factory=RacingConfig)
+    optuna: OptunaConfig = Field(default_factory=OptunaConfig)
     sessions_dir: Path | None = Field(
         None, description="session state for --resume (default runs_dir/sessions)"
     )
+
+    def racing_epochs(self, epochs_per_episode: int) -> int:
+        """GAN epochs a session holds back for racing: (candidates + the reference) x seeds x episode."""
+        return (self.racing.candidates + 1) * self.racing.seeds * epochs_per_episode
+
+    def check_racing_budget(self, epochs_per_episode: int) -> None:
+        """A racing that leaves no room for the reference's own episode in tuning.budget_epochs is an error
+        naming both keys (with no budget_epochs, the session's budget adds the racing's epochs)."""
+        if self.budget_epochs is None:
+            return
+        racing = self.racing_epochs(epochs_per_episode)
+        if racing + epochs_per_episode > self.budget_epochs:
+            raise ValueError(
+                f"tuning.racing takes ({self.racing.candidates} candidates + the reference) x "
+                f"{self.racing.seeds} seeds x {epochs_per_episode} epochs = {racing} GAN epochs, and with "
+                f"the reference's own episode more than tuning.budget_epochs ({self.budget_epochs}): lower "
+                "tuning.racing.candidates or tuning.racing.seeds, or raise tuning.budget_epochs"
+            )
 
 
 class ExecutorConfig(StrictModel):
@@ -553,6 +598,11 @@ class ExperimentConfig(StrictModel):
     tracking: TrackingConfig = Field(default_factory=TrackingConfig)
     evaluation: EvaluationConfig = Field(default_factory=EvaluationConfig)
 
+    @model_validator(mode="after")
+    def _racing_fits_the_budget(self) -> ExperimentConfig:
+        self.tuning.check_racing_budget(self.tuning.epochs_per_episode or self.gan.epochs)
+        return self
+
     @property
     def evaluation_seeds(self) -> list[int]:
         """The seeds models are refitted with per fold: evaluation.seeds, or the experiment's seed."""
@@ -600,18 +650,87 @@ def deep_merge(base: dict[str, Any], override: dict[str, Any]) -> dict[str, Any]
     return merged
 
 
-def _resolve_extends(path: Path, seen: tuple[Path, ...] = ()) -> dict[str, Any]:
-    path = path.resolve()
-    if path in seen:
-        chain = " -> ".join(str(p) for p in (*seen, path))
-        raise ConfigError(f"{path}: extends: circular inheritance ({chain})")
-    raw = _read_yaml(path)
+def _config_file(path: Path, source: Path | None) -> Path:
+    """`path` as the working directory reads it; a missing parent names the config that extends it, and
+    points at the file when it sits beside that config (written as seen from the config's folder)."""
+    if path.exists() or source is None:
+        return path
+    beside = source.parent / path
+    hint = (
+        f"; it is beside the config: write extends: {os.path.relpath(beside)}"
+        if not path.is_absolute() and beside.is_file()
+        else ""
+    )
+    raise ConfigError(
+        f"{source}: extends: {path}: config file not found in the working directory {Path.cwd()} "
+        f"(relative paths in a config, extends included, are read from there{hint})"
+    )
+
+
+def _resolve_extends(
+    path: Path, seen: tuple[Path, ...] = (), source: Path | None = None
+) -> list[tuple[Path, dict[str, Any]]]:
+    """The config at `path` and the chain of configs it extends: (file, its own keys), child first."""
+    resolved = _config_file(path, source).resolve()
+    if resolved in seen:
+        chain = " -> ".join(str(p) for p in (*seen, resolved))
+        raise ConfigError(f"{resolved}: extends: circular inheritance ({chain})")
+    raw = _read_yaml(resolved)
     parent = raw.pop("extends", None)
     if parent is None:
-        return raw
+        return [(path, raw)]
     if not isinstance(parent, str):
         raise ConfigError(f"{path}: extends: expected a file path, got {parent!r}")
-    return deep_merge(_resolve_extends(path.parent / parent, (*seen, path)), raw)
+    return [(path, raw), *_resolve_extends(Path(parent), (*seen, resolved), path)]
+
+
+# Where a run writes what belongs to its experiment: an inherited literal value would write over the
+# parent experiment's files (a value with {name} in it follows the child's name).
+EXPERIMENT_OUTPUTS = (
+    ("tracking", "experiment"),
+    ("evaluation", "report"),
+    ("tuning", "agent", "policy_path"),
+)
+
+
+def _lookup(raw: dict[str, Any], keys: tuple[str, ...]) -> Any:
+    node: Any = raw
+    for key in keys:
+        if not isinstance(node, dict) or key not in node:
+            return None
+        node = node[key]
+    return node
+
+
+def _own_name(chain: list[tuple[Path, dict[str, Any]]], overrides: list[str]) -> dict[str, Any]:
+    """Name the experiment after its own file unless that file (or --set) names it; refuse outputs
+    inherited from a parent that would write over the parent experiment's report, policy or runs."""
+    (path, own), parents = chain[0], chain[1:]
+    overridden = {tuple(parse_override(item)[0]) for item in overrides}
+    patch: dict[str, Any] = {}
+    if "name" not in own and ("name",) not in overridden:
+        patch["name"] = path.stem
+    for keys in EXPERIMENT_OUTPUTS:
+        if _lookup(own, keys) is not None or keys in overridden:
+            continue
+        for parent, values in parents:
+            value = _lookup(values, keys)
+            if value is not None:
+                if "{name}" not in str(value):
+                    key = ".".join(keys)
+                    raise ConfigError(
+                        f"{path}: {key}: inherited from {parent} ({value}), so this experiment would write "
+                        f"over that one's; set {key} in {path.name} (or with --set {key}=...)"
+                    )
+                break
+    return patch
+
+
+def _merged(chain: list[tuple[Path, dict[str, Any]]]) -> dict[str, Any]:
+    merged: dict[str, Any] = {}
+    for _path, raw in reversed(chain):
+        merged = deep_merge(merged, raw)
+    return merged
 
 
 def parse_override(item: str) -> tuple[list[str], Any]:
@@ -648,12 +767,14 @@ def apply_overrides(raw: dict[str, Any], overrides: list[str]) -> dict[str, Any]
 
 def _format_validation(source: str, exc: ValidationError) -> str:
     first = exc.errors()[0]
-    where = ".".join(str(p) for p in first["loc"]) or "(top level)"
+    where = ".".join(str(p) for p in first["loc"])
     message = first["msg"].removeprefix("Value error, ")
     if first["type"] == "extra_forbidden":
         message = "unknown key"
     more = f" (+{exc.error_count() - 1} more)" if exc.error_count() > 1 else ""
-    return f"{source}: {where}: {message}{more}"
+    if not where and message.startswith("tuning."):  # a check across sections names its own keys
+        return f"{source}: {message}{more}"
+    return f"{source}: {where or '(top level)'}: {message}{more}"
 
 
 def validate_config(raw: dict[str, Any], source: str = "<config>") -> ExperimentConfig:
@@ -663,13 +784,59 @@ def validate_config(raw: dict[str, Any], source: str = "<config>") -> Experiment
         raise ConfigError(_format_validation(source, exc)) from None
 
 
+def _warn_shadowed_overrides(raw: dict[str, Any], overrides: list[str]) -> None:
+    """One line when a --set changes a key that another key of the config overrides (it would change
+    nothing the user sees): gan.epochs under tuning.epochs_per_episode."""
+    overridden = {tuple(parse_override(item)[0]) for item in overrides}
+    per_episode = _lookup(raw, ("tuning", "epochs_per_episode"))
+    shadowed = per_episode is not None and per_episode != _lookup(raw, ("gan", "epochs"))
+    if shadowed and ("gan", "epochs") in overridden and ("tuning", "epochs_per_episode") not in overridden:
+        log.warning(
+            "--set gan.epochs: tuning episodes train tuning.epochs_per_episode = %s epochs (set in the "
+            "config), not gan.epochs; to change them: --set tuning.epochs_per_episode=N",
+            per_episode,
+        )
+
+
 def load_config(path: str | Path | None = None, overrides: list[str] | None = None) -> ExperimentConfig:
-    """Load a YAML config (following `extends:`), apply `--set` overrides and validate it."""
-    raw: dict[str, Any] = {} if path is None else _resolve_extends(Path(path))
-    raw = apply_overrides(raw, overrides or [])
-    if path is not None and "name" not in raw:
-        raw["name"] = Path(path).stem
-    return validate_config(raw, str(path) if path is not None else "<defaults>")
+    """Load a YAML config (following `extends:`), apply `--set` overrides and validate it.
+
+    Relative paths are read from the working directory; a config without its own `name:` is named after
+    its file.
+    """
+    overrides = list(overrides or [])
+    raw: dict[str, Any] = {}
+    if path is not None:
+        chain = _resolve_extends(Path(path))
+        raw = deep_merge(_merged(chain), _own_name(chain, overrides))
+    raw = apply_overrides(raw, overrides)
+    config = validate_config(raw, str(path) if path is not None else "<defaults>")
+    if path is not None:
+        _check_input_paths(config, Path(path))
+    _warn_shadowed_overrides(raw, overrides)
+    return config
+
+
+def _check_input_paths(config: ExperimentConfig, path: Path) -> None:
+    """A data path missing from the working directory but present beside the config was written relative
+    to the config: say so in one line naming the key (the loaders' own errors cover every other miss)."""
+    data = config.data
+    named: list[tuple[str, Path | None]] = [
+        ("data.prices_dir", data.prices_dir),
+        ("data.long_file", data.long_file),
+        ("data.news", data.news),
+        *((f"data.files[{i}].path", entry.path) for i, entry in enumerate(data.files)),
+    ]
+    for key, value in named:
+        if value is None or value.is_absolute() or value.exists():
+            continue
+        beside = path.parent / value
+        if path.parent.resolve() != Path.cwd().resolve() and beside.exists():
+            raise ConfigError(
+                f"{path}: {key}: {value} not found in the working directory {Path.cwd()} (relative paths "
+                f"in a config are read from there, not from the config's folder); write "
+                f"{os.path.relpath(beside)}"
+            )
 
 
 def dump_config(config: ExperimentConfig) -> str:

@@ -25,10 +25,11 @@ from gan_trader.errors import DamagedFileError, OutdatedFileError
 log = logging.getLogger(__name__)
 
 # Format versions, one per kind of file (the key `format` inside the file unless said otherwise).
-SESSION_STATE_FORMAT = 1  # <sessions_dir>/<session>/state.json and strategy/random.json
+SESSION_STATE_FORMAT = 2  # <sessions_dir>/<session>/state.json and strategy/random.json
 OPTIMIZER_STATE_FORMAT = 1  # <sessions_dir>/<session>/strategy/optimizer.json (+ optimizer.bo.json)
 CHECKPOINT_FORMAT = 2  # GAN checkpoints: best.pt, last.pt, model.pt
-POLICY_FORMAT = 2  # saved RL policies (<runs_dir>/policies/<experiment>-<space>-<algo>.zip, gan_trader.json)
+POLICY_FORMAT = 3  # saved RL policies (<runs_dir>/policies/<experiment>-<space>-<algo>.zip, gan_trader.json);
+# 3: the learning curve's slope observed, DQN's replay buffer kept in the zip
 RUN_FORMAT = 2  # logged runs: their tags, params and metric names (tag gan_trader.format); 2: val/relmae
 FEATURE_CACHE_FORMAT = 2  # feature cache entries (part of the cache key and of the entry's .json)
 EMBEDDING_CACHE_FORMAT = 1  # sentiment embedding chunks (in the chunk's magic bytes)

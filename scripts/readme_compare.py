@@ -13,11 +13,41 @@ import os
 import sys
 from pathlib import Path
 
+import pandas as pd
 from readme_results import rewrite
 
 START = "<!-- compare:start (make compare writes this part; do not edit by hand) -->"
 END = "<!-- compare:end -->"
 ROOT = Path(__file__).resolve().parents[1]
+
+
+def compare_sentence(table: pd.DataFrame, objective: str) -> str:
+    """Which strategy did best on validation and on test, in words; `fixed` (restarts of the config's own
+    hyperparameters) is the yardstick a search has to beat."""
+    table = table.set_index("strategy")
+    best_val = str(table["best_val_mean"].idxmin())
+    best_test = str(table["test_selected_mean"].idxmin())
+
+    def score(strategy: str, column: str) -> str:
+        return f"{table.loc[strategy, f'{column}_mean']:.4g} ± {table.loc[strategy, f'{column}_std']:.2g}"
+
+    sentence = (
+        f"Lowest mean validation {objective} of the selected set: {best_val} ({score(best_val, 'best_val')}); "
+        f"lowest mean test score of the selected set: {best_test} ({score(best_test, 'test_selected')})"
+    )
+    if "fixed" in table.index and best_val == best_test == "fixed":
+        sentence += " — at this budget no search strategy beat restarting the config's own hyperparameters"
+    elif "fixed" in table.index:
+        ahead = [
+            s
+            for s in table.index
+            if table.loc[s, "test_selected_mean"] < table.loc["fixed", "test_selected_mean"]
+        ]
+        sentence += (
+            f" — on test, {', '.join(ahead) or 'none'} beat fixed (restarts of the config's own "
+            "hyperparameters)"
+        )
+    return sentence + f", over {int(table['seeds'].max())} seeds."
 
 
 def compare_markdown(folder: Path, readme: Path) -> str:
@@ -32,17 +62,52 @@ def compare_markdown(folder: Path, readme: Path) -> str:
     return "\n".join(
         [
             f"`make compare` ran `{facts['command']}`{cpus} in {runtime / 60:.0f} min ({runtime:.0f} s): "
-            f"{facts['budget_epochs']} GAN epochs per strategy and seed, seeds {seeds}, objective "
-            f"`{facts['objective']}` (lower is better). Mean ± standard deviation over the seeds of the best "
-            "validation score each session reached and of the test score of the episode it selected:",
+            f"{facts['budget_epochs']} GAN epochs per strategy and seed (racing included), seeds {seeds}, "
+            f"objective `{facts['objective']}` (lower is better). Mean ± standard deviation over the seeds "
+            "of the validation and test scores of the set each session selected (each the mean over the runs "
+            "the set is judged on), then each strategy against `fixed`. "
+            + compare_sentence(pd.read_csv(folder / "comparison.csv"), facts["objective"]),
             "",
             table,
             "",
+            *targets(facts.get("findings") or {}),
             f"![best validation score against GAN epochs spent, mean over seeds]({figure})",
             "",
             f"Every episode of every session: [`{episodes}`]({episodes}).",
         ]
     )
+
+
+def _p(value: float | None) -> str:
+    return "n/a" if value is None else f"{value:.3g}"
+
+
+def targets(found: dict) -> list[str]:
+    """The targets as the comparison answers them (compare.findings), in words; nothing when not computed."""
+    if not found:
+        return []
+    worse = found.get("worse_than_fixed") or []
+    guard = (
+        f"worse on test than fixed's by more than one standard error: {', '.join(worse)}"
+        if worse
+        else "no strategy's selected set is worse on test than fixed's by more than one standard error"
+        if found.get("guard_decided", True)
+        else "not decided (one seed gives no standard error)"
+    )
+    chose = (
+        f"{found.get('chose_other', 0)} of {found.get('sessions', 0)} sessions selected a set other than the "
+        "reference"
+    )
+    if not found.get("chose_other"):
+        chose += (
+            " (the search space held nothing that beat the config's own set on fresh seeds at this budget)"
+        )
+    return [
+        f"The guard: {guard}. The moonshot, rl better than fixed and than optuna on test (one-sided DM on "
+        f"per-day CRPS): p = {_p(found.get('rl_vs_fixed_p'))} and p = {_p(found.get('rl_vs_optuna_p'))}. "
+        f"{chose}.",
+        "",
+    ]
 
 
 def main(argv: list[str] | None = None) -> int:

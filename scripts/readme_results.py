@@ -25,6 +25,7 @@ END = "<!-- results:end -->"
 POINT_COLUMNS = {
     "days": "days",
     "relmae": "MAE / persistence",
+    "dm_stat": "DM t (+ = worse)",
     "dm_pvalue": "DM p",
     "directional_accuracy": "dir. acc.",
     "pt_pvalue": "PT p",
@@ -38,6 +39,7 @@ DISTRIBUTION_COLUMNS = {
     "coverage_50": "cov 50",
     "coverage_90": "cov 90",
     "pit_pvalue": "PIT p",
+    "crps_dm_stat": "DM t (CRPS, + = worse)",
     "crps_dm_pvalue": "DM p (CRPS)",
     "in_mcs_crps": "in MCS",
     "mh_acceptance": "MH accept",
@@ -54,6 +56,15 @@ def cell(value: object) -> str:
     return str(value)
 
 
+SIGNED = ("dm_stat", "crps_dm_stat")  # Diebold-Mariano statistics: the sign says better (-) or worse (+)
+
+
+def signed(value: object) -> str:
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return "-"
+    return f"{float(value):+.2f}"  # type: ignore[arg-type]
+
+
 def markdown_table(table: pd.DataFrame, columns: dict[str, str]) -> str:
     shown = [c for c in columns if c in table.columns]
     lines = [
@@ -61,8 +72,102 @@ def markdown_table(table: pd.DataFrame, columns: dict[str, str]) -> str:
         "|---|" + "---:|" * len(shown),
     ]
     for model, row in table.iterrows():
-        lines.append(f"| {model} | " + " | ".join(cell(row[c]) for c in shown) + " |")
+        cells = [signed(row[c]) if c in SIGNED else cell(row[c]) for c in shown]
+        lines.append(f"| {model} | " + " | ".join(cells) + " |")
     return "\n".join(lines)
+
+
+# One generated sentence opening each table: what it shows, in words.
+
+GAN = "gan"
+SIGNIFICANCE = 0.05
+
+
+def _listing(names: list[str]) -> str:
+    return names[0] if len(names) == 1 else ", ".join(names[:-1]) + " and " + names[-1]
+
+
+def _dm(row: pd.Series, stat: str, pvalue: str) -> str:
+    return f"DM t {signed(row[stat])}, p {cell(float(row[pvalue]))}"
+
+
+def points_sentence(table: pd.DataFrame) -> str:
+    """Who beats persistence significantly (DM p < 0.05), and where the GAN stands."""
+    tested = table[table["dm_pvalue"].notna()]
+    better = [str(m) for m, r in tested.iterrows() if r["relmae"] < 1 and r["dm_pvalue"] < SIGNIFICANCE]
+    worse = [str(m) for m, r in tested.iterrows() if r["relmae"] > 1 and r["dm_pvalue"] < SIGNIFICANCE]
+    if better:
+        verb = "beats" if len(better) == 1 else "beat"
+        sentence = f"{_listing(better)} {verb} persistence significantly (DM p < {SIGNIFICANCE:g})"
+    else:
+        sentence = f"No model beats persistence significantly (DM p < {SIGNIFICANCE:g})"
+    if GAN in table.index and pd.notna(table.loc[GAN, "dm_pvalue"]):
+        row = table.loc[GAN]
+        standing = (
+            "significantly worse"
+            if GAN in worse
+            else "significantly better"
+            if GAN in better
+            else "not significantly different"
+        )
+        sentence += (
+            f"; the GAN is {standing} (MAE / persistence {cell(float(row['relmae']))}, "
+            f"{_dm(row, 'dm_stat', 'dm_pvalue')})"
+        )
+    others = [m for m in worse if m != GAN]
+    if others:
+        sentence += f"; significantly worse than persistence too: {_listing(others)}"
+    return sentence + "."
+
+
+def distributions_sentence(table: pd.DataFrame) -> str:
+    """The best CRPS rel, the reference DM compares with, and where the GAN stands."""
+    best = str(table["crps_rel"].idxmin())
+    reference = [str(m) for m, r in table.iterrows() if pd.isna(r.get("crps_dm_pvalue", float("nan")))]
+    sentence = (
+        f"{best} has the lowest CRPS rel ({cell(float(table.loc[best, 'crps_rel']))}; below 1 beats the "
+        "trailing-60-day Gaussian, gauss_60d, which scores 1)"
+    )
+    if GAN in table.index and len(reference) == 1 and reference[0] != GAN:
+        row = table.loc[GAN]
+        significant = row["crps_dm_pvalue"] < SIGNIFICANCE
+        side = "worse" if row["crps_dm_stat"] > 0 else "better"
+        standing = f"significantly {side} than" if significant else "not significantly different from"
+        sentence += (
+            f"; the GAN's is {cell(float(row['crps_rel']))}, {standing} {reference[0]} (the best simple "
+            f"baseline) on per-day CRPS ({_dm(row, 'crps_dm_stat', 'crps_dm_pvalue')})"
+        )
+    return sentence + "."
+
+
+def tuning_sentence(episodes: pd.DataFrame, objective: str) -> str:
+    tuned = episodes[(episodes["index"] < REFIT_INDEX) & episodes[objective].notna()]
+    if tuned.empty:
+        return "No tuning episode finished."
+    best = tuned.loc[tuned[objective].idxmin()]
+    value = float(best[objective])
+    meaning = ""
+    if objective == "val/crps_rel":
+        meaning = (
+            f" ({'below' if value < 1 else 'above'} 1: {'better' if value < 1 else 'worse'} than the "
+            + ("trailing-60-day Gaussian on those days)")
+        )
+    return (
+        f"The session tried {len(tuned)} episodes; the best, episode {int(best['index'])}, reached "
+        f"{objective} {cell(value)}{meaning}, and its hyperparameters were refitted on every fold."
+    )
+
+
+def folds_sentence(summary: pd.DataFrame, folds: int, seeds: int) -> str:
+    best = str(summary.index[0])
+    sentence = (
+        f"Over {folds} folds x {seeds} seed(s), {best} has the lowest mean CRPS rel "
+        f"({summary.loc[best, 'crps_rel']})"
+    )
+    if GAN in summary.index and best != GAN:
+        row = summary.loc[GAN]
+        sentence += f"; the GAN: MAE / persistence {row['relmae']}, CRPS rel {row['crps_rel']}"
+    return sentence + " (mean ± sd over the runs; the spread says how much a single fold can mislead)."
 
 
 def latest_session(browser: object, experiment: str) -> str:
@@ -73,7 +178,7 @@ def latest_session(browser: object, experiment: str) -> str:
     return str(finished.iloc[0]["session"])
 
 
-REFIT_INDEX = 1000  # workflow/run.py: the refits of the selected set per fold and seed start here
+REFIT_INDEX = 1000  # gan_trader/tuning/episode.py: the refits of the selected set per fold and seed
 FOLD_METRICS = {"relmae": "MAE / persistence", "crps_rel": "CRPS rel", "coverage_90": "cov 90"}
 
 
@@ -125,6 +230,10 @@ def results_markdown(session: str, tracking_uri: str, experiment: str) -> str:
             folds = pd.read_csv(browser.download(record.run_id, "folds.csv", Path(tmp)), index_col=0)
         except Exception:  # older runs logged no comparison lines or fold table
             comparisons, folds = "", None
+        try:
+            notes = browser.download(record.run_id, "leaderboard_notes.txt", Path(tmp)).read_text().strip()
+        except Exception:  # a run without a row that needs a note (no GAN with MH), or an older run
+            notes = ""
     objective = browser.objective(session)
     episodes = browser.episodes(session)
     for column in table.columns:
@@ -135,32 +244,39 @@ def results_markdown(session: str, tracking_uri: str, experiment: str) -> str:
     parts = [
         f"Session `{record.run_id}` of experiment `{experiment}`, regenerated by `make results` from its "
         f"logged leaderboard. Wall time of that run: {wall_time(record)} on its machine (`make bench` times "
-        "one in a fresh folder).",
+        "one in a fresh folder). Each table opens with a sentence generated from its own figures.",
         "",
         f"**Tuning** (the session on fold 0's validation span; {objective}, lower is better; reward: the "
-        "improvement of the session's best per GAN epoch):",
+        f"improvement of the session's best per GAN epoch). {tuning_sentence(episodes, objective)}",
         "",
         tuning_markdown(episodes, objective),
         "",
-        "**Points** (test days; MAE / persistence < 1 beats persistence; DM: Diebold-Mariano against it):",
+        "**Points** (test days; MAE / persistence < 1 beats persistence; DM: Diebold-Mariano against "
+        "persistence on absolute errors, t > 0 = worse than persistence, t < 0 = better). "
+        + points_sentence(points),
         "",
         markdown_table(points, POINT_COLUMNS),
     ]
+    if notes:
+        parts += ["", *[f"`{line.split(':', 1)[0]}`:{line.split(':', 1)[1]}" for line in notes.splitlines()]]
     if distributions is not None and not distributions.empty:
         parts += [
             "",
             "**Distributions** (CRPS rel < 1 beats the trailing-60-day Gaussian; coverage of the central "
-            "intervals from the PIT; DM on per-day CRPS vs the best simple baseline):",
+            "intervals from the PIT; DM on per-day CRPS vs the best simple baseline, t > 0 = worse than it). "
+            + distributions_sentence(distributions),
             "",
             markdown_table(distributions, DISTRIBUTION_COLUMNS),
         ]
     if folds is not None and not folds.empty:
+        summary = fold_summary(folds)
         parts += [
             "",
             f"**Per fold** (mean ± sd over {folds['fold'].nunique()} folds x {folds['seed'].nunique()} "
-            "seed(s); each fold refits every feature builder, baseline and the selected GAN):",
+            "seed(s); each fold refits every feature builder, baseline and the selected GAN). "
+            + folds_sentence(summary, folds["fold"].nunique(), folds["seed"].nunique()),
             "",
-            markdown_table(fold_summary(folds), {"runs": "runs", **FOLD_METRICS}),
+            markdown_table(summary, {"runs": "runs", **FOLD_METRICS}),
         ]
     if comparisons:
         parts += ["", *[f"- {line}" for line in comparisons.splitlines()]]

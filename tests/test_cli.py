@@ -71,3 +71,31 @@ def test_quiet_run_prints_nothing_but_its_error(tmp_path: Path) -> None:
     lines = [line for line in done.stderr.splitlines() if line.strip()]
     assert len(lines) == 1 and "no saved session state" in lines[0], done.stderr
     assert done.stdout == ""
+
+
+def test_quiet_run_prints_only_its_result_line(
+    in_tmp: Path, run_cli: CliRunner, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`-q` printed nothing at all: a script could not learn the session id or where the report went."""
+    import importlib.util
+
+    import gan_trader.models.wgan as wgan
+
+    spec = importlib.util.spec_from_file_location(
+        "reliability_helpers", ROOT / "tests" / "reliability" / "reliability_helpers.py"
+    )
+    assert spec is not None and spec.loader is not None
+    helpers = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(helpers)
+    monkeypatch.setattr(wgan, "GanForecaster", helpers.ScriptedGan)
+    config = helpers.write_tiny_cli_experiment(in_tmp, episodes=1)
+    for command, report in (("run", True), ("tune", False)):
+        code, out, err = run_cli([command, str(config), "-q"])
+        assert code == 0, err
+        lines = out.splitlines()
+        assert len(lines) == 1, out
+        session = sorted((in_tmp / "runs" / "sessions").iterdir(), key=lambda p: p.stat().st_mtime)[-1].name
+        expected = f"session: {session}"
+        if report:
+            expected += f"  report: {in_tmp / 'runs' / 'reports' / 'tiny.html'}"
+        assert lines[0] == expected

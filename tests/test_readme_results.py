@@ -70,3 +70,82 @@ def test_tuning_table_leaves_out_the_refits() -> None:
     text = readme_results.tuning_markdown(episodes, "val/crps_rel")
     assert text.splitlines()[0] == "| episode | action | epochs | val/crps_rel | reward |"
     assert "| 1 | keep | 10 | 0.99 | 0.002 |" in text and "refit" not in text
+
+
+# ---------------------------------------------------------------- each table opens with what it shows
+
+
+def test_points_table_says_in_words_who_beats_persistence_and_shows_the_dm_direction() -> None:
+    """`DM p 0.000664` alone did not tell a newcomer that the GAN is significantly *worse*."""
+    table = pd.DataFrame(
+        {
+            "days": [1422] * 4,
+            "relmae": [0.9999, 1.0, 1.0131, 1.0727],
+            "dm_stat": [-0.77, float("nan"), 3.405, 6.52],
+            "dm_pvalue": [0.4417, float("nan"), 0.000664, 1.03e-10],
+        },
+        index=pd.Index(["garch_t", "persistence", "gan", "xgboost"], name="model"),
+    )
+    sentence = readme_results.points_sentence(table)
+    assert sentence == (
+        "No model beats persistence significantly (DM p < 0.05); the GAN is significantly worse "
+        "(MAE / persistence 1.0131, DM t +3.40, p 0.000664); significantly worse than persistence too: "
+        "xgboost."
+    )
+    text = readme_results.markdown_table(table, readme_results.POINT_COLUMNS)
+    assert "| DM t (+ = worse) | DM p |" in text.splitlines()[0]
+    assert (
+        "| gan | 1422 | 1.0131 | +3.40 | 0.000664 |" in text and "| garch_t | 1422 | 0.9999 | -0.77 |" in text
+    )
+    better = table.assign(relmae=[0.98, 1.0, 1.0131, 1.0727], dm_pvalue=[0.01, float("nan"), 0.000664, 1e-10])
+    assert readme_results.points_sentence(better).startswith("garch_t beats persistence significantly")
+
+
+def test_distributions_and_folds_tables_say_where_the_gan_stands() -> None:
+    table = pd.DataFrame(
+        {
+            "crps_rel": [0.9885, 1.0, 0.9999],
+            "crps_dm_stat": [float("nan"), 3.1, 2.53],
+            "crps_dm_pvalue": [float("nan"), 8.5e-06, 0.0116],
+        },
+        index=pd.Index(["garch_t", "gauss_60d", "gan"], name="model"),
+    )
+    sentence = readme_results.distributions_sentence(table)
+    assert sentence.startswith("garch_t has the lowest CRPS rel (0.9885; below 1 beats")
+    assert "the GAN's is 0.9999, significantly worse than garch_t (the best simple baseline)" in sentence
+    assert "(DM t +2.53, p 0.0116)" in sentence
+    folds = pd.DataFrame(
+        {
+            "fold": [0, 1, 0, 1],
+            "seed": [7, 7, 7, 7],
+            "model": ["gan", "gan", "garch_t", "garch_t"],
+            "relmae": [1.0, 1.2, 1.0, 1.0],
+            "crps_rel": [0.98, 1.02, 0.97, 0.99],
+            "coverage_90": [0.9, 0.8, 0.9, 0.9],
+        }
+    )
+    text = readme_results.folds_sentence(readme_results.fold_summary(folds), 2, 1)
+    assert text.startswith("Over 2 folds x 1 seed(s), garch_t has the lowest mean CRPS rel (0.9800 ± 0.0141)")
+    assert "the GAN: MAE / persistence 1.1000 ± 0.1414, CRPS rel 1.0000 ± 0.0283" in text
+
+
+def test_tuning_and_compare_tables_open_with_a_sentence() -> None:
+    episodes = pd.DataFrame(
+        {"index": [0, 1, 2, 1000], "val/crps_rel": [1.0685, 1.0502, 0.9958, 0.9], "action": ["new"] * 4}
+    )
+    assert readme_results.tuning_sentence(episodes, "val/crps_rel") == (
+        "The session tried 3 episodes; the best, episode 2, reached val/crps_rel 0.9958 (below 1: better "
+        "than the trailing-60-day Gaussian on those days), and its hyperparameters were refitted on every "
+        "fold."
+    )
+    import sys
+
+    sys.path.insert(0, str(SCRIPT.parent))
+    try:
+        import readme_compare
+    finally:
+        sys.path.remove(str(SCRIPT.parent))
+    table = pd.read_csv(SCRIPT.parents[1] / "docs" / "compare" / "comparison.csv")
+    sentence = readme_compare.compare_sentence(table, "val/crps_rel")
+    assert "lowest mean test score of the selected set: fixed" in sentence
+    assert "no search strategy beat restarting the config's own hyperparameters" in sentence

@@ -1,6 +1,7 @@
 """Read price files (per-asset CSV/parquet, Yahoo-style accepted as is, or one long file) and validate them.
 
-Every problem raises `DataError` naming the file, the column and the line (line 1 is the header).
+Every problem raises `DataError` naming the file, the column as the file writes it ('Adj Close', not the
+normalised 'adj_close') and the line (line 1 is the header).
 """
 
 from __future__ import annotations
@@ -82,10 +83,11 @@ def read_table(path: str | Path) -> pd.DataFrame:
         if not first_line.strip():
             raise DataError(f"{path}: line 1: empty header")
         _sniff_delimiter(path, first_line)
-        header = [normalise_column(c) for c in next(csv.reader([first_line]))]
-        repeated = sorted({c for c in header if header.count(c) > 1 and c})
+        written_header = next(csv.reader([first_line]))
+        header = [normalise_column(c) for c in written_header]
+        repeated = [i for i, c in enumerate(header) if c and header.index(c) < i]
         if repeated:
-            raise DataError(f"{path}: line 1: duplicated column '{repeated[0]}'")
+            raise DataError(f"{path}: line 1: {_duplicated(written_header, header, repeated[0])}")
         try:
             table = pd.read_csv(
                 path,
@@ -99,26 +101,51 @@ def read_table(path: str | Path) -> pd.DataFrame:
             raise DataError(f"{path}: malformed CSV ({str(exc).strip().splitlines()[-1]})") from None
         except (UnicodeDecodeError, csv.Error) as exc:
             raise DataError(f"{path}: unreadable CSV ({exc})") from None
+    original = [str(c).strip() for c in table.columns]
     columns = [normalise_column(c) for c in table.columns]
     blank = [i for i, c in enumerate(columns) if c in ("", "nan") or c.startswith("unnamed:")]
     if blank and blank != [0]:
         raise DataError(f"{path}: line 1: column {blank[-1] + 1} has no name")
     if blank == [0]:
         columns[0] = "date"
-    duplicates = sorted({c for c in columns if columns.count(c) > 1})
-    if duplicates:
-        raise DataError(f"{path}: line 1: duplicated column '{duplicates[0]}'")
+        original[0] = "(first column, no name)"
+    repeated = [i for i, c in enumerate(columns) if columns.index(c) < i]
+    if repeated:
+        raise DataError(f"{path}: line 1: {_duplicated(original, columns, repeated[0])}")
     table.columns = columns
+    # Messages name columns as the file writes them ('Adj Close'), not as they are normalised here.
+    table.attrs[WRITTEN] = dict(zip(columns, original, strict=True))
     if table.empty:
         raise DataError(f"{path}: no data rows (only a header)")
     return table
+
+
+WRITTEN = "written_columns"  # table.attrs key: normalised column name -> the name as the file writes it
+
+
+def written(table: pd.DataFrame, column: str) -> str:
+    """The name of `column` as the file writes it (the normalised name for a table built here)."""
+    return str(table.attrs.get(WRITTEN, {}).get(column, column))
+
+
+def _written_columns(table: pd.DataFrame) -> str:
+    return ", ".join(written(table, str(c)) for c in table.columns)
+
+
+def _duplicated(written_names: list[str], normalised: list[str], position: int) -> str:
+    first = normalised.index(normalised[position])
+    same = written_names[first]
+    again = written_names[position].strip()
+    return f"duplicated column '{again}'" + (
+        f" (the same as '{same.strip()}')" if same.strip() != again else ""
+    )
 
 
 def parse_timestamps(table: pd.DataFrame, path: Path | str) -> pd.DatetimeIndex:
     """The rows' timestamps as written (UTC offsets applied, then dropped)."""
     date_column = next((c for c in DATE_NAMES if c in table.columns), None)
     if date_column is None:
-        raise DataError(f"{path}: missing column 'date' (columns: {', '.join(table.columns)})")
+        raise DataError(f"{path}: missing column 'date' (columns: {_written_columns(table)})")
     values = table[date_column]
     if pd.api.types.is_datetime64_any_dtype(values):
         parsed = pd.to_datetime(values)
@@ -131,7 +158,8 @@ def parse_timestamps(table: pd.DataFrame, path: Path | str) -> pd.DatetimeIndex:
         if len(bad):
             row = int(bad[0])
             raise DataError(
-                f"{path}: column '{date_column}' line {_line(row)}: unparseable date {text.iloc[row]!r}"
+                f"{path}: column '{written(table, date_column)}' line {_line(row)}: unparseable date "
+                f"{text.iloc[row]!r}"
             )
     if getattr(parsed.dt, "tz", None) is not None:
         parsed = parsed.dt.tz_convert(None)
@@ -151,10 +179,11 @@ def reject_intraday(table: pd.DataFrame, stamps: pd.DatetimeIndex, key: pd.Index
     row = int(np.flatnonzero(later_time.to_numpy())[0])
     column = next(c for c in DATE_NAMES if c in table.columns)
     earlier = int(np.flatnonzero((rows["date"] == rows["date"].iloc[row]).to_numpy())[0])
-    written = table[column].astype(str).str.strip()
+    stamp_text = table[column].astype(str).str.strip()
     raise DataError(
-        f"{path}: column '{column}' line {_line(row)}: intraday timestamps ({written.iloc[row]!r} on the "
-        f"same day as {written.iloc[earlier]!r}); daily bars expected: resample to one row per day first"
+        f"{path}: column '{written(table, column)}' line {_line(row)}: intraday timestamps "
+        f"({stamp_text.iloc[row]!r} on the same day as {stamp_text.iloc[earlier]!r}); daily bars expected: "
+        "resample to one row per day first"
     )
 
 
@@ -168,12 +197,17 @@ def _numeric(table: pd.DataFrame, column: str, path: Path | str) -> pd.Series:
     bad = np.flatnonzero((numbers.isna() & ~missing).to_numpy())
     if len(bad):
         row = int(bad[0])
-        raise DataError(f"{path}: column '{column}' line {_line(row)}: not a number: {values.iloc[row]!r}")
+        raise DataError(
+            f"{path}: column '{written(table, column)}' line {_line(row)}: not a number: {values.iloc[row]!r}"
+        )
     return numbers.astype(float)
 
 
-def _check_order(index: pd.DatetimeIndex, path: Path | str) -> np.ndarray:
-    """Return positions in chronological order; strictly descending files are accepted and reversed."""
+def _check_order(index: pd.DatetimeIndex, path: Path | str, column: str = "date") -> np.ndarray:
+    """Return positions in chronological order; strictly descending files are accepted and reversed.
+
+    :param column: the date column as the file writes it.
+    """
     positions = np.arange(len(index))
     if len(index) > 1 and index.is_monotonic_decreasing and index.is_unique:
         positions = positions[::-1]
@@ -182,13 +216,13 @@ def _check_order(index: pd.DatetimeIndex, path: Path | str) -> np.ndarray:
     if len(duplicated):
         row = int(positions[duplicated[0]])
         raise DataError(
-            f"{path}: column 'date' line {_line(row)}: duplicate date {ordered[duplicated[0]].date()}"
+            f"{path}: column '{column}' line {_line(row)}: duplicate date {ordered[duplicated[0]].date()}"
         )
     steps = np.flatnonzero(np.diff(ordered.asi8) < 0)
     if len(steps):
         row = int(positions[steps[0] + 1])
         raise DataError(
-            f"{path}: column 'date' line {_line(row)}: dates out of order "
+            f"{path}: column '{column}' line {_line(row)}: dates out of order "
             f"({ordered[steps[0] + 1].date()} after {ordered[steps[0]].date()})"
         )
     return positions
@@ -210,7 +244,7 @@ def _value_columns(table: pd.DataFrame, path: Path | str) -> dict[str, str]:
         if len(others) == 1 and not mapping:
             mapping["close"] = others[0]
         else:
-            raise DataError(f"{path}: missing column 'close' (columns: {', '.join(table.columns)})")
+            raise DataError(f"{path}: missing column 'close' (columns: {_written_columns(table)})")
     present = [f for f in ("open", "high", "low") if f in mapping]
     if present and len(present) < 3:
         missing = next(f for f in ("open", "high", "low") if f not in mapping)
@@ -223,7 +257,8 @@ def frame_from_table(table: pd.DataFrame, path: Path | str) -> pd.DataFrame:
     stamps = parse_timestamps(table, path)
     reject_intraday(table, stamps, pd.Index(np.zeros(len(stamps))), path)
     index = pd.DatetimeIndex(stamps.normalize(), name="date")
-    positions = _check_order(index, path)
+    date_column = next(c for c in DATE_NAMES if c in table.columns)
+    positions = _check_order(index, path, written(table, date_column))
     mapping = _value_columns(table, path)
     values = {field: _numeric(table, column, path) for field, column in mapping.items()}
     frame = pd.DataFrame({k: v.to_numpy() for k, v in values.items()}, index=index)
@@ -232,7 +267,9 @@ def frame_from_table(table: pd.DataFrame, path: Path | str) -> pd.DataFrame:
         column = frame[field].to_numpy()
         if np.isinf(column).any():
             pos = int(positions[np.flatnonzero(np.isinf(column))[0]])
-            raise DataError(f"{path}: column '{mapping[field]}' line {_line(pos)}: infinite value")
+            raise DataError(
+                f"{path}: column '{written(table, mapping[field])}' line {_line(pos)}: infinite value"
+            )
         if field == "volume":
             bad = np.flatnonzero(column < 0)
             what = "negative volume"
@@ -241,9 +278,10 @@ def frame_from_table(table: pd.DataFrame, path: Path | str) -> pd.DataFrame:
             what = "non-positive price"
         if len(bad):
             pos = int(positions[bad[0]])
-            raise DataError(f"{path}: column '{mapping[field]}' line {_line(pos)}: {what} {column[bad[0]]:g}")
+            name = written(table, mapping[field])
+            raise DataError(f"{path}: column '{name}' line {_line(pos)}: {what} {column[bad[0]]:g}")
         if np.isnan(column).all():
-            raise DataError(f"{path}: column '{mapping[field]}' has no values (all missing)")
+            raise DataError(f"{path}: column '{written(table, mapping[field])}' has no values (all missing)")
     if "adj_close" in frame.columns:
         adjusted = frame.pop("adj_close")
         if "close" in frame.columns:
@@ -283,11 +321,13 @@ def load_long_file(path: str | Path) -> list[AssetSeries]:
     if len(unknown):
         row = int(unknown[0])
         raise DataError(
-            f"{path}: column 'field' line {_line(row)}: unknown field {table['field'].iloc[row]!r}"
+            f"{path}: column '{written(table, 'field')}' line {_line(row)}: unknown field "
+            f"{table['field'].iloc[row]!r}"
         )
     stamps = parse_timestamps(table, path)
     reject_intraday(table, stamps, pd.Index(table["asset"] + "\x00" + table["field"]), path)
     table = table.assign(date=stamps.normalize(), value=_numeric(table, "value", path))
+    _check_long_values(table, path)
     dup = np.flatnonzero(table.duplicated(["date", "asset", "field"]).to_numpy())
     if len(dup):
         row = int(dup[0])
@@ -302,6 +342,26 @@ def load_long_file(path: str | Path) -> list[AssetSeries]:
         frame = frame_from_table(wide, f"{path} (asset {asset})")
         series.append(AssetSeries(name=str(asset), frame=frame, source=str(path)))
     return series
+
+
+def _check_long_values(table: pd.DataFrame, path: Path) -> None:
+    """Value checks of a long file on its own rows, so that the line named is the file's (the per-asset
+    checks after the pivot would count the pivoted rows)."""
+    values = table["value"].to_numpy(float)
+    volume = (table["field"] == "volume").to_numpy()
+    problems = (
+        ("infinite value", np.isinf(values)),
+        ("non-positive price", ~volume & (values <= 0)),
+        ("negative volume", volume & (values < 0)),
+    )
+    for what, bad in problems:
+        rows = np.flatnonzero(bad)
+        if len(rows):
+            row = int(rows[0])
+            raise DataError(
+                f"{path}: column '{written(table, 'value')}' line {_line(row)}: {what} {values[row]:g} "
+                f"(asset {table['asset'].iloc[row]!r}, field {table['field'].iloc[row]!r})"
+            )
 
 
 def discover_files(folder: str | Path) -> list[Path]:

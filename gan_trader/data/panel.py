@@ -8,6 +8,7 @@ a bounded forward fill and never a backward fill.
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -16,6 +17,8 @@ import pandas as pd
 from gan_trader.config import DataConfig
 from gan_trader.data.loaders import AssetSeries, discover_files, load_asset_file, load_long_file
 from gan_trader.errors import DataError
+
+log = logging.getLogger(__name__)
 
 LOW_FREQUENCY_SPACING_DAYS = 6.0
 
@@ -184,9 +187,9 @@ def build_panel(config: DataConfig, min_rows: int = 1) -> Panel:
 
 def _asset_classes(config: DataConfig, assets: dict[str, AssetSeries]) -> dict[str, str]:
     unknown = [name for name in config.asset_classes if name not in assets and name != config.target]
-    if unknown:
-        raise DataError(
-            f"data.asset_classes: unknown asset '{unknown[0]}' (loaded: {', '.join(sorted(assets))})"
+    if unknown:  # an inherited config (extends: default.yaml) on other files: said, not an error
+        log.warning(
+            "data.asset_classes: %s not among the loaded assets; ignored", ", ".join(repr(n) for n in unknown)
         )
     return {
         name: "macro" if is_low_frequency(series) else config.asset_classes.get(name, "equity")

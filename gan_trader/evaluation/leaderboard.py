@@ -32,13 +32,13 @@ from gan_trader.evaluation.comparison import (
 )
 from gan_trader.evaluation.lag import LagDiagnostic, lag_diagnostic
 from gan_trader.evaluation.stats_tests import diebold_mariano, dm_test, giacomini_white, pesaran_timmermann
-from gan_trader.models.base import Forecast, ForecastTask
+from gan_trader.models.base import USES_MH, Forecast, ForecastTask
 from gan_trader.models.baselines.distributions import PROBABILISTIC_BASELINES
 from gan_trader.models.scoring import (
     MIN_SAMPLES,
-    crps_fair,
     directional_accuracy,
     distribution_metrics,
+    forecast_crps,
     hyndman_mase,
     mape,
     pit_values,
@@ -108,6 +108,7 @@ class Leaderboard:
     crps_benchmark: str | None = None  # the best simple probabilistic baseline, DM's reference
     references: list[str] = field(default_factory=list)  # evaluation.references present in this run
     comparisons: dict[str, ModelConfidenceSet | SuperiorityTest] = field(default_factory=dict)
+    notes: dict[str, str] = field(default_factory=dict)  # what a row is, where its name does not say it all
 
     def comparison_lines(self) -> list[str]:
         """One line per multiple-comparison result: MCS and SPA on absolute errors and on CRPS."""
@@ -174,7 +175,7 @@ class Leaderboard:
         console.print(self.to_rich())
         if not self.distributions.empty:
             console.print(self.distribution_rich())
-        for line in [*self.verdicts.values(), *self.comparison_lines()]:
+        for line in [*self.notes.values(), *self.verdicts.values(), *self.comparison_lines()]:
             console.print(line)
 
 
@@ -193,17 +194,32 @@ def _format(value: Any) -> str:
     return str(value)
 
 
+def dm_missing_reason(row: pd.Series) -> str:
+    """Why Diebold-Mariano against persistence gave no p-value for this row."""
+    if int(row.get("days", 0)) < 3:
+        return "fewer than 3 days"
+    if not np.isfinite(row.get("directional_accuracy", np.nan)):  # the forecast never leaves zero
+        return "it forecasts a zero return every day, as persistence does: nothing to test"
+    return "its absolute errors differ from persistence's by the same amount every day (or are not finite)"
+
+
 def verdict_line(model: str, row: pd.Series) -> str:
-    """'MODEL beats persistence on relMAE: yes/no (relMAE x, DM p = y)' in plain words."""
+    """'MODEL beats persistence on relMAE: yes/no (relMAE x, DM p = y) — significant or not' in plain
+    words; a missing DM p-value says why."""
     if model == PERSISTENCE:
         return f"{model}: the reference (relMAE 1 by construction)"
     beats = row["relmae"] < 1
-    significant = beats and row["dm_pvalue"] < 0.05
-    note = " — significant at 5 %" if significant else (" — not significant" if beats else "")
-    line = (
-        f"{model} beats persistence on relMAE: {'yes' if beats else 'no'} "
-        f"(relMAE {row['relmae']:.4f}, Diebold-Mariano p = {row['dm_pvalue']:.3g}){note}"
-    )
+    pvalue = row["dm_pvalue"]
+    if not np.isfinite(pvalue):
+        test, note = f"Diebold-Mariano: no p-value, {dm_missing_reason(row)}", ""
+    else:
+        test = f"Diebold-Mariano p = {pvalue:.3g}"
+        if pvalue < 0.05:
+            note = " — significant at 5 %" if beats else " — significantly worse at 5 %"
+        else:
+            note = " — not significant"
+    answer = "yes" if beats else "no"
+    line = f"{model} beats persistence on relMAE: {answer} (relMAE {row['relmae']:.4f}, {test}){note}"
     if np.isfinite(row.get("crps_rel", np.nan)):
         line += (
             f"; distribution: CRPS rel {row['crps_rel']:.4f} (< 1 beats the 60-day Gaussian), "
@@ -212,6 +228,34 @@ def verdict_line(model: str, row: pd.Series) -> str:
         if int(row.get("samples", 0)) < MIN_SAMPLES:
             line += f" from only {int(row['samples'])} samples per day (quantiles and coverage are biased)"
     return line
+
+
+def samples_note(forecast: Forecast) -> str | None:
+    """What the samples of a forecast that chooses between MH and its raw draws are (the `gan` row), per
+    fold when it was refitted per walk-forward fold; None for any other forecast."""
+    if USES_MH not in forecast.extra:
+        return None
+    flags = np.atleast_1d(np.asarray(forecast.extra[USES_MH], float))
+    name = forecast.model
+    rule = "whichever had the lower CRPS on held-out validation windows"
+    if flags.size == 1:
+        which = "MH's samples" if flags[0] == 1 else "the raw draws (no MH step)"
+        return (
+            f"{name}: {which}, of MH's samples and the raw draws {rule}; "
+            f"{name}_mh and {name}_raw are each alone"
+        )
+    folds = {
+        "MH's samples": [str(i) for i, f in enumerate(flags) if f == 1],
+        "the raw draws": [str(i) for i, f in enumerate(flags) if f == 0],
+    }
+    parts = [
+        f"{what} on fold{'s' if len(ids) > 1 else ''} {', '.join(ids)}" for what, ids in folds.items() if ids
+    ]
+    mixed = " (so over all folds it matches neither row)" if all(folds.values()) else ""
+    return (
+        f"{name}: per fold, MH's samples or the raw draws, {rule}: {'; '.join(parts)}{mixed}; "
+        f"{name}_mh and {name}_raw are each alone on every fold; its MH diagnostics come from its MH folds"
+    )
 
 
 def score_forecast(
@@ -255,7 +299,8 @@ def score_forecast(
     if has_samples(forecast):
         samples = np.asarray(forecast.samples, float)
         row["samples"] = samples.shape[1]
-        row.update(distribution_metrics(actual_return, samples, reference_crps(task, forecast)))
+        crps = forecast_crps(task, forecast)
+        row.update(distribution_metrics(actual_return, samples, reference_crps(task, forecast), crps=crps))
     for key in DIAGNOSTICS:  # what a model reports of itself (the GAN's MH step and critic)
         value = forecast.extra.get(key)
         if isinstance(value, int | float | np.number) and not isinstance(value, bool):
@@ -289,7 +334,7 @@ def _compare_distributions(
     for forecast in forecasts:
         if has_samples(forecast):
             actual = realised_returns(task, forecast)
-            crps_by_day[forecast.model] = crps_fair(actual, np.asarray(forecast.samples, float))
+            crps_by_day[forecast.model] = forecast_crps(task, forecast)
             pits[forecast.model] = pit_values(actual, np.asarray(forecast.samples, float))
     simple = [m for m in crps_by_day if m in PROBABILISTIC_BASELINES]
     benchmark = min(simple, key=lambda m: float(np.mean(crps_by_day[m]))) if simple else None
@@ -376,7 +421,9 @@ def evaluate(
         if isinstance(result, ModelConfidenceSet):
             table[column] = [m in result.included if m in models else pd.NA for m in table.index]
     verdicts = {model: verdict_line(str(model), row) for model, row in table.iterrows()}
+    notes = {f.model: note for f in forecasts if (note := samples_note(f)) is not None}
     return Leaderboard(
+        notes=notes,
         table=table,
         verdicts=verdicts,
         backtests=backtests,

@@ -166,38 +166,28 @@ def _episodes_frame(episodes: pd.DataFrame | Sequence[Mapping[str, Any]] | None)
     return episodes if isinstance(episodes, pd.DataFrame) else pd.DataFrame(list(episodes))
 
 
-EPISODE_COLUMNS = (
-    "episode",
-    "index",
-    "status",
-    "action",
-    "epochs",
-    "val_error",
-    "reward",
-    "reason",
-    "failure",
-)
+EPISODE_COLUMNS = ("status", "action", "epochs", "reward", "failure")
 
 
-def _episodes_section(frame: pd.DataFrame | None) -> str:
+def _episodes_section(frame: pd.DataFrame | None, objective: str) -> str:
     """Every episode's status, and which failed and why (a failed episode is never silently dropped)."""
     title = "Episodes"
     if frame is None or frame.empty or "status" not in frame:
         return _section(title, missing("no tuning episodes were given"))
-    shown = frame[[c for c in EPISODE_COLUMNS if c in frame.columns]]
+    test = objective.replace("val/", "test/", 1)
+    columns = [*EPISODE_COLUMNS[:3], objective, test, *EPISODE_COLUMNS[3:]]
+    shown = frame[[c for c in columns if c in frame.columns]]
     failed = shown[shown["status"] != "FINISHED"]
-    why = "reason" if "reason" in shown else "failure" if "failure" in shown else None
-    label = "episode" if "episode" in shown else "index" if "index" in shown else None
     if failed.empty:
         summary = f"all {len(shown)} episodes finished"
     else:
         items = [
-            f"episode {row[label] if label else position} {row['status']}"
-            + (f" ({row[why]})" if why and isinstance(row[why], str) and row[why] else "")
-            for position, (_i, row) in enumerate(failed.iterrows())
+            f"episode {label} {row['status']}"
+            + (f" ({row['failure']})" if isinstance(row.get("failure"), str) and row["failure"] else "")
+            for label, row in failed.iterrows()
         ]
         summary = f"{len(failed)} of {len(shown)} episodes did not finish: " + "; ".join(items)
-    body = f'<p class="verdict">{html.escape(summary)}</p>' + _table_html(shown.reset_index(drop=True))
+    body = f'<p class="verdict">{html.escape(summary)}</p>' + _table_html(shown)
     return _section(title, body)
 
 
@@ -280,7 +270,9 @@ def _mh_sections(forecasts: Sequence[Forecast]) -> list[str]:
     note = (
         "acceptance: share of MH proposals accepted on the test days (1: MH changes nothing); critic AUC and "
         "Turner's Z (about N(0, 1) when the calibrated critic is calibrated) on validation windows the "
-        "isotonic calibration did not see. A well-calibrated generator leaves an optimal critic at AUC 0.5."
+        "isotonic calibration did not see. A well-calibrated generator leaves an optimal critic at AUC 0.5. "
+        "A row that chooses between MH's samples and the raw draws (gan) shows these only for the folds "
+        "where it is MH's samples (mean over them); see the note above the leaderboard."
     )
     return [
         _section(title, _table_html(table), note),
@@ -289,7 +281,8 @@ def _mh_sections(forecasts: Sequence[Forecast]) -> list[str]:
 
 
 def _leaderboard_sections(config: ExperimentConfig, leaderboard: Leaderboard) -> list[str]:
-    verdicts = "".join(
+    notes = "".join(f"<p>{html.escape(line)}</p>" for line in leaderboard.notes.values())
+    verdicts = notes + "".join(
         f'<p class="verdict">{html.escape(line)}</p>' for line in leaderboard.verdicts.values()
     )
     note = (
@@ -329,11 +322,13 @@ def _comparison_section(leaderboard: Leaderboard) -> str:
 def _tuning_sections(
     config: ExperimentConfig, episodes: pd.DataFrame | Sequence[Mapping[str, Any]] | None
 ) -> list[str]:
+    """Tuning progress (the objective per episode, as the episodes logged it) and the episodes' table."""
     frame = _episodes_frame(episodes)
     objective = config.tuning.objective
-    sections = [_figure_section("Tuning progress", lambda: plots.tuning_progress(frame, objective))]
+    note = f"{objective} of each tuning episode (index: the episode), lower is better, and the best so far"
+    sections = [_figure_section("Tuning progress", lambda: plots.tuning_progress(frame, objective), note)]
     if frame is not None and "status" in frame and not frame.empty:
-        sections.append(_episodes_section(frame))
+        sections.append(_episodes_section(frame, objective))
     return sections
 
 

@@ -113,6 +113,14 @@ class Forecast:
         return forecast
 
 
+# Forecast.extra entries with a meaning across modules. Per-day arrays are joined over walk-forward folds
+# by concatenation, per-fold values by collecting them (one entry per fold), other numbers by their mean.
+NORMAL_SD = "normal_sd"  # per day: the sd of a Gaussian forecast N(log_return, sd^2), scored in closed form
+USES_MH = "uses_mh"  # per fold: 1 when the forecast is the MH samples, 0 when it is the raw draws
+PER_DAY_EXTRAS = (NORMAL_SD,)
+PER_FOLD_EXTRAS = (USES_MH,)
+
+
 def _numeric_extra(extra: dict[str, Any]) -> dict[str, np.ndarray]:
     """The numeric entries of `Forecast.extra` (hold_days, signals); nested records are not stored."""
     stored = {}

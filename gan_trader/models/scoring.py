@@ -15,7 +15,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from gan_trader.models.base import Forecast, ForecastTask
+from gan_trader.models.base import NORMAL_SD, Forecast, ForecastTask
 
 
 def _mae(error: np.ndarray) -> float:
@@ -160,6 +160,16 @@ def trailing_sd(close: pd.Series, origins: pd.DatetimeIndex, window: int = REFER
     return sd.reindex(origins).to_numpy(float)
 
 
+def forecast_crps(task: ForecastTask, forecast: Forecast) -> np.ndarray:
+    """Per-day CRPS of a sampling forecast: in closed form for a Gaussian that states its sd
+    (`extra["normal_sd"]`, mean = its point forecast), as `reference_crps` is; else the samples' fair CRPS."""
+    actual = realised_returns(task, forecast)
+    sd = forecast.extra.get(NORMAL_SD)
+    if sd is not None and np.shape(sd) == np.shape(actual):
+        return crps_gaussian(actual, forecast.log_return, np.asarray(sd, float))
+    return crps_fair(actual, np.asarray(forecast.samples, float))
+
+
 def realised_returns(task: ForecastTask, forecast: Forecast) -> np.ndarray:
     """log(close[t+1] / close[t]) for each origin t of the forecast."""
     close = task.close
@@ -224,14 +234,21 @@ def pit_uniformity_pvalue(pit: np.ndarray) -> float:
 
 
 def distribution_metrics(
-    actual: np.ndarray, samples: np.ndarray, reference: np.ndarray | None = None, prefix: str = ""
+    actual: np.ndarray,
+    samples: np.ndarray,
+    reference: np.ndarray | None = None,
+    prefix: str = "",
+    crps: np.ndarray | None = None,
 ) -> dict[str, float]:
     """Mean CRPS (fair), CRPS relative to `reference` (per-day CRPS of the yardstick) and skill, pinball
     losses, central-interval coverage (from the PIT) and interval scores (from sample quantiles), PIT
-    uniformity p-value, median sample spread."""
+    uniformity p-value, median sample spread.
+
+    :param crps: per-day CRPS known in closed form (a Gaussian forecast), used instead of the samples'.
+    """
     actual = np.asarray(actual, float)
     samples = np.asarray(samples, float)
-    crps = crps_fair(actual, samples)
+    crps = crps_fair(actual, samples) if crps is None else np.asarray(crps, float)
     metrics = {"crps": float(np.mean(crps))}
     if reference is not None:
         metrics["crps_rel"] = float(np.mean(crps) / np.mean(reference))

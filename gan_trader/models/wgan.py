@@ -41,7 +41,7 @@ from torch.nn import functional as F
 
 from gan_trader.errors import ConfigError, DamagedFileError, EpisodeFailed, OutdatedFileError, TrainingError
 from gan_trader.io import CHECKPOINT_FORMAT, atomic_path, describe_version, format_version
-from gan_trader.models.base import Forecast, Forecaster, ForecastTask
+from gan_trader.models.base import USES_MH, Forecast, Forecaster, ForecastTask
 from gan_trader.models.critic import Critic
 from gan_trader.models.devices import (
     autocast,
@@ -69,7 +69,10 @@ CALIBRATION_SAMPLES = 4
 class TrainingCallback(Protocol):
     """What the caller (tracking, progress bars) receives while a GAN trains."""
 
-    def on_epoch(self, epoch: int, metrics: dict[str, float]) -> None: ...
+    def on_epoch(self, epoch: int, metrics: dict[str, float]) -> bool | None:
+        """An epoch's metrics; True stops the training after this epoch (a tuner's pruning), as early
+        stopping would."""
+        ...
 
     def on_figure(self, name: str, figure: Any) -> None:
         """`figure` is a matplotlib Figure (Agg); save or log it during the call."""
@@ -80,8 +83,8 @@ class TrainingCallback(Protocol):
 class NullCallback:
     """A callback that ignores everything (the default)."""
 
-    def on_epoch(self, epoch: int, metrics: dict[str, float]) -> None:
-        pass
+    def on_epoch(self, epoch: int, metrics: dict[str, float]) -> bool | None:
+        return None
 
     def on_figure(self, name: str, figure: Any) -> None:
         pass
@@ -495,7 +498,7 @@ class GanForecaster(Forecaster):
             metrics.update(validation_scores(task, forecast, prefix="val/"))
             metrics["epoch"] = float(self.epoch)
             self.history.append(metrics)
-            self.callback.on_epoch(self.epoch, metrics)
+            asked_to_stop = self.callback.on_epoch(self.epoch, metrics) is True
             last_prediction = (self.epoch, forecast)
             if self.epoch in self.config.plot_epochs:
                 self._figure(task, forecast, self.epoch)
@@ -511,7 +514,7 @@ class GanForecaster(Forecaster):
                     self.best_checkpoint = self._save(self.checkpoint_dir / "best.pt")
             else:
                 self._epochs_since_best += 1
-            stop = patience is not None and self._epochs_since_best >= patience
+            stop = asked_to_stop or (patience is not None and self._epochs_since_best >= patience)
             every = self.config.checkpoint_every
             if self.checkpoint_dir is not None and (
                 stop or self.epoch == last_epoch or (every and self.epoch % every == 0)
@@ -680,8 +683,9 @@ class GanForecaster(Forecaster):
 
     def predict(self, task: ForecastTask, origins: pd.DatetimeIndex) -> Forecast:
         """Forecast day t+1 for each origin: a distribution of gan.mh.chains samples per day and its mean or
-        median. With MH, the forecast is MH's or the raw draws (`uses_mh`), and `ablations` holds both as
-        `<name>_raw` (the chains' first candidates) and `<name>_mh` (their final states), equal in number."""
+        median. With MH, the forecast is MH's or the raw draws (`uses_mh`; `extra["uses_mh"]` says which, and
+        only MH's samples carry MH's diagnostics), and `ablations` holds both as `<name>_raw` (the chains'
+        first candidates) and `<name>_mh` (their final states), equal in number."""
         if self.trainer is None or self.maker is None:
             raise RuntimeError("GanForecaster.predict called before fit")
         windows = self.maker.for_task(task).windows(origins)
@@ -701,11 +705,12 @@ class GanForecaster(Forecaster):
         raw_forecast = self._distribution(task, windows.origins, unscale(raw), f"{self.model_name}_raw")
         mh_forecast = self._distribution(task, windows.origins, unscale(states), f"{self.model_name}_mh")
         mh_forecast.extra.update(summary)
+        # The forecast carries the diagnostics of the samples it is: MH's when it is MH's, none for raw draws.
         chosen = mh_forecast if self.uses_mh() else raw_forecast
         return dataclasses.replace(
             chosen,
             model=self.model_name,
-            extra={**chosen.extra, **summary},
+            extra={**chosen.extra, USES_MH: float(chosen is mh_forecast)},
             ablations=[raw_forecast, mh_forecast],
         )
 

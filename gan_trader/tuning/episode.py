@@ -29,11 +29,17 @@ from gan_trader.models.base import Forecast, ForecastTask
 from gan_trader.models.scoring import forecast_metrics, reference_crps, validation_scores
 from gan_trader.tracking.recorder import FAILED, FINISHED, Recorder, RunRecord
 from gan_trader.tracking.tags import ACTION_TAG, DEVICE_TAG, NODE_TAG
+from gan_trader.tuning.pruning import PRUNED_METRIC, TrialPruning
 from gan_trader.tuning.space import apply_hyperparameters
 
 log = logging.getLogger(__name__)
 
 CHECKPOINT_PARAM = "checkpoint"  # `episode.checkpoint`: the name of the checkpoint a "keep" continues
+
+
+# Episode indices of a run's refits of the selected set per walk-forward fold and seed:
+# REFIT_INDEX + 100 x fold + the seed's position (below it: the tuning session's own episodes).
+REFIT_INDEX = 1000
 
 
 @dataclass
@@ -51,6 +57,7 @@ class EpisodeSpec:
     suggestion: dict[str, Any] | None = None
     parent_index: int | None = None  # the episode whose checkpoint is continued
     resume_run: str | None = None  # its run, whose artifacts `checkpoint/<resume_from's name>` hold it
+    pruning: dict[str, Any] | None = None  # an Optuna trial to report each epoch to (pruning.TrialPruning)
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -65,6 +72,7 @@ class EpisodeSpec:
             "suggestion": self.suggestion,
             "parent_index": self.parent_index,
             "resume_run": self.resume_run,
+            "pruning": self.pruning,
         }
 
     @classmethod
@@ -151,6 +159,7 @@ class EpisodeResult:
     history: list[dict[str, float]] = field(default_factory=list)
     suggestion: dict[str, Any] | None = None
     reward: float | None = None  # set by the session once the controller's reward is known
+    seed: int | None = None  # the seed it trained with (EpisodeSpec.seed)
 
     @property
     def ok(self) -> bool:
@@ -176,6 +185,7 @@ class EpisodeResult:
             "action": self.action,
             "suggestion": self.suggestion,
             "reward": self.reward,
+            "seed": self.seed,
             "history": self.history[-1:],  # the last epoch is what the controller observes
         }
 
@@ -204,6 +214,7 @@ class EpisodeResult:
             reason=run.failure,
             action=spec.action,
             suggestion=spec.suggestion,
+            seed=spec.seed,
         )
 
 
@@ -221,16 +232,24 @@ class TrainedGan:
 
 
 class _EpisodeCallback:
-    """Forwards the GAN's per-epoch metrics, figures and checkpoints to the recorder (when there is one)."""
+    """Forwards the GAN's per-epoch metrics, figures and checkpoints to the recorder (when there is one), and
+    each epoch's validation score to the episode's Optuna trial when it has one (which may stop it)."""
 
-    def __init__(self, recorder: Recorder | None, run_id: str | None, epoch_offset: int) -> None:
+    def __init__(
+        self,
+        recorder: Recorder | None,
+        run_id: str | None,
+        epoch_offset: int,
+        pruning: dict[str, Any] | None = None,
+    ) -> None:
         self.recorder = recorder
         self.run_id = run_id
         self.epoch_offset = epoch_offset
         self.history: list[dict[str, float]] = []
         self.checkpoint: Path | None = None
+        self.pruning = TrialPruning(pruning) if pruning else None
 
-    def on_epoch(self, epoch: int, metrics: dict[str, float]) -> None:
+    def on_epoch(self, epoch: int, metrics: dict[str, float]) -> bool:
         values = {key: float(value) for key, value in metrics.items() if value is not None}
         for key, value in values.items():
             if key.startswith("train/loss") and not math.isfinite(value):
@@ -238,6 +257,7 @@ class _EpisodeCallback:
         self.history.append(values)
         if self.recorder is not None and self.run_id is not None:
             self.recorder.log_metrics(self.run_id, values, step=self.epoch_offset + len(self.history))
+        return self.pruning is not None and self.pruning.should_stop(len(self.history), values)
 
     def on_figure(self, name: str, figure: Any) -> None:
         if self.recorder is not None and self.run_id is not None:
@@ -324,6 +344,9 @@ def train_gan(
     last = spec.checkpoint_dir / "last.pt"
     checkpoint = last if last.exists() else callback.checkpoint
     metrics = episode_metrics(task, val, test)
+    metrics[SLOPE_METRIC] = learning_slope(callback.history, config.tuning.objective)
+    if callback.pruning is not None:
+        metrics[PRUNED_METRIC] = float(callback.pruning.pruned_at is not None)
     return TrainedGan(
         metrics=metrics,
         val_forecast=val,
@@ -333,6 +356,22 @@ def train_gan(
         history=callback.history,
         predictions=predictions_table(task, val, test),
     )
+
+
+SLOPE_METRIC = "tune/learning_slope"
+SLOPE_EPOCHS = 5  # the learning curve's slope is fitted to the last epochs of an episode
+
+
+def learning_slope(history: list[dict[str, float]], objective: str) -> float:
+    """How fast the episode's validation score still falls: the least-squares slope of `objective` per epoch
+    over its last SLOPE_EPOCHS epochs, relative to their mean (negative: still improving; 0 with fewer than
+    two finite epochs)."""
+    values = np.asarray([epoch.get(objective, math.nan) for epoch in history[-SLOPE_EPOCHS:]], float)
+    values = values[np.isfinite(values)]
+    if len(values) < 2 or not np.mean(values):
+        return 0.0
+    slope = np.polyfit(np.arange(len(values), dtype=float), values, 1)[0]
+    return float(slope / abs(np.mean(values)))
 
 
 def latest_checkpoint(folder: Path) -> Path | None:
@@ -472,7 +511,7 @@ def run_episode(
 
     :param placement: the Ray node and GPUs an executor's worker runs on (NODE_TAG, DEVICE_TAG).
     """
-    callback = _EpisodeCallback(recorder, None, spec.prior_epochs)
+    callback = _EpisodeCallback(recorder, None, spec.prior_epochs, spec.pruning)
     result = EpisodeResult(
         index=spec.index,
         status=FAILED,
@@ -480,6 +519,7 @@ def run_episode(
         hyperparameters=dict(spec.hyperparameters),
         action=spec.action,
         suggestion=spec.suggestion,
+        seed=spec.seed,
     )
     run_tags = {ACTION_TAG: spec.action, **placement_tags(config, placement)}
     try:

@@ -5,13 +5,19 @@ A session (session.py) and the gymnasium env (env.py) both drive one `EpisodeLoo
 an executor (several at a time) and makes every step durable through the hooks; the env takes its actions
 from an agent and runs one episode per step. The rules, one each:
 
+- reference: a loop given a reference set (the config's own hyperparameters) trains it as episode 0, logged
+  with the action `reference`, before it asks for any other action.
 - spec: `keep` continues its parent's checkpoint with the parent's hyperparameters; any other action (or a
   `keep` without a checkpoint to continue) trains its hyperparameters from scratch, logged with the
-  strategy's `fresh_action`.
-- seed: episode i trains with seed + i, fresh or continued (a continued episode restores the weights,
-  optimisers and RNG of its checkpoint; its own seed drives its validation and forecast noise).
-- epochs: an episode is given min(epochs per episode, the budget left), where the epochs given to episodes
-  still running count as spent.
+  strategy's `fresh_action` (or the action's own label: `reference`, `race`).
+- seed: episode i trains with `episode_seed(seed, stream, i)`, a seed of its own drawn from the session's
+  stream (numpy's SeedSequence spawned by the stream's name and the index), fresh or continued (a continued
+  episode restores the weights, optimisers and RNG of its checkpoint; its own seed drives its validation and
+  forecast noise). Sessions of one comparison run other streams or other seeds, so no two share an episode
+  seed (seed + i did: seeds 7 and 8 shared five of six runs).
+- epochs: an episode is given min(its epochs, the budget left), its epochs being the episode length unless
+  the action says (a racing run trains as long as the episode it races), where the epochs given to episodes
+  still running count as spent and the epochs held back for racing (`reserved`) are not available.
 - charge: a finished episode costs the epochs it trained, at least one: a crash still took its slot, and
   the budget must run out even when every episode crashes.
 - feedback: the strategy observes every episode, failed ones included (an optimiser registers a failure as
@@ -26,6 +32,7 @@ from an agent and runs one episode per step. The rules, one each:
 from __future__ import annotations
 
 import math
+import zlib
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -79,6 +86,10 @@ class Action:
     parent: EpisodeResult | None = None
     source: str = ""  # which strategy / component decided
     transition: Transition | None = None  # the controller's decision behind it (rl), paired with its episode
+    label: str | None = None  # the logged action of a fresh episode when not the strategy's (reference, race)
+    epochs: int | None = None  # its length when not the session's episode length (a racing run)
+    extra: dict[str, Any] = field(default_factory=dict)  # logged with the suggestion (a trial's number...)
+    pruning: dict[str, Any] | None = None  # the Optuna trial its epochs report to (pruning.TrialPruning)
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -90,12 +101,23 @@ class Action:
         }
 
 
-def continuable(history: Sequence[EpisodeResult]) -> EpisodeResult | None:
-    """The last episode, when it finished with a checkpoint that training can continue from."""
-    if not history:
-        return None
-    last = history[-1]
-    return last if last.ok and last.checkpoint is not None else None
+REFERENCE = "reference"  # the logged action of the reference set's episode
+
+
+def episode_seed(seed: int, stream: str, index: int) -> int:
+    """The seed of episode `index` of a session seeded `seed` whose episodes draw from `stream` (its strategy
+    or another name): numpy's SeedSequence spawned by (the stream's CRC-32, the index), as a 32-bit seed."""
+    sequence = np.random.SeedSequence(seed, spawn_key=(zlib.crc32(stream.encode()), index))
+    return int(sequence.generate_state(1)[0])
+
+
+def continuable(history: Sequence[EpisodeResult], objective: str) -> EpisodeResult | None:
+    """The session's best finished episode so far (the incumbent, lowest `objective`) when it left a
+    checkpoint that training can continue from."""
+    finished = [
+        r for r in history if r.ok and r.checkpoint is not None and math.isfinite(r.objective(objective))
+    ]
+    return min(finished, key=lambda r: r.objective(objective)) if finished else None
 
 
 def reference_error(result: EpisodeResult, objective: str) -> float:
@@ -168,9 +190,15 @@ class EpisodeLoop:
         objective: str,
         reward_mode: str,
         checkpoint_root: Path,
+        stream: str = "",
+        reference: dict[str, Any] | None = None,
+        reserved: int = 0,
     ) -> None:
         self.learner = learner
         self.seed = seed
+        self.stream = stream
+        self.reference = reference
+        self.reserved = reserved  # epochs held back (for racing) until released
         self.budget_epochs = budget_epochs
         self.epochs_per_episode = epochs_per_episode
         self.objective = objective
@@ -184,7 +212,7 @@ class EpisodeLoop:
     @property
     def epochs_left(self) -> int:
         committed = self.spent + sum(spec.epochs for spec in self.pending.values())
-        return max(self.budget_epochs - committed, 0)
+        return max(self.budget_epochs - self.reserved - committed, 0)
 
     @property
     def budget_left(self) -> float:
@@ -205,11 +233,20 @@ class EpisodeLoop:
                 return error
         return None
 
+    def reference_action(self) -> Action | None:
+        """The reference set's episode when it is due (episode 0 of a loop given a reference), else None."""
+        if self.reference is None or self.next_index != 0:
+            return None
+        return Action("new", dict(self.reference), source=REFERENCE, label=REFERENCE)
+
+    def episode_seed(self, index: int) -> int:
+        return episode_seed(self.seed, self.stream, index)
+
     def plan_episode(self, action: Action) -> EpisodeSpec:
         """The next episode for `action` (not `stop`)."""
         index = self.next_index
-        epochs = min(self.epochs_per_episode, self.epochs_left)
-        seed = self.seed + index
+        epochs = min(action.epochs or self.epochs_per_episode, self.epochs_left)
+        seed = self.episode_seed(index)
         folder = self.checkpoint_root / f"{index:03d}"
         parent = action.parent
         if action.kind == "keep" and parent is not None and parent.checkpoint is not None:
@@ -221,9 +258,11 @@ class EpisodeLoop:
                 epochs=epochs,
                 seed=seed,
                 checkpoint_dir=folder,
-                action=self.learner.fresh_action,
-                suggestion=action.suggestion.to_dict() if action.suggestion else None,
+                action=action.label or self.learner.fresh_action,
+                suggestion={**(action.suggestion.to_dict() if action.suggestion else {}), **action.extra}
+                or None,
             )
+        spec.pruning = action.pruning
         self.next_index = index + 1
         self.pending[index] = spec
         if action.transition is not None:

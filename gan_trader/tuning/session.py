@@ -12,6 +12,15 @@ A strategy runs the session through `Strategy.drive`: a step-wise strategy throu
 loop (`_Session.run_episodes`, the loop of loop.py with durable hooks), a strategy with its own scheduler
 (pbt) however it likes, after which the session reads its episodes back from the store.
 
+The reference set (the config's own hyperparameters) is episode 0 of every step-wise strategy but `fixed`
+(whose every episode is the reference; pbt and pb2 start it as one of their trials); a reference outside the
+search box is still trained and logged, with one line saying so. After the search the session races the
+best sets against the reference on fresh seeds (racing.py, through the same loop; the epochs it needs are
+held back from the search) and selects another set only when it beats the reference by more than one
+standard error; the session's summary states the selection, its improvement over the reference on
+validation and on the task's test days (one-sided DM on per-day CRPS), as metrics `select/*`, a line and
+`selection.txt`. Every episode draws its seed from the session's own stream (loop.episode_seed).
+
 Resume (`--resume SESSION`, or `resume=` here) after a crash or SIGKILL:
 1. every run of this session still RUNNING in the store (the episodes the killed process was training) is
    ended FAILED with the reason "interrupted; re-run on resume";
@@ -45,15 +54,11 @@ from gan_trader.tuning.agents import Policy, learn_from_session, load_or_train_p
 from gan_trader.tuning.bayes import logged_observations
 from gan_trader.tuning.episode import EpisodeResult, EpisodeSpec, logged_checkpoint
 from gan_trader.tuning.executor import EpisodeJob, Executor, absolute_paths, check_address, make_executor
-from gan_trader.tuning.loop import EpisodeLoop, charge
-from gan_trader.tuning.space import SearchSpace
-from gan_trader.tuning.strategies import (
-    ALL_STRATEGIES,
-    STRATEGIES,
-    EpisodeStrategy,
-    RLStrategy,
-    Strategy,
-)
+from gan_trader.tuning.loop import Action, EpisodeLoop, charge
+from gan_trader.tuning.racing import RACE, RacedSet, RacingRun, Selection, raced_sets, racing_plan, select
+from gan_trader.tuning.space import SearchSpace, outside_box
+from gan_trader.tuning.strategies import EpisodeStrategy, Strategy, config_hyperparameters, strategy_class
+from gan_trader.tuning.strategies.rl import RLStrategy
 
 log = logging.getLogger(__name__)
 
@@ -73,6 +78,9 @@ STATE_KEYS = (
     "epochs_spent",
     "stopped",
     "finished",
+    "phase",
+    "reserved",
+    "racing",
 )
 
 
@@ -86,17 +94,25 @@ class SessionResult:
     objective: str
     episodes: list[EpisodeResult] = field(default_factory=list)
     epochs_spent: int = 0  # charged to the budget (loop.charge)
+    selection: Selection | None = None
 
     @property
     def best(self) -> EpisodeResult | None:
+        """The selected set's run with the best validation score (racing.Selection.best); without a
+        selection, the episode with the best validation score."""
+        if self.selection is not None:
+            return self.selection.best
         finished = [e for e in self.episodes if e.ok and math.isfinite(e.objective(self.objective))]
         return min(finished, key=lambda e: e.objective(self.objective)) if finished else None
 
     def table(self) -> pd.DataFrame:
         """One row per episode: epochs trained and spent, the objective, the best so far, the test error at
-        that best."""
+        that best, its seed, and whether it is one of the runs the selected set and the reference set are
+        judged on (racing.py)."""
         rows, spent, best, test_at_best = [], 0, math.inf, math.nan
         test_key = self.objective.replace("val/", "test/")
+        selected = self.selection.selected_indices() if self.selection is not None else set()
+        reference = {run.index for run in self.selection.reference.runs} if self.selection else set()
         for episode in self.episodes:
             spent += charge(episode)
             value = episode.objective(self.objective)
@@ -117,6 +133,9 @@ class SessionResult:
                         self.objective.replace("val/", "val/persistence_")
                     ),
                     "test_persistence": episode.metrics.get(test_key.replace("test/", "test/persistence_")),
+                    "episode_seed": episode.seed,
+                    "selected": episode.index in selected,
+                    "reference_run": episode.index in reference,
                     "run_id": episode.run_id,
                     "reason": episode.reason,
                 }
@@ -138,14 +157,11 @@ def make_strategy(
     task: ForecastTask | None = None,
 ) -> Strategy:
     """The strategy registered under `name`; rl gets the saved policy, or one trained now in proxy mode."""
-    if name not in STRATEGIES:
-        raise TuningError(
-            f"tuning.strategy: unknown strategy {name!r} (choose one of {', '.join(ALL_STRATEGIES)})"
-        )
-    if name == RLStrategy.name:
+    cls = strategy_class(name)
+    if cls is RLStrategy:
         policy = load_or_train_policy(config, task, space, quiet=quiet) if task is not None else None
         return RLStrategy(config, space, seed, policy)
-    return STRATEGIES[name](config, space, seed)
+    return cls(config, space, seed)
 
 
 class _Session(EpisodeLoop):
@@ -164,6 +180,7 @@ class _Session(EpisodeLoop):
         resumed: bool = False,
         quiet: bool = False,
     ) -> None:
+        space = SearchSpace(config.tuning.space)
         super().__init__(
             strategy,
             seed=int(state["seed"]),
@@ -172,6 +189,9 @@ class _Session(EpisodeLoop):
             objective=config.tuning.objective,
             reward_mode=config.tuning.reward,
             checkpoint_root=folder / "episodes",
+            stream=str(state["strategy"]),
+            reference=config_hyperparameters(config, space.names) if strategy.trains_reference else None,
+            reserved=int(state["reserved"]),
         )
         self.config, self.task, self.recorder = config, task, recorder
         self.strategy, self.state, self.folder = strategy, state, folder
@@ -190,9 +210,15 @@ class _Session(EpisodeLoop):
     def session_id(self) -> str:
         return str(self.state["session_id"])
 
+    @property
+    def search_epochs(self) -> int:
+        return self.budget_epochs - self.reserved
+
     def save(self) -> None:
         pending = {str(index): spec.to_dict() for index, spec in sorted(self.pending.items())}
-        self.state.update(next_index=self.next_index, epochs_spent=self.spent, pending=pending)
+        self.state.update(
+            next_index=self.next_index, epochs_spent=self.spent, pending=pending, reserved=self.reserved
+        )
         self.strategy.save(self.folder / "strategy")
         write_json(self.folder / STATE_FILE, self.state)
 
@@ -202,7 +228,17 @@ class _Session(EpisodeLoop):
         if self.resumed:
             self.strategy.load(self.folder / "strategy")
             self.rerun = self.recover()
-        elif self.config.tuning.warm_start:
+            self.save()
+            return
+        reference = config_hyperparameters(self.config, SearchSpace(self.config.tuning.space).names)
+        outside = outside_box(SearchSpace(self.config.tuning.space), reference)
+        if outside:
+            log.warning(
+                "tuning.space: the reference set (the config's own hyperparameters) lies outside the search "
+                "box (%s); it is still trained and logged",
+                "; ".join(outside),
+            )
+        if self.config.tuning.warm_start:
             space = SearchSpace(self.config.tuning.space)
             earlier = logged_observations(self.recorder, space, self.objective, self.session_id)
             used = self.strategy.warm_start(earlier)
@@ -260,11 +296,13 @@ class _Session(EpisodeLoop):
 
     def next_spec(self, strategy: EpisodeStrategy) -> EpisodeSpec | None:
         """The next planned episode, or None when the plan, the budget or the strategy says stop."""
-        if self.state["stopped"] or self.next_index >= int(self.state["planned_episodes"]):
+        searching = self.state["phase"] == "search"
+        if (searching and self.state["stopped"]) or self.next_index >= int(self.state["planned_episodes"]):
             return None
         if self.epochs_left <= 0:
             return None
-        action = strategy.next_action(self.history, self.budget_left, pending=len(self.pending))
+        reference = self.reference_action() if searching else None
+        action = reference or strategy.next_action(self.history, self.budget_left, pending=len(self.pending))
         if action.kind == "stop":
             self.state["stopped"] = True
             self.save()
@@ -336,6 +374,55 @@ class _Session(EpisodeLoop):
             episodes.append(EpisodeResult.from_run(run, spec))
         return sorted(episodes, key=lambda e: e.index)
 
+    # racing --------------------------------------------------------------------------------------------
+
+    def race(self, searched: list[EpisodeResult]) -> list[EpisodeResult]:
+        """Race the search's best sets against the reference on fresh seeds (racing.py) through the episode
+        loop; returns every episode. The plan is made once, when the search ends, and saved with the state."""
+        if not self.strategy.races:
+            return searched
+        if self.state["phase"] == "search":
+            if not isinstance(self.strategy, EpisodeStrategy):  # a driver of its own logged its episodes
+                self.history = sorted(searched, key=lambda e: e.index)
+                self.spent = sum(charge(e) for e in self.history)
+            self.reserved = 0
+            racing = self.config.tuning.racing
+            plan = racing_plan(
+                self.history,
+                self.reference_set,
+                objective=self.objective,
+                candidates=racing.candidates,
+                seeds=racing.seeds,
+                episode_epochs=self.epochs_per_episode,
+                epochs_left=self.epochs_left,
+                reference_searched=self.strategy.trains_reference,
+            )
+            self.state.update(
+                phase="racing",
+                racing={"start": self.next_index, "runs": [run.to_dict() for run in plan]},
+                planned_episodes=self.next_index + len(plan),
+            )
+            self.save()
+        plan = [RacingRun.from_dict(run) for run in self.state["racing"]["runs"]]
+        if plan:
+            self.run_episodes(_Racing(self, plan, int(self.state["racing"]["start"])))
+        return self.history
+
+    @property
+    def reference_set(self) -> dict[str, Any]:
+        return config_hyperparameters(self.config, SearchSpace(self.config.tuning.space).names)
+
+    def selection(self, episodes: list[EpisodeResult]) -> Selection:
+        """What the session selects (racing.select): a racing strategy's reference and raced sets; for one
+        that does not race (fixed), the reference with every episode."""
+        if self.strategy.races:
+            plan = [RacingRun.from_dict(run) for run in (self.state.get("racing") or {}).get("runs", [])]
+            reference, candidates = raced_sets(episodes, plan, self.reference_set, self.epochs_per_episode)
+        else:
+            reference = RacedSet(0, self.reference_set, self.epochs_per_episode, None, list(episodes))
+            candidates = []
+        return select(reference, candidates, self.objective, self.task)
+
     # the end ---------------------------------------------------------------------------------------
 
     def learn_from_transitions(self, strategy: RLStrategy) -> None:
@@ -359,6 +446,7 @@ class _Session(EpisodeLoop):
             "tune/rl_transitions": update.transitions,
             "tune/rl_transitions_total": update.real_transitions,
             "tune/rl_sessions": update.sessions,
+            "tune/rl_epsilon": strategy.policy.epsilon,
         }
         self.recorder.log_metrics(self.session_id, counts)
         message = (
@@ -380,11 +468,20 @@ class _Session(EpisodeLoop):
             self.objective,
             episodes,
             sum(charge(e) for e in episodes),
+            self.selection(episodes),
         )
         best = result.best
         if best is not None:
             self.recorder.set_tags(self.session_id, {BEST_EPISODE_TAG: best.index, BEST_RUN_TAG: best.run_id})
             self.recorder.log_metrics(self.session_id, {f"best/{k}": v for k, v in best.metrics.items()})
+        if result.selection is not None:
+            line = f"{self.strategy.name} session: {result.selection.describe()}"
+            self.recorder.log_metrics(self.session_id, result.selection.metrics())
+            self.recorder.log_text(self.session_id, line + "\n", "selection.txt")
+            if self.quiet:
+                log.info(line)
+            else:
+                print(line)
         table = result.table()
         if not table.empty:
             self.recorder.log_table(self.session_id, table, "episodes.csv")
@@ -465,11 +562,17 @@ def _load_state(folder: Path, session_id: str) -> dict[str, Any]:
     return state
 
 
-def _new_state(config: ExperimentConfig, recorder: Recorder, name: str, planned: int) -> dict[str, Any]:
-    """Open the session run and its state folder; the state of a session that has run nothing yet."""
+def _new_state(
+    config: ExperimentConfig, recorder: Recorder, strategy: Strategy, planned: int
+) -> dict[str, Any]:
+    """Open the session run and its state folder; the state of a session that has run nothing yet. The
+    budget: tuning.budget_epochs, or the planned episodes' epochs plus the racing's (a racing strategy holds
+    those back from its search)."""
+    name = strategy.name
     tuning = config.tuning
     per_episode = tuning.epochs_per_episode or config.gan.epochs
-    budget = tuning.budget_epochs or planned * per_episode
+    reserved = tuning.racing_epochs(per_episode) if strategy.races else 0
+    budget = tuning.budget_epochs or planned * per_episode + reserved
     session_id = recorder.start_session(
         f"{name}-session",
         params={
@@ -497,6 +600,9 @@ def _new_state(config: ExperimentConfig, recorder: Recorder, name: str, planned:
         "epochs_per_episode": per_episode,
         "budget_epochs": budget,
         "seed": config.seed,
+        "phase": "search",
+        "reserved": reserved,
+        "racing": None,
         "next_index": 0,
         "episodes": {},
         "pending": {},
@@ -557,7 +663,7 @@ def run_session(
     """Run (or resume) a tuning session of `episodes` episodes (default tuning.episodes) within the epoch
     budget (tuning.budget_epochs, default episodes x epochs per episode); returns every episode and the best.
 
-    :param strategy: a name (rl, bo, random, pbt, pb2, fixed) or a Strategy; default tuning.strategy.
+    :param strategy: a name (strategies.ALL_STRATEGIES) or a Strategy; default tuning.strategy.
     :param executor: default: the one `executor.*` configures (closed at the end if created here).
     :param resume: a session id whose saved state is continued (see the module docstring).
     """
@@ -569,7 +675,7 @@ def run_session(
         strategy = _saved_strategy(config, task, name, saved, quiet)
     _check_cluster(config, strategy, executor)
     if resume is None or saved is None:
-        state = _new_state(config, recorder, name, episodes or config.tuning.episodes)
+        state = _new_state(config, recorder, strategy, episodes or config.tuning.episodes)
     else:
         _reopen(recorder, resume)
         state = saved
@@ -589,7 +695,7 @@ def run_session(
             quiet=quiet,
         )
         session.prepare()
-        return session.close(strategy.drive(session))
+        return session.close(session.race(strategy.drive(session)))
     except KeyboardInterrupt:
         recorder.finish(session_id, KILLED, "interrupted; resume with --resume " + session_id)
         raise
@@ -599,3 +705,26 @@ def run_session(
     finally:
         if session is not None:
             session.release_executor()
+
+
+class _Racing(EpisodeStrategy):
+    """The racing phase as a step-wise strategy: the planned racing runs, in order (racing.py)."""
+
+    name = RACE
+    trains_reference = False
+    races = False
+
+    def __init__(self, session: _Session, plan: list[RacingRun], start: int) -> None:
+        super().__init__(session.config, SearchSpace(session.config.tuning.space), session.seed)
+        self.session, self.plan, self.start = session, plan, start
+
+    def next_action(self, history: list[EpisodeResult], budget_left: float, pending: int = 0) -> Action:
+        run = self.plan[self.session.next_index - self.start]
+        return Action(
+            "new",
+            dict(run.hyperparameters),
+            source=RACE,
+            label=RACE,
+            epochs=run.epochs,
+            extra={"raced": run.raced, "racing_set": run.position},
+        )

@@ -199,6 +199,33 @@ class SearchSpace:
         return values
 
 
+def reference_set(gan: GanConfig, names: list[str]) -> dict[str, Any]:
+    """The values the config itself gives each hyperparameter: the session's reference set (what `fixed`
+    restarts, what every other strategy trains first and must beat)."""
+    raw = gan.model_dump(mode="python")
+    values: dict[str, Any] = {}
+    for name in names:
+        path = gan_paths(name)[0]
+        node: Any = raw
+        for part in path.split("."):
+            node = node[part]
+        values[name] = node[0] if path == "critic.filters" else node
+    return values
+
+
+def outside_box(space: SearchSpace, params: Mapping[str, Any]) -> list[str]:
+    """`name value (range)` for each of `params` that lies outside the search box."""
+    outside = []
+    for dim in space.dimensions:
+        try:
+            dim.to_box(params[dim.name])
+        except (TuningError, KeyError, TypeError, ValueError):
+            spec = dim.spec
+            where = spec.choices if spec.type == "categorical" else f"[{spec.low:g}, {spec.high:g}]"
+            outside.append(f"{dim.name} {params.get(dim.name)!r} (not in {where})")
+    return outside
+
+
 def apply_hyperparameters(gan: GanConfig, params: Mapping[str, Any]) -> GanConfig:
     """A copy of `gan` with the hyperparameters set (validated by the config model)."""
     from pydantic import ValidationError

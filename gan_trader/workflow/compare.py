@@ -1,10 +1,15 @@
 """Compare tuning strategies at an equal budget of GAN epochs over several seeds (`make compare`).
 
-Each strategy runs one session per seed with the same budget; a session selects the episode with the lowest
-validation score, and the comparison reports that score and the selected episode's test score (selection
-never looks at test days), as mean and standard deviation over seeds. `fixed` spends the budget on
-restarts of the config's own hyperparameters (episode i with seed + i) and selects the best restart the same
-way; `pbt` and `pb2` spend it as population x rounds x interval epochs.
+Each strategy runs one session per seed with the same budget, racing included; every session draws its
+episode seeds from its own stream (loop.episode_seed: by the seed and the strategy), so no two sessions share
+an episode seed. A session selects a set (racing.py: the reference, the config's own hyperparameters, unless
+another set beats it on fresh seeds), and the comparison reports, per strategy, the mean and standard
+deviation over seeds of the selected set's validation score and test score (each the mean over the runs the
+set is judged on; selection never looks at test days). Against `fixed` (the reference restarted, judged on
+all its restarts): the difference of the mean test scores with its standard error (the guard: no strategy
+worse by more than one), and a paired one-sided Diebold-Mariano test on the per-day test CRPS of the selected
+sets, averaged over seeds per day (is the strategy better than fixed?). `pbt` and `pb2` spend the search's
+epochs as population x rounds x interval.
 """
 
 from __future__ import annotations
@@ -26,16 +31,28 @@ from gan_trader.models.base import ForecastTask
 from gan_trader.tracking import tags
 from gan_trader.tracking.store import Recorder, open_recorder
 from gan_trader.tuning.executor import Executor
+from gan_trader.tuning.racing import one_sided_dm
 from gan_trader.tuning.session import SessionResult, progress_figure, run_session
 from gan_trader.tuning.strategies import ALL_STRATEGIES
 from gan_trader.workflow.prepare import prepare
 
 # One row per strategy and seed: what its session selected and what it spent.
-SELECTION_COLUMNS = ("best_val", "test_selected", "test_persistence", "epochs_spent", "episodes", "wall_s")
+SELECTION_COLUMNS = (
+    "best_val",
+    "test_selected",
+    "reference_val",
+    "reference_test",
+    "chose_other",
+    "test_persistence",
+    "epochs_spent",
+    "episodes",
+    "wall_s",
+)
 # The summary's columns: (column of the selection, heading, shown as mean ± std).
 SUMMARY_HEADINGS = {
-    "best_val": "best validation {objective}",
-    "test_selected": "test {test} of the selected episode",
+    "best_val": "validation {objective} of the selected set",
+    "test_selected": "test {test} of the selected set",
+    "chose_other": "share of seeds selecting another set than the reference",
     "test_persistence": "test {test} of persistence",
     "epochs_spent": "GAN epochs spent",
     "episodes": "episodes",
@@ -43,10 +60,11 @@ SUMMARY_HEADINGS = {
 }
 
 # Decimals of the columns that are no scores (a score gets four significant digits).
-COUNT_DECIMALS = {"epochs_spent": 1, "episodes": 1, "wall_s": 0}
+COUNT_DECIMALS = {"epochs_spent": 1, "episodes": 1, "wall_s": 0, "chose_other": 2}
+BASELINE = "fixed"  # what every strategy is tested against
 
 
-def _race_config(config: ExperimentConfig, seed: int, budget_epochs: int) -> ExperimentConfig:
+def _session_config(config: ExperimentConfig, seed: int, budget_epochs: int) -> ExperimentConfig:
     """The config one strategy runs with for one seed: the shared epoch budget and no warm start."""
     per_episode = config.tuning.epochs_per_episode or config.gan.epochs
     tuning = config.tuning.model_copy(
@@ -85,6 +103,12 @@ def comparison_figure(frame: pd.DataFrame, strategies: list[str], config: Experi
     return progress_figure(by_strategy, config.tuning.objective)
 
 
+def _daily_table(result: SessionResult, name: str, seed: int) -> pd.DataFrame:
+    """The per-day test CRPS of a session's selected set (the mean over the runs it is judged on)."""
+    daily = result.selection.daily_selected if result.selection is not None else pd.Series(dtype=float)
+    return pd.DataFrame({"strategy": name, "seed": seed, "date": daily.index, "crps": daily.to_numpy(float)})
+
+
 def _session_table(result: SessionResult, name: str, seed: int, wall_s: float) -> pd.DataFrame:
     """A session's episode table with its strategy, seed, each episode's own test score and the wall time."""
     table = result.table()
@@ -112,8 +136,10 @@ def compare_strategies(
 
     Columns: strategy, seed, episode, epochs_spent, val_error, test_error, best_val, test_at_best (the test
     error of the episode with the best validation error so far), persistence's errors on the same days,
-    session id, wall_s (the session's). Logs the table and the plot (best validation error against epochs
-    spent, mean over seeds, one line per strategy) to a `compare` run of the experiment.
+    episode_seed, selected / reference_run (whether the episode is one of the runs the selected set / the
+    reference is judged on), session id, wall_s (the session's). `frame.attrs["daily"]` holds the per-day
+    test CRPS of each session's selected set (strategy, seed, date, crps). Logs the table and the plot (best
+    validation error against epochs spent, mean over seeds, one line per strategy) to a `compare` run.
     """
     unknown = [name for name in strategies if name not in ALL_STRATEGIES]
     if unknown:
@@ -123,16 +149,18 @@ def compare_strategies(
     if not seeds:
         raise TuningError("evaluation.seeds: at least one seed is needed to compare strategies")
     recorder = recorder or open_recorder(config.tracking, config.experiment_name)
-    tables = []
+    tables, daily = [], []
     for seed in seeds:
-        seeded = _race_config(config, seed, budget_epochs)
+        seeded = _session_config(config, seed, budget_epochs)
         seed_task = task if task is not None else prepare(seeded).task
         seed_task = seed_task if seed_task.seed == seed else dataclasses.replace(seed_task, seed=seed)
         for name in strategies:
             started = time.monotonic()
             result = run_session(seeded, seed_task, recorder, strategy=name, executor=executor, quiet=quiet)
             tables.append(_session_table(result, name, seed, time.monotonic() - started))
+            daily.append(_daily_table(result, name, seed))
     frame = pd.concat(tables, ignore_index=True) if tables else pd.DataFrame()
+    frame.attrs["daily"] = pd.concat(daily, ignore_index=True) if daily else pd.DataFrame()
     params = {"strategies": strategies, "seeds": seeds, "budget_epochs": budget_epochs}
     frame.attrs["run_id"] = _log_comparison(recorder, config, frame, strategies, params)
     return frame
@@ -146,18 +174,27 @@ def _number(value: Any) -> float:
         return math.nan
 
 
+def _mean(rows: pd.DataFrame, column: str) -> float:
+    values = pd.to_numeric(rows[column], errors="coerce").astype(float)
+    finite = values[values.map(math.isfinite)]
+    return float(finite.mean()) if not finite.empty else math.nan
+
+
 def select_episodes(frame: pd.DataFrame) -> pd.DataFrame:
-    """Per strategy and seed (the index), the episode its session selects: the lowest finite validation
-    score (the first one on ties), its test score, persistence's on the same days, and what was spent."""
+    """Per strategy and seed (the index), what its session selected: the mean validation and test scores of
+    the runs the selected set is judged on (`selected`) and of the reference's (`reference_run`), whether it
+    selected another set than the reference, persistence's score on the same days, and what was spent."""
     rows = {}
     for (name, seed), session in frame.groupby(["strategy", "seed"], sort=False):
-        values = pd.to_numeric(session["val_error"], errors="coerce").astype(float)
-        finite = values[values.map(math.isfinite)]
-        chosen = session.loc[finite.idxmin()] if not finite.empty else pd.Series(dtype=float)
+        chosen = session[session["selected"].astype(bool)]
+        reference = session[session["reference_run"].astype(bool)]
         rows[(name, seed)] = {
-            "best_val": _number(chosen.get("val_error")),
-            "test_selected": _number(chosen.get("test_error")),
-            "test_persistence": _number(chosen.get("test_persistence")),
+            "best_val": _mean(chosen, "val_error"),
+            "test_selected": _mean(chosen, "test_error"),
+            "reference_val": _mean(reference, "val_error"),
+            "reference_test": _mean(reference, "test_error"),
+            "chose_other": float(not chosen.empty and set(chosen.index) != set(reference.index)),
+            "test_persistence": _mean(chosen, "test_persistence") if not chosen.empty else math.nan,
             "epochs_spent": int(session["epochs_spent"].max()),
             "episodes": len(session),
             "wall_s": float(session["wall_s"].iloc[0]) if "wall_s" in session else math.nan,
@@ -179,6 +216,98 @@ def summarize(frame: pd.DataFrame) -> pd.DataFrame:
         summary[f"{column}_std"] = grouped[column].std(ddof=1)
     summary["seeds"] = grouped.size()
     return summary
+
+
+def against_fixed(frame: pd.DataFrame, baseline: str = BASELINE) -> pd.DataFrame:
+    """Per strategy against `baseline` (default `fixed`): the difference of the mean test scores of the
+    selected sets (strategy less baseline; negative: better) with its standard error over seeds, whether it
+    is worse by more than one standard error (the guard), and the one-sided paired Diebold-Mariano test
+    (statistic, p-value, days) of "the strategy's per-day test CRPS, averaged over seeds per day, is lower
+    than the baseline's"."""
+    selected = select_episodes(frame)
+    daily = frame.attrs.get("daily")
+    strategies = list(dict.fromkeys(selected.index.get_level_values("strategy")))
+    rows = {}
+    if baseline not in strategies:
+        return pd.DataFrame(index=pd.Index([], name="strategy"))
+    base = selected.loc[baseline, "test_selected"].astype(float)
+    per_day = (
+        daily.groupby(["strategy", "date"])["crps"].mean().unstack("strategy")
+        if isinstance(daily, pd.DataFrame) and not daily.empty
+        else pd.DataFrame()
+    )
+    for name in strategies:
+        if name == baseline:
+            continue
+        scores = selected.loc[name, "test_selected"].astype(float)
+        difference = float(scores.mean() - base.mean())
+        error = math.sqrt(scores.var(ddof=1) / len(scores) + base.var(ddof=1) / len(base))
+        row: dict[str, Any] = {"test_difference": difference, "test_difference_se": error}
+        # One seed gives no standard error: the guard is then not decided (None), neither way.
+        row["worse_than_fixed"] = bool(difference > error) if math.isfinite(error) else None
+        if name in per_day and baseline in per_day:
+            both = per_day[[name, baseline]].dropna()
+            dm = one_sided_dm(both[name].to_numpy(), both[baseline].to_numpy())
+            row |= {"dm_stat": dm.statistic, "dm_p_better": dm.pvalue, "dm_days": dm.n}
+        rows[name] = row
+    table = pd.DataFrame.from_dict(rows, orient="index")
+    table.index.name = "strategy"
+    return table
+
+
+def _flag(value: Any) -> bool | None:
+    """A guard flag read back from a table (numpy or Python bool, or None / NaN: not decided)."""
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return None
+    return bool(value)
+
+
+def findings(frame: pd.DataFrame) -> dict[str, Any]:
+    """The targets, as the comparison answers them: the strategies whose selected sets are worse on test than
+    fixed's by more than one standard error (the guard), rl against fixed and against optuna (one-sided DM
+    p-values; the moonshot), and how many sessions selected another set than the reference."""
+    selected = select_episodes(frame)
+    tests = against_fixed(frame)
+    found: dict[str, Any] = {
+        "worse_than_fixed": [str(name) for name, row in tests.iterrows() if _flag(row["worse_than_fixed"])],
+        "guard_decided": bool(len(tests)) and all(_flag(v) is not None for v in tests["worse_than_fixed"]),
+        "sessions": len(selected),
+        "chose_other": int(selected["chose_other"].sum()),
+    }
+    if "rl" in tests.index and "dm_p_better" in tests:
+        found["rl_vs_fixed_p"] = _number(tests.loc["rl", "dm_p_better"])
+    versus_optuna = against_fixed(frame, baseline="optuna")
+    if "rl" in versus_optuna.index and "dm_p_better" in versus_optuna:
+        found["rl_vs_optuna_p"] = _number(versus_optuna.loc["rl", "dm_p_better"])
+    return found
+
+
+def against_fixed_markdown(table: pd.DataFrame, objective: str) -> str:
+    """The tests against fixed as a markdown table."""
+    test = objective.removeprefix("val/")
+    lines = [
+        f"| strategy | test {test}: strategy − fixed (± 1 SE) | worse than fixed by > 1 SE | "
+        "DM statistic (per-day CRPS, mean over seeds) | one-sided p (better than fixed) |",
+        "|---|---:|:---:|---:|---:|",
+    ]
+    for name, row in table.iterrows():
+        if not math.isfinite(row["test_difference"]):
+            difference = "-"
+        elif math.isfinite(row["test_difference_se"]):
+            difference = f"{row['test_difference']:+.4f} ± {row['test_difference_se']:.4f}"
+        else:
+            difference = f"{row['test_difference']:+.4f}"
+        flag = _flag(row["worse_than_fixed"])
+        worse = "n/a (one seed)" if flag is None else "yes" if flag else "no"
+        stat = row.get("dm_stat", math.nan)
+        p = row.get("dm_p_better", math.nan)
+        dm = f"{stat:.2f} ({int(row['dm_days'])} days)" if math.isfinite(stat) else "-"
+        lines.append(
+            f"| {name} | {difference} | {worse} | {dm} | {p:.3g} |"
+            if math.isfinite(p)
+            else f"| {name} | {difference} | {worse} | {dm} | - |"
+        )
+    return "\n".join(lines)
 
 
 def _mean_std(mean: float, std: float, decimals: int | None = None) -> str:
@@ -209,21 +338,28 @@ def summary_markdown(summary: pd.DataFrame, objective: str) -> str:
 def write_comparison(
     frame: pd.DataFrame, config: ExperimentConfig, strategies: list[str], out: Path, facts: dict[str, Any]
 ) -> dict[str, Path]:
-    """Write the comparison under `out`: episodes.csv (every episode), comparison.csv and comparison.md (the
-    summary), comparison.png (the figure) and comparison.json (`facts`: budget, seeds, runtime, command)."""
+    """Write the comparison under `out`: episodes.csv (every episode), daily.csv (the selected sets' per-day
+    test CRPS), comparison.csv and comparison.md (the summary and the tests against fixed), comparison.png
+    (the figure) and comparison.json (`facts`: budget, seeds, runtime, command)."""
     import matplotlib.pyplot as plt
 
     out.mkdir(parents=True, exist_ok=True)
     summary = summarize(frame)
-    paths = {
-        name: out / name for name in ("episodes.csv", "comparison.csv", "comparison.md", "comparison.png")
-    }
+    tests = against_fixed(frame)
+    names = ("episodes.csv", "daily.csv", "comparison.csv", "comparison.md", "comparison.png")
+    paths = {name: out / name for name in names}
     with atomic_path(paths["episodes.csv"]) as tmp:
         frame.to_csv(tmp, index=False)
+    daily = frame.attrs.get("daily")
+    with atomic_path(paths["daily.csv"]) as tmp:
+        (daily if isinstance(daily, pd.DataFrame) else pd.DataFrame()).to_csv(tmp, index=False)
     with atomic_path(paths["comparison.csv"]) as tmp:
-        summary.to_csv(tmp)
+        summary.join(tests).to_csv(tmp)
+    markdown = summary_markdown(summary, config.tuning.objective)
+    if not tests.empty:
+        markdown += "\n\n" + against_fixed_markdown(tests, config.tuning.objective)
     with atomic_path(paths["comparison.md"]) as tmp:
-        tmp.write_text(summary_markdown(summary, config.tuning.objective) + "\n", encoding="utf-8")
+        tmp.write_text(markdown + "\n", encoding="utf-8")
     figure = comparison_figure(frame, strategies, config)
     with atomic_path(paths["comparison.png"]) as tmp:
         figure.savefig(tmp, dpi=110, format="png")
@@ -263,6 +399,7 @@ def compare_tuning(
     recorder = open_recorder(config.tracking, config.experiment_name)
     table = compare_strategies(config, strategies, seeds, budget, task=prepared.task, recorder=recorder)
     runtime = time.monotonic() - started
+    answers = findings(table)
     facts = {
         "experiment": config.name,
         "strategies": strategies,
@@ -273,6 +410,9 @@ def compare_tuning(
         "cpus": os.cpu_count(),
         "command": command,
         "compare_run": table.attrs.get("run_id"),
+        "findings": {
+            k: v if not isinstance(v, float) or math.isfinite(v) else None for k, v in answers.items()
+        },
     }
     folder = out or config.runs_dir / "compare" / config.name
     paths = write_comparison(table, config, strategies, folder, facts)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -18,7 +19,7 @@ from gan_trader.data.panel import Panel
 from gan_trader.data.splits import Split
 from gan_trader.evaluation.drift import DriftReport, drift_report
 from gan_trader.evaluation.leaderboard import Leaderboard, evaluate
-from gan_trader.models.base import Forecast, Forecaster, ForecastTask
+from gan_trader.models.base import PER_DAY_EXTRAS, PER_FOLD_EXTRAS, Forecast, Forecaster, ForecastTask
 from gan_trader.models.baselines import create_baseline
 from gan_trader.workflow.prepare import Prepared, fold_splits, load_panel, prepare
 
@@ -51,13 +52,23 @@ def join_forecasts(parts: list[Forecast]) -> Forecast:
     """Concatenate one model's forecasts of consecutive folds (their test days never overlap)."""
     samples = [p.samples for p in parts if p.samples is not None]
     joined_samples: np.ndarray | None = np.concatenate(samples) if len(samples) == len(parts) else None
-    extra = dict(parts[-1].extra)
-    for key, value in extra.items():  # a diagnostic (MH acceptance...): its mean over the folds
-        if isinstance(value, int | float | np.number) and not isinstance(value, bool):
+    extra: dict[str, Any] = {}
+    for part in parts:  # every fold's keys: a diagnostic only some folds have (MH's) is kept
+        extra.update(part.extra)
+    for key, value in extra.items():
+        if key in PER_DAY_EXTRAS and all(key in p.extra for p in parts):
+            extra[key] = np.concatenate([np.asarray(p.extra[key], float) for p in parts])
+        elif key in PER_FOLD_EXTRAS:  # one entry per fold (NaN where a fold has none)
+            extra[key] = np.array([float(p.extra.get(key, np.nan)) for p in parts])
+        elif isinstance(value, int | float | np.number) and not isinstance(value, bool):
+            # a diagnostic (MH acceptance...): its mean over the folds that have it
             values = [
                 float(p.extra[key]) for p in parts if isinstance(p.extra.get(key), int | float | np.number)
             ]
             extra[key] = float(np.mean(values)) if key not in ("hold_days",) else value
+    for key in PER_DAY_EXTRAS:
+        if key in extra and not all(key in p.extra for p in parts):
+            del extra[key]
     return Forecast(
         model=parts[0].model,
         origins=pd.DatetimeIndex(np.concatenate([p.origins.to_numpy() for p in parts])),

@@ -19,12 +19,22 @@ from gan_trader.evaluation.report import FoldsView
 from gan_trader.models.base import Forecast, save_forecast
 from gan_trader.models.baselines import baseline_class, run_baselines
 from gan_trader.tracking import tags
+from gan_trader.tracking.episodes import EpisodeBrowser
 from gan_trader.tracking.store import Recorder, open_recorder
-from gan_trader.tuning.episode import EpisodeSpec, run_episode
+from gan_trader.tuning.episode import REFIT_INDEX, EpisodeSpec, run_episode
 from gan_trader.tuning.session import SessionResult, run_session
-from gan_trader.workflow.folds import FOLD_COLUMNS, FoldRows, FoldsEvaluation, evaluate_folds
+from gan_trader.workflow.folds import FoldRows, FoldsEvaluation, evaluate_folds
 from gan_trader.workflow.prepare import Prepared, fold_splits, load_panel, prepare
-from gan_trader.workflow.report import episode_figures, write_experiment_report
+from gan_trader.workflow.report import (
+    DRIFT_FILE,
+    FOLDS_FILE,
+    NOTES_FILE,
+    SELECTION_FILE,
+    episode_figures,
+    folds_view,
+    tuning_episodes,
+    write_experiment_report,
+)
 from gan_trader.workflow.selection import session_selection
 
 log = logging.getLogger(__name__)
@@ -114,7 +124,10 @@ def _print_summary(
         console.print(f"report: {report_path.resolve()}")
 
 
-REFIT_INDEX = 1000  # episode indices of the per-fold refits: REFIT_INDEX + 100 x fold + seed position
+def result_line(session_id: str, report_path: Path | None) -> str:
+    """What `-q` prints, and all it prints: the session id and the report's path, on one line."""
+    report = f"  report: {report_path.resolve()}" if report_path is not None else ""
+    return f"session: {session_id}{report}"
 
 
 def gan_rows(
@@ -161,23 +174,10 @@ def _fold_rows(config: ExperimentConfig, names: list[str], gan: FoldRows | None)
     return rows
 
 
-def folds_view(evaluation: FoldsEvaluation) -> FoldsView:
-    folds, seeds = len(evaluation.splits), len(evaluation.seeds)
-    note = (
-        f"{folds} expanding-window folds x {seeds} seed(s); every feature builder, baseline and the GAN "
-        "refitted per fold. The tuning session ran on fold 0's validation span; its selected "
-        "hyperparameters are refitted on every fold. The leaderboards above pool all folds' test days "
-        f"(first seed); below, mean and sd over the {folds * seeds} fold x seed runs."
-    )
-    summary = evaluation.summary()
-    keep = [c for c in FOLD_COLUMNS if c in summary.columns.get_level_values(0)]
-    return FoldsView(evaluation.fold_table(), summary[keep], note, evaluation.drift.table)
-
-
 def _log_drift(recorder: Recorder, session_id: str, evaluation: FoldsEvaluation) -> None:
     """The feature-drift table and its summary metrics; one warning line when a feature drifts too far."""
     drift = evaluation.drift
-    recorder.log_table(session_id, drift.table.reset_index(), "drift.csv")
+    recorder.log_table(session_id, drift.table, DRIFT_FILE)
     recorder.log_metrics(session_id, drift.metrics())
     warning = drift.warning()
     if warning is not None:
@@ -201,7 +201,8 @@ class ReportParts:
 def _write_report(
     config: ExperimentConfig, recorder: Recorder, session: SessionResult, parts: ReportParts
 ) -> Path:
-    """The HTML report of a run, written to evaluation.report and logged with the session."""
+    """The HTML report of a run, written to evaluation.report and logged with the session. The episodes
+    are read back from the store, as `gan-trader report` reads them, so both write the same report."""
     path = Path(str(config.evaluation.report).format(name=config.name, session=session.session_id))
     write_experiment_report(
         path,
@@ -209,7 +210,7 @@ def _write_report(
         prepared=parts.prepared,
         leaderboard=parts.leaderboard,
         forecasts=parts.forecasts,
-        episodes=session.table(),
+        episodes=tuning_episodes(EpisodeBrowser(config.tracking.uri), session.session_id),
         figures=episode_figures(recorder, session.best.run_id if session.best else None),
         folds=parts.folds,
         selection=parts.selection,
@@ -230,7 +231,7 @@ def run_experiment(
     """Tuning session on fold 0 -> the selected GAN and every baseline refitted per walk-forward fold and
     seed -> pooled leaderboards, per-fold results, the tuning's multiple testing -> report, all logged."""
     started = time.perf_counter()
-    console = console or Console(quiet=quiet)
+    console = console or Console()
     names = baseline_names(config.evaluation.baselines if baselines is None else baselines)
     panel = load_panel(config)
     first = prepare(config, panel, fold_splits(config, panel)[0])
@@ -251,13 +252,19 @@ def run_experiment(
     leaderboard = evaluation.leaderboard
     forecasts = evaluation.runs[seeds[0]].forecasts
     selection = session_selection(first.task, session.episodes, session.best, config).describe()
-    view = folds_view(evaluation)
+    if session.selection is not None:  # what the tuning selected, against the reference set
+        selection += f"; the session {session.selection.describe()}"
+    drift = evaluation.drift.table
+    view = folds_view(evaluation.fold_table(), len(evaluation.splits), len(evaluation.seeds), drift)
     _log_results(recorder, config, session_id, forecasts, leaderboard)
-    recorder.log_table(session_id, view.table, "folds.csv")
+    recorder.log_table(session_id, view.table, FOLDS_FILE)
     _log_drift(recorder, session_id, evaluation)
     recorder.log_text(
         session_id, "\n".join([*leaderboard.comparison_lines(), selection]) + "\n", "comparisons.txt"
     )
+    recorder.log_text(session_id, selection + "\n", SELECTION_FILE)
+    if leaderboard.notes:
+        recorder.log_text(session_id, "\n".join(leaderboard.notes.values()) + "\n", NOTES_FILE)
     report_path = None
     if report and config.evaluation.report is not None:
         parts = ReportParts(first, leaderboard, forecasts, view, selection)
@@ -266,6 +273,8 @@ def run_experiment(
     if not quiet:
         _print_summary(console, session, leaderboard, report_path)
         console.print(f"{view.note.split(';')[0]}; {selection}")
+    else:
+        console.print(result_line(session_id, report_path), soft_wrap=True, markup=False, highlight=False)
     return ExperimentResult(session_id, leaderboard, report_path, forecasts)
 
 

@@ -49,7 +49,11 @@ BAD_PRICE_FILES: dict[str, BadPrices] = {
     "no date column, two values": BadPrices("Price,Volume\n1,2\n", "missing column 'date'"),
     "no close column": BadPrices("Date,Volume,Other\n2020-01-02,1,2\n", "missing column 'close'"),
     "open without high": BadPrices("Date,Open,Close\n2020-01-02,1,1\n", "missing column 'high'"),
-    "duplicated column": BadPrices("Date,Close,Close\n2020-01-02,1,1\n", "duplicated column 'close'"),
+    "duplicated column": BadPrices("Date,Close,Close\n2020-01-02,1,1\n", "duplicated column 'Close'"),
+    "duplicated column, another spelling": BadPrices(
+        "Date,Adj Close,adj_close\n2020-01-02,1,1\n",
+        "duplicated column 'adj_close' (the same as 'Adj Close')",
+    ),
     "all missing, empty cells": BadPrices(
         "Date,Close\n2020-01-02,\n2020-01-03,\n", "no values (all missing)"
     ),
@@ -66,7 +70,7 @@ BAD_PRICE_FILES: dict[str, BadPrices] = {
     "intraday bars (hourly, Yahoo's Datetime column)": BadPrices(
         "Datetime,Open,High,Low,Close,Volume\n"
         "2017-04-19 09:30:00-04:00,1,2,0.5,1,10\n2017-04-19 10:30:00-04:00,1,2,0.5,1,10\n",
-        "column 'datetime' line 3: intraday timestamps ('2017-04-19 10:30:00-04:00' on the same day as "
+        "column 'Datetime' line 3: intraday timestamps ('2017-04-19 10:30:00-04:00' on the same day as "
         "'2017-04-19 09:30:00-04:00'); daily bars expected: resample to one row per day first",
     ),
     "intraday bars, long file": BadPrices(
@@ -76,24 +80,27 @@ BAD_PRICE_FILES: dict[str, BadPrices] = {
         long=True,
     ),
     "dates out of order": BadPrices(
-        "Date,Close\n2020-01-02,1\n2020-01-06,1\n2020-01-03,1\n", "line 4: dates out of order"
+        "Date,Close\n2020-01-02,1\n2020-01-06,1\n2020-01-03,1\n", "column 'Date' line 4: dates out of order"
     ),
     "descending, then not": BadPrices(
         "Date,Close\n2020-01-03,1\n2020-01-02,2\n2020-01-06,2\n", "line 3: dates out of order"
     ),
     "unparseable date": BadPrices("Date,Close\n2020-01-02,1\nyesterday,1\n", "line 3: unparseable date"),
     "impossible date": BadPrices(
-        "Date,Close\n2020-01-02,1\n2020-13-45,2\n", "column 'date' line 3: unparseable date"
+        "Date,Close\n2020-01-02,1\n2020-13-45,2\n", "column 'Date' line 3: unparseable date"
     ),
     # values
     "not a number": BadPrices(
-        "Date,Close\n2020-01-02,1\n2020-01-03,x\n", "column 'close' line 3: not a number"
+        "Date,Close\n2020-01-02,1\n2020-01-03,x\n", "column 'Close' line 3: not a number"
     ),
     "not a number, Yahoo layout": BadPrices(
-        YAHOO_HEADER + "2020-01-02,1,2,0.5,one,1,1\n", "column 'close' line 2: not a number"
+        YAHOO_HEADER + "2020-01-02,1,2,0.5,one,1,1\n", "column 'Close' line 2: not a number"
+    ),
+    "not a number in Adj Close": BadPrices(
+        YAHOO_HEADER + "2020-01-02,1,2,0.5,1,n/a?,1\n", "column 'Adj Close' line 2: not a number"
     ),
     "negative price": BadPrices(
-        "Date,Close\n2020-01-02,1\n2020-01-03,-4\n", "column 'close' line 3: non-positive price"
+        "Date,Close\n2020-01-02,1\n2020-01-03,-4\n", "column 'Close' line 3: non-positive price"
     ),
     "zero price": BadPrices("Date,Close\n2020-01-02,0\n", "line 2: non-positive price"),
     "infinite price": BadPrices("Date,Close\n2020-01-02,inf\n", "infinite value"),
@@ -102,6 +109,11 @@ BAD_PRICE_FILES: dict[str, BadPrices] = {
     "long file, unknown field": BadPrices(
         "date,asset,field,value\n2020-01-02,A,price,1\n",
         "column 'field' line 2: unknown field 'price'",
+        long=True,
+    ),
+    "long file, non-positive price": BadPrices(
+        LONG_ROWS + "2020-01-07,BBB,Adj Close,-3\n",
+        "column 'value' line 8: non-positive price -3 (asset 'BBB', field 'adj_close')",
         long=True,
     ),
     "long file, duplicate entry": BadPrices(
@@ -124,3 +136,19 @@ def test_data_validate_exits_2_with_that_line(case: str, in_tmp: Path, run_cli: 
     bad = BAD_PRICE_FILES[case]
     path = write_input(in_tmp, bad.name, bad.content)
     assert_cli_refuses(run_cli, in_tmp, ["data", "validate", str(path)], str(path), bad.expected)
+
+
+def test_data_validate_checks_every_file_and_reports_each(in_tmp: Path, run_cli: CliRunner) -> None:
+    """It stopped at the first bad file: the files after it went unchecked."""
+    good = write_input(in_tmp, "GOOD.csv", YAHOO_HEADER + YAHOO_ROWS)
+    bad_cell = write_input(in_tmp, "CELL.csv", YAHOO_HEADER + "2020-01-02,1,2,0.5,1,n/a?,1\n")
+    empty = write_input(in_tmp, "EMPTY.csv", "")
+    also_good = write_input(in_tmp, "ALSO.csv", "Date,Close\n2020-01-02,1\n2020-01-03,2\n")
+    code, out, err = run_cli(["data", "validate", str(bad_cell), str(good), str(empty), str(also_good)])
+    assert code == 2
+    assert [line.split()[:2] for line in out.splitlines()] == [["ok", str(good)], ["ok", str(also_good)]]
+    errors = [line for line in err.splitlines() if line.strip()]
+    assert errors == [
+        f"error: {bad_cell}: column 'Adj Close' line 2: not a number: 'n/a?'",
+        f"error: {empty}: file is empty",
+    ]

@@ -89,7 +89,7 @@ BAD_STUDIES: dict[str, tuple[str, list[str], tuple[str, ...]]] = {
     "a missing experiment": (
         study_text(experiment="experiments/nothing.yaml"),
         [],
-        ("experiment experiments/nothing.yaml", "config file not found"),
+        ("experiment: experiments/nothing.yaml", "config file not found"),
     ),
     "a bad override of the experiment": (study_text(set="[gan.epochs=0]"), [], ("gan.epochs",)),
     "not YAML": ("targets: [unclosed\n", [], ("invalid YAML",)),

@@ -33,12 +33,12 @@ def test_a_planted_level_is_flagged_and_a_return_is_not() -> None:
     report = drift_report([(features, split) for split in splits])
     table = report.table
     assert table.index[0] == "level.close"
-    assert table.loc["level.close", "pooled_test"] > 0.9
+    assert table.loc["level.close", "pooled_test"] > 0.5
     assert table.loc["stationary.return", "pooled_test"] < 0.05
     assert report.flagged() == ["level.close"]
     assert "level.close" in (report.warning() or "") and "stationary.return" not in (report.warning() or "")
     metrics = report.metrics()
-    assert metrics["drift/features_over_bound"] == 1.0 and metrics["drift/max_pooled_test_share"] > 0.9
+    assert metrics["drift/features_over_bound"] == 1.0 and metrics["drift/max_pooled_test_share"] > 0.5
 
 
 def test_shares_are_counted_against_each_fold_s_own_training_quantiles() -> None:
@@ -54,22 +54,45 @@ def test_shares_are_counted_against_each_fold_s_own_training_quantiles() -> None
     assert pooled.loc["x", "pooled_val"] == 1.0 and pooled.loc["x", "pooled_test"] == 0.0
 
 
-@pytest.fixture(scope="module")
-def default_drift():  # type: ignore[no-untyped-def]
-    """The default experiment's features on its three folds (the bundled data), minus the slow builders."""
+def default_drift(keep: tuple[str, ...] | None, level: bool = False):  # type: ignore[no-untyped-def]
+    """The default experiment's features (those of the builders in `keep`; None: every column-making one) on
+    its three folds of the bundled data; `level`: every builder in the article's representation."""
     config = load_config("experiments/default.yaml", ["features.cache_dir=null"])
-    config.features.builders = {
-        k: v for k, v in config.features.builders.items() if k not in ("importance", "checks")
+    builders = {
+        name: dict(params or {})
+        for name, params in config.features.builders.items()
+        if name not in ("importance", "checks") and (keep is None or name in keep)
     }
+    if level:
+        for name, params in builders.items():
+            if name != "volatility":
+                params["representation"] = "level"
+    config.features.builders = builders
     panel = load_panel(config)
     folds = [prepare(config, panel, split, use_cache=False) for split in fold_splits(config, panel)]
     return drift_report([(p.task.features, p.split) for p in folds])
 
 
-@pytest.mark.slow
-def test_no_feature_of_the_default_experiment_drifts_beyond_the_bound(default_drift) -> None:  # type: ignore[no-untyped-def]
-    table = default_drift.table
-    assert len(table) > 20
+def assert_under_the_bound(report) -> None:  # type: ignore[no-untyped-def]
+    table = report.table
     per_builder = table.groupby(table.index.str.split(".").str[0])["pooled_test"].max()
     assert (per_builder <= WARN_SHARE).all(), per_builder.to_dict()
-    assert default_drift.flagged() == []
+    assert report.flagged() == []
+
+
+def test_the_fast_builders_of_the_default_experiment_stay_in_range() -> None:
+    """technical, volatility, assets and fourier on the bundled data: no feature above the bound pooled; the
+    same builders as price levels put most of their features above it (so the check can fail)."""
+    report = default_drift(("technical", "volatility", "assets", "fourier"))
+    assert len(report.table) > 60
+    assert_under_the_bound(report)
+    levels = default_drift(("technical", "assets", "fourier"), level=True)
+    assert len(levels.flagged()) > 0.5 * len(levels.table)
+
+
+@pytest.mark.slow
+def test_no_feature_of_the_default_experiment_drifts_beyond_the_bound() -> None:
+    """Every column-making builder of the default experiment (ARIMA, the autoencoder, PCA and anomaly too)."""
+    report = default_drift(None)
+    assert len(report.table) > 80
+    assert_under_the_bound(report)

@@ -79,3 +79,34 @@ def test_the_model_comparisons_name_the_skilled_model(board) -> None:
     spa = leaderboard.comparisons["spa_points"]
     assert spa.spa_pvalue < 0.01 and spa.better == ("scale+0.3",)
     assert any("model confidence set: scale+0.3" in line for line in leaderboard.comparison_lines())
+
+
+def sampled(task: ForecastTask, name: str, sd_factor: float, seed: int) -> Forecast:
+    """A Gaussian forecast distribution whose sd is sd_factor x the true 0.01 (1 is the truth)."""
+    origins = task.origins("test")
+    draws = np.random.default_rng(seed).normal(0.0, 0.01 * sd_factor, (len(origins), 400))
+    return Forecast.from_returns(name, task, origins, np.zeros(len(origins)), draws)
+
+
+def test_the_named_references_and_the_benchmark_columns_run_the_right_way() -> None:
+    """A calibrated distribution is better than one twice too wide: the one-sided p-value against the wide
+    one is small, the reverse is near 1; the CRPS DM statistic against the best simple baseline carries the
+    sign of (model - benchmark)."""
+    task = synthetic_task()
+    forecasts = [
+        sampled(task, "calibrated", 1.0, 1),
+        sampled(task, "garch_t", 2.0, 2),  # a reference by name, and a simple baseline
+        sampled(task, "har_t", 1.0, 3),
+    ]
+    config = EvaluationConfig(baselines=["persistence"], references=["garch_t", "har_t", "not_run"])
+    leaderboard = evaluate(task, forecasts, config)
+    table = leaderboard.table
+    assert leaderboard.references == ["garch_t", "har_t"]
+    assert "p_better_not_run" not in table
+    assert table.loc["calibrated", "p_better_garch_t"] < 1e-6
+    assert table.loc["garch_t", "p_better_har_t"] > 1 - 1e-6
+    assert 0.01 < table.loc["calibrated", "p_better_har_t"] < 0.99  # the same distribution: no verdict
+    assert np.isnan(table.loc["garch_t", "p_better_garch_t"])
+    # garch_t is the only simple baseline: the benchmark. The calibrated model's CRPS is lower: DM < 0.
+    assert leaderboard.crps_benchmark == "garch_t"
+    assert table.loc["calibrated", "crps_dm_stat"] < 0 and table.loc["calibrated", "crps_dm_pvalue"] < 1e-6

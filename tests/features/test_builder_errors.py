@@ -30,6 +30,10 @@ BAD_PARAMS = [
     ("importance", {"learning_rate": -0.1}, "features.builders.importance.learning_rate"),
     ("importance", {"threshold": 2}, "features.builders.importance.threshold"),
     ("checks", {"lags": [-1]}, "features.builders.checks.lags"),
+    ("technical", {"representation": "levels"}, "features.builders.technical.representation"),
+    ("assets", {"closes": True}, "features.builders.assets.closes: unknown key"),
+    ("volatility", {"return_lags": [-1]}, "features.builders.volatility.return_lags"),
+    ("volatility", {"ewma_halflives": [0]}, "features.builders.volatility.ewma_halflives"),
 ]
 
 

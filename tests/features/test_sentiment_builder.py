@@ -50,7 +50,7 @@ def test_skipped_without_news(frame: pd.DataFrame) -> None:
 
     pipeline = FeaturePipeline({"sentiment": {}}, context(None))
     feature_set = pipeline.fit_transform(frame, frame.index[80], use_cache=False)
-    assert feature_set.columns == ["close"]
+    assert feature_set.columns == []  # the target's close is no feature unless features.target_close
     assert feature_set.notes == ["sentiment: skipped (no news source configured)"]
 
 

@@ -106,8 +106,9 @@ def planted_mh(model: GanForecaster, truth: pd.DataFrame, **plant: float) -> tup
 def test_mh_moves_a_generator_with_a_shifted_mean_toward_the_truth(trained) -> None:  # type: ignore[no-untyped-def]
     _, truth, model = trained
     forecast, before, after = planted_mh(model, truth, shift=1.0)
-    assert forecast.extra["critic_auc"] > 0.65, "the critic tells the shifted draws from real values"
-    assert forecast.extra["mh_acceptance"] < 0.8, "MH rejects a share of the shifted draws"
+    mh = forecast.ablations[1].extra
+    assert mh["critic_auc"] > 0.65, "the critic tells the shifted draws from real values"
+    assert mh["mh_acceptance"] < 0.8, "MH rejects a share of the shifted draws"
     assert before["coverage_90"] < 0.8, ("the plant is not off", before)
     assert after["coverage_90"] > before["coverage_90"] + 0.05, (before, after)
     assert after["crps"] < 0.9 * before["crps"], (before, after)
@@ -118,7 +119,7 @@ def test_mh_widens_a_generator_planted_too_narrow(trained) -> None:  # type: ign
     # learnt from one real value per window, errs from day to day by about as much as MH corrects.
     _, truth, model = trained
     forecast, before, after = planted_mh(model, truth, scale=0.5)
-    assert forecast.extra["mh_acceptance"] < 0.9, "MH rejects a share of the narrow draws"
+    assert forecast.ablations[1].extra["mh_acceptance"] < 0.9, "MH rejects a share of the narrow draws"
     assert before["coverage_90"] < 0.75, ("the plant is not narrow", before)
     assert after["coverage_90"] > before["coverage_90"] + 0.04, (before, after)
     assert after["coverage_50"] > before["coverage_50"] + 0.03, (before, after)

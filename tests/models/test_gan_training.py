@@ -184,14 +184,25 @@ def test_fit_runs_end_to_end_on_real_data_and_forecasts_with_samples(gan_task, t
     # The point forecast is the distribution's mean (gan.point), never one draw.
     np.testing.assert_allclose(forecast.log_return, forecast.samples.mean(axis=1), rtol=1e-9, atol=1e-12)
     assert set(forecast.extra["quantiles"]) == {0.05, 0.25, 0.5, 0.75, 0.95}
-    assert {"mh_acceptance", "critic_auc", "turner_z"} <= set(forecast.extra)
-    assert all(isinstance(forecast.extra[k], float) for k in ("mh_acceptance", "critic_auc", "turner_z"))
     raw, mh = forecast.ablations
+    diagnostics = ("mh_acceptance", "critic_auc", "turner_z")
+    assert all(isinstance(mh.extra[k], float) for k in diagnostics)
     assert (raw.model, mh.model) == ("gan_raw", "gan_mh")
     assert raw.samples is not None and mh.samples is not None
     assert raw.samples.shape == mh.samples.shape == forecast.samples.shape  # equal sample counts
     chosen = mh if model.uses_mh() else raw
     np.testing.assert_array_equal(forecast.samples, chosen.samples)
+    # The `gan` row says which samples it is, and carries MH's diagnostics only when it is MH's samples.
+    assert forecast.extra["uses_mh"] == float(chosen is mh)
+    assert all((k in forecast.extra) == (chosen is mh) for k in diagnostics)
+    assert not any(k in raw.extra for k in diagnostics)
+    for choice, uses_mh in (("raw", 0.0), ("mh", 1.0)):
+        model.config = model.config.model_copy(
+            update={"mh": model.config.mh.model_copy(update={"forecast": choice})}
+        )
+        chosen_forecast = model.predict(gan_task, origins)
+        assert chosen_forecast.extra["uses_mh"] == uses_mh
+        assert all((k in chosen_forecast.extra) == bool(uses_mh) for k in diagnostics), chosen_forecast.extra
     metrics = forecast_metrics(gan_task, forecast)
     assert math.isfinite(metrics["relmae"]) and math.isfinite(metrics["price_mae"])
     reloaded = GanForecaster.load(tmp_path / "model.pt", gan_task)

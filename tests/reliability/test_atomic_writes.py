@@ -18,16 +18,16 @@ WRITE = re.compile(
 SAFE_TARGET = re.compile(r"\((tmp|buffer|handle)\b|^tmp\.|, tmp\)|\.to_csv\(\)|atomic_(open|path)\(")
 # Methods of our own that write atomically inside (BayesOptimizer.save, Policy.save use gan_trader.io).
 ATOMIC_INSIDE = {
-    ("tuning/strategies.py", 'self.optimizer.save(folder / "optimizer.json")'),
+    ("tuning/strategies/bo.py", 'self.optimizer.save(folder / "optimizer.json")'),
     ("tuning/agents.py", "policy.save(path)"),
     ("tuning/agents.py", "current.save(path)"),
 }
 # Writes into a fresh TemporaryDirectory (then copied by MLflow or Ray): nobody reads them half-written.
 IN_TEMP_DIR = {
-    ("tuning/strategies.py", "shutil.copy(result.checkpoint, Path(out) / result.checkpoint.name)"),
+    ("tuning/strategies/pbt.py", "shutil.copy(result.checkpoint, Path(out) / result.checkpoint.name)"),
     ("tracking/store.py", 'target.write_text(text, encoding="utf-8")'),
     ("tracking/store.py", 'figure.savefig(target, dpi=110, bbox_inches="tight")'),
-    ("tuning/strategies.py", '(Path(out) / "meta.json").write_text(json.dumps(meta), encoding="utf-8")'),
+    ("tuning/strategies/pbt.py", '(Path(out) / "meta.json").write_text(json.dumps(meta), encoding="utf-8")'),
 }
 # Calls named like writes that write nothing to the project's files.
 NOT_FILES = (

@@ -119,3 +119,91 @@ def test_missing_things_are_clear_errors(store, tmp_path):
     with pytest.raises(TrackingError, match="no tracking store"):
         EpisodeBrowser(f"sqlite:///{tmp_path}/missing.db")
     assert not (tmp_path / "missing.db").exists()
+
+
+# ---------------------------------------------------------------- SESSION:INDEX or a run id, never a guess
+
+
+def _episode_with_a_digit_first(store: dict) -> tuple[str, str, str]:
+    """(session, run id, its leading digits) of an episode whose run id starts with a digit, logging
+    episodes into a session of their own until one does (each does with probability 10/16)."""
+    recorder = open_recorder(
+        TrackingConfig(uri=store["uri"], artifact_root=store["root"] / "artifacts"), "numbers"
+    )
+    session = recorder.start_session("numbers")
+    for index in range(40):
+        with recorder.episode(session, 1200 + index) as run_id:
+            pass
+        if run_id[0].isdigit():
+            recorder.finish(session)
+            digits = run_id[: len(run_id) - len(run_id.lstrip("0123456789"))]
+            return session, run_id, digits
+    raise AssertionError("no run id started with a digit in 40 episodes")
+
+
+def test_a_bare_number_is_refused_with_both_readings(store):
+    """`episodes show 1` showed episode 1200 of another session: "1" was read as a run-id prefix."""
+    session, run_id, digits = _episode_with_a_digit_first(store)
+    browser = EpisodeBrowser(store["uri"])
+    with pytest.raises(TrackingError) as info:
+        browser.episode(digits[0])
+    message = str(info.value)
+    assert "\n" not in message and "a bare number reads two ways" in message
+    assert "as an index" in message and "as a run-id prefix" in message
+    assert "write SESSION:INDEX or more of the run id" in message
+    with pytest.raises(TrackingError) as info:
+        browser.episode("1")
+    assert f"episode 1 of session {store['session']}" in str(info.value)
+    assert f"({store['session']}:1)" in str(info.value)
+    # Either reading, written out, is an episode.
+    assert browser.episode(run_id)["run_id"] == run_id
+    assert browser.episode(f"{store['session']}:1")["index"] == 1
+    assert browser.episode(f"{session}:{1200}")["session"] == session
+
+
+def test_a_session_given_as_an_episode_suggests_session_index(store):
+    browser = EpisodeBrowser(store["uri"])
+    for reference in (store["session"], store["session"][:10], "session-a"):
+        with pytest.raises(TrackingError) as info:
+            browser.episode(reference)
+        message = str(info.value)
+        assert "is a session, not an episode" in message
+        assert f"{store['session']}:0" in message and f"--session {store['session']}" in message
+
+
+def test_plot_gives_each_metric_its_own_axis_and_never_plots_epoch(store, tmp_path):
+    """On one linear axis with a price-scale error, val/crps_rel came out flat; `epoch` was drawn as a
+    metric."""
+    import matplotlib.pyplot as plt
+
+    from gan_trader.tracking.episodes import curves_figure
+
+    recorder = open_recorder(
+        TrackingConfig(uri=store["uri"], artifact_root=store["root"] / "artifacts"), "scales"
+    )
+    session = recorder.start_session("scales")
+    with recorder.episode(session, 0) as run_id:
+        for epoch in range(1, 5):
+            recorder.log_metrics(
+                run_id,
+                {
+                    "train/loss_d": -2.0 / epoch,
+                    "val/crps_rel": 1.0 + 0.01 / epoch,
+                    "val/price_mae": 300.0 / epoch,
+                    "epoch": float(epoch),
+                },
+                step=epoch,
+            )
+    recorder.finish(session)
+    browser = EpisodeBrowser(store["uri"])
+    history = browser.history(f"{session}:0")
+    assert "epoch" not in history.columns
+    figure = curves_figure(history, "scales")
+    panels = {axis.get_title(): axis for axis in figure.axes if axis.get_visible()}
+    assert set(panels) == {"train/loss_d", "val/crps_rel", "val/price_mae"}
+    for name, axis in panels.items():
+        assert len(axis.lines) == 1  # alone on its axis
+        low, high = axis.get_ylim()
+        assert high - low < 2 * (history[name].max() - history[name].min())  # scaled to its own range
+    plt.close(figure)
+    assert browser.plot(f"{session}:0", tmp_path / "scales.png").read_bytes()[:4] == b"\x89PNG"

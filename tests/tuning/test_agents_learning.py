@@ -22,11 +22,11 @@ from gan_trader.tuning import agents
 from gan_trader.tuning.agents import Policy, learn_from_session, load_or_train_policy, make_agent, policy_path
 from gan_trader.tuning.episode import EpisodeResult, EpisodeSpec
 from gan_trader.tuning.executor import LocalExecutor
-from gan_trader.tuning.loop import CHOICES, KEEP, LOCAL, Transition
+from gan_trader.tuning.loop import CHOICES, EXPLORE, KEEP, LOCAL, Transition
 from gan_trader.tuning.observation import observation_size
 from gan_trader.tuning.session import run_session
 from gan_trader.tuning.space import SearchSpace
-from gan_trader.tuning.strategies import RLStrategy
+from gan_trader.tuning.strategies.rl import RLStrategy
 
 BEST = LOCAL  # the bandit's one rewarded choice
 
@@ -116,7 +116,7 @@ def test_proxy_pretraining_is_bounded_in_time_and_shows_progress(
 
 def test_a_resumed_rl_strategy_keeps_its_decisions(tmp_path: Path) -> None:
     class Scripted:
-        def act(self, observation: np.ndarray) -> int:
+        def act(self, observation: np.ndarray, rng: np.random.Generator | None = None) -> int:
             return KEEP
 
         def behaviour(self, observation: np.ndarray, choice: int) -> tuple[float, float]:
@@ -152,7 +152,8 @@ def test_each_rl_session_stores_its_transitions_and_updates_the_saved_policy(
         recorder, session_id = _rl_session(config, tiny_task, experiment, quiet=number == 1)
         stored = json.loads((recorder.artifact_dir(session_id) / "transitions.json").read_text())
         assert 1 <= len(stored) <= 3 and stored[-1]["done"] and not any(t["done"] for t in stored[:-1])
-        assert stored[0]["action"] in range(len(CHOICES)) and stored[0]["episode"] == 0
+        # Episode 0 is the reference set's: the controller's first decision plans episode 1.
+        assert stored[0]["action"] in range(len(CHOICES)) and stored[0]["episode"] == 1
         learned += len(stored)
         saved = Policy.load("ppo", policy_path(config), observation_size(space), len(CHOICES))
         assert saved is not None and (saved.real_transitions, saved.sessions) == (learned, number)
@@ -240,3 +241,110 @@ def test_the_shipped_policy_fits_the_default_experiment(monkeypatch: pytest.Monk
     assert path.exists(), f"{path.name} is missing: run scripts/pretrain_policy.py"
     policy = Policy.load(config.tuning.agent.algo, path, observation_size(space), len(CHOICES))
     assert policy is not None and policy.real_transitions == 0
+
+
+def test_in_real_sessions_the_policy_draws_from_its_own_distribution(tmp_path: Path) -> None:
+    """Deterministic acting would only ever try one choice per observation (and PPO's recorded
+    log-probabilities would not be those of what it did)."""
+    config, space, env = _bandit_config(tmp_path, "ppo")
+    policy = Policy(make_agent("ppo", env, config.seed, 32), "ppo")
+    probabilities = policy.probabilities(env.seen)
+    rng = np.random.default_rng(0)
+    draws = np.bincount([policy.act(env.seen, rng) for _ in range(500)], minlength=len(CHOICES))
+    assert (draws > 0).sum() >= 3
+    assert np.abs(draws / 500 - probabilities).max() < 0.08
+    assert policy.act(env.seen) == int(np.argmax(probabilities))  # without a stream: the most likely choice
+    log_prob, _ = policy.behaviour(env.seen, LOCAL)
+    assert log_prob == pytest.approx(np.log(probabilities[LOCAL]), abs=1e-5)  # PPO's ratio starts at 1
+
+
+def test_dqn_acts_epsilon_greedy_and_keeps_its_replay_buffer_with_the_policy(tmp_path: Path) -> None:
+    config, space, env = _bandit_config(tmp_path, "dqn", "tuning.agent.update_epochs=1")
+    path = policy_path(config)
+    Policy(make_agent("dqn", env, config.seed, 32), "dqn").save(path)
+    policy = Policy.load("dqn", path, observation_size(space), len(CHOICES))
+    assert policy is not None and policy.epsilon == pytest.approx(policy.model.exploration_final_eps)
+    assert policy.epsilon > 0
+    probabilities = policy.probabilities(env.seen)
+    assert probabilities.max() == pytest.approx(1 - policy.epsilon + policy.epsilon / len(CHOICES))
+    sizes = []
+    for rounds in (1, 2):
+        learn_from_session(config, space, policy, played(policy, env, rounds))
+        saved = Policy.load("dqn", path, observation_size(space), len(CHOICES))
+        assert saved is not None
+        sizes.append(saved.model.replay_buffer.size())
+    assert sizes == [len(CHOICES), 3 * len(CHOICES)]  # the second update still holds the first session's
+    assert saved.model.replay_buffer.buffer_size == agents.REPLAY_SIZE  # bounded
+
+
+def test_a_damaged_replay_buffer_is_named_in_one_line(tmp_path: Path) -> None:
+    import zipfile
+
+    config, space, env = _bandit_config(tmp_path, "dqn")
+    path = policy_path(config)
+    Policy(make_agent("dqn", env, config.seed, 32), "dqn").save(path)
+    damaged = tmp_path / "damaged.zip"
+    with zipfile.ZipFile(path) as source, zipfile.ZipFile(damaged, "w") as target:
+        for item in source.infolist():
+            data = source.read(item.filename)
+            target.writestr(item, data[: len(data) // 3] if item.filename == agents.REPLAY_ENTRY else data)
+    with pytest.raises(agents.DamagedFileError) as error:
+        Policy.load("dqn", damaged, observation_size(space), len(CHOICES))
+    assert str(error.value).startswith(f"{damaged}: damaged replay buffer") and "\n" not in str(error.value)
+
+
+def test_the_controllers_choices_decide_the_episodes(
+    tmp_path: Path, tiny_task, store: Path, experiment: str
+) -> None:
+    """Actions ignored (every choice run as `new`) fails here: keep continues the incumbent, explore and
+    local ask the optimiser in their own modes."""
+
+    class Scripted:
+        def __init__(self) -> None:
+            self.choices = [KEEP, EXPLORE, LOCAL]
+
+        def act(self, observation: np.ndarray, rng: np.random.Generator | None = None) -> int:
+            return self.choices.pop(0)
+
+        def behaviour(self, observation: np.ndarray, choice: int) -> tuple[float, float]:
+            return 0.0, 0.0
+
+    config = tiny_config(tmp_path, "tuning.init_points=0", store=store)
+    strategy = RLStrategy(config, SearchSpace(config.tuning.space), config.seed, Scripted())
+    recorder = open_recorder(config.tracking, experiment)
+    result = run_session(
+        config,
+        tiny_task,
+        recorder,
+        strategy=strategy,
+        episodes=4,
+        executor=LocalExecutor(1, fake_episode),
+        quiet=True,
+    )
+    searched = result.episodes[:4]
+    assert [e.action for e in searched] == ["reference", "keep", "new", "new"]
+    assert searched[1].total_epochs == 2 and searched[1].hyperparameters == searched[0].hyperparameters
+    assert [e.suggestion["source"] for e in searched[2:]] == ["explore", "local"]
+
+
+def test_after_two_real_sessions_the_policy_acts_otherwise_than_the_shipped_one(
+    tmp_path: Path, tiny_task, store: Path, experiment: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The controller learns from real sessions: its update removed (or its rewards all zero) fails here."""
+    monkeypatch.setattr(agents, "PRETRAINED_DIR", tmp_path / "shipped")
+    config = tiny_config(tmp_path, store=store)
+    space = SearchSpace(config.tuning.space)
+    shipped = Policy(make_agent("ppo", Bandit(observation_size(space)), 3, 32), "ppo")
+    shipped.save(agents.pretrained_path(config))
+    for _ in range(2):
+        _rl_session(config, tiny_task, experiment)
+    learned = Policy.load("ppo", policy_path(config), observation_size(space), len(CHOICES))
+    assert learned is not None and learned.sessions == 2
+    recorder = open_recorder(config.tracking, experiment)
+    stored = [
+        json.loads((recorder.artifact_dir(run.run_id) / "transitions.json").read_text())
+        for run in recorder.runs(kind="session")
+    ]
+    seen = [np.asarray(t["observation"], np.float32) for session in stored for t in session]
+    moved = [np.abs(learned.probabilities(o) - shipped.probabilities(o)).max() for o in seen]
+    assert max(moved) > 0.01, moved

@@ -12,12 +12,13 @@ from tuning_doubles import fake_result, tiny_config
 
 from gan_trader.tracking.store import open_recorder
 from gan_trader.tuning.env import EXPLORE, KEEP, LOCAL, NEW, STOP, TuningEnv
-from gan_trader.tuning.episode import EpisodeResult, EpisodeSpec
-from gan_trader.tuning.loop import reward
-from gan_trader.tuning.observation import observation_size
+from gan_trader.tuning.episode import EpisodeResult, EpisodeSpec, learning_slope
+from gan_trader.tuning.loop import continuable, reward
+from gan_trader.tuning.observation import observation, observation_size
 from gan_trader.tuning.session import _Session
 from gan_trader.tuning.space import SearchSpace
-from gan_trader.tuning.strategies import RLStrategy
+from gan_trader.tuning.strategies import config_hyperparameters
+from gan_trader.tuning.strategies.rl import RLStrategy
 
 
 def make_env(tmp_path: Path, *overrides: str) -> TuningEnv:
@@ -31,27 +32,38 @@ def test_passes_gymnasium_env_checker(tmp_path: Path) -> None:
     assert env.observation_space.shape == (observation_size(env.search_space),)
 
 
-def test_keep_continues_the_last_checkpoint_and_budget_ends_the_episode(tmp_path: Path) -> None:
+def test_reset_trains_the_reference_and_keep_continues_the_incumbent(tmp_path: Path) -> None:
     env = make_env(tmp_path)
     obs, _ = env.reset(seed=0)
-    assert obs[13] == 0.0  # nothing to continue yet
-    obs, gain, terminated, _, info = env.step(KEEP)  # falls back to a new set
-    assert info["action"] == "new" and not terminated and gain >= 0
-    assert obs[13] == 1.0
-    obs, _, terminated, _, info = env.step(KEEP)
-    assert info["action"] == "keep" and env.history[-1].total_epochs == 2
-    assert env.history[-1].hyperparameters == env.history[0].hyperparameters
+    reference = config_hyperparameters(env.config, env.search_space.names)
+    assert [(e.action, e.hyperparameters) for e in env.history] == [("reference", reference)]
+    assert obs[13] == 1.0 and env.spent == 1  # the reference's checkpoint can be continued
+    obs, gain, terminated, _, info = env.step(KEEP)
+    assert info["action"] == "keep" and env.history[-1].total_epochs == 2 and not terminated
+    assert env.history[-1].hyperparameters == reference
     obs, _, terminated, _, info = env.step(NEW)
     assert terminated and env.spent == 3
     assert obs[11] == 0.0  # no budget left
     assert env.optimizer.observations == 2  # the keep episode's longer training is not a GP observation
 
 
+def test_keep_continues_the_best_set_not_the_last(tmp_path: Path) -> None:
+    objective = "val/crps_rel"
+    made = [
+        EpisodeResult(i, "FINISHED", None, {"lrelu_alpha": a}, {objective: v}, 1, 1, tmp_path / f"{i}.pt")
+        for i, (a, v) in enumerate([(0.1, 0.9), (0.2, 0.8), (0.3, 1.1)])
+    ]
+    assert continuable(made, objective) is made[1]
+    made[1].checkpoint = None  # nothing to continue there: the best that can be continued
+    assert continuable(made, objective) is made[0]
+    assert continuable([], objective) is None
+
+
 def test_stop_ends_without_spending(tmp_path: Path) -> None:
     env = make_env(tmp_path)
     env.reset(seed=0)
     _, gain, terminated, _, info = env.step(STOP)
-    assert terminated and gain == 0.0 and env.spent == 0 and info["action"] == "stop"
+    assert terminated and gain == 0.0 and env.spent == 1 and info["action"] == "stop"  # the reference's
     assert make_env(tmp_path, "tuning.allow_stop=false").action_space.n == 4
 
 
@@ -89,7 +101,7 @@ def test_reward_informs_when_every_model_loses_to_persistence(tmp_path: Path) ->
     env.reset(seed=0)
     rewards = [env.step(choice)[1] for choice in (NEW, KEEP, KEEP, NEW)]
     assert all(r.metrics["val/crps_rel"] > 1.5 for r in env.history)
-    assert rewards[0] == 0.0  # the session's own start
+    assert env.history[0].action == "reference" and env.history[0].reward == 0.0  # the session's own start
     assert max(rewards) > 0.0  # the keeps improve on it (fake_result's error falls with epochs)
     assert all(r >= 0.0 for r in rewards)
 
@@ -128,7 +140,7 @@ class ScriptedPolicy:
     def __init__(self, choices: list[int]) -> None:
         self.choices = list(choices)
 
-    def act(self, observation: np.ndarray) -> int:
+    def act(self, observation: np.ndarray, rng: np.random.Generator | None = None) -> int:
         return self.choices.pop(0)
 
     def behaviour(self, observation: np.ndarray, choice: int) -> tuple[float, float]:
@@ -154,17 +166,21 @@ def test_env_and_session_plan_the_same_episodes(tmp_path: Path, store: Path, exp
         by_env.append(spec)
         return fake_result(spec)
 
-    env = TuningEnv(config, runner, budget_epochs=3, epochs_per_episode=1, workdir=tmp_path / "env")
+    env = TuningEnv(config, runner, budget_epochs=4, epochs_per_episode=1, workdir=tmp_path / "env")
     env.reset(seed=5)
-    env_rewards = [env.step(choice)[1] for choice in choices]
+    env_rewards = [env.history[0].reward] + [env.step(choice)[1] for choice in choices]
 
     recorder = open_recorder(config.tracking, experiment)
     state = {
         "session_id": recorder.start_session("one-loop"),
-        "seed": config.seed,
-        "budget_epochs": 3,
+        "strategy": "rl",
+        "seed": 5,
+        "budget_epochs": 4,
         "epochs_per_episode": 1,
-        "planned_episodes": 3,
+        "planned_episodes": 4,
+        "phase": "search",
+        "reserved": 0,
+        "racing": None,
         "next_index": 0,
         "episodes": {},
         "pending": {},
@@ -178,14 +194,28 @@ def test_env_and_session_plan_the_same_episodes(tmp_path: Path, store: Path, exp
         by_session.append(spec)
         session_rewards.append(session.finish_episode(fake_result(spec)))
 
-    assert [s.action for s in by_env] == ["new", "keep", "new"]
+    assert [s.action for s in by_env] == ["reference", "new", "keep", "new"]
     env_root, session_root = tmp_path / "env" / "env-0001", tmp_path / "session" / "episodes"
     assert [_relative(s, session_root) for s in by_session] == [_relative(s, env_root) for s in by_env]
     assert session_rewards == pytest.approx(env_rewards)
-    assert session.spent == env.spent == 3
+    assert session.spent == env.spent == 4
     # The session's decisions are the env's transitions: same choices, same rewards, the last one done.
     transitions = strategy.transitions(session.history, session.budget_left)
-    assert [t.action for t in transitions] == choices and [t.episode for t in transitions] == [0, 1, 2]
-    assert [t.reward for t in transitions] == pytest.approx(env_rewards)
+    assert [t.action for t in transitions] == choices and [t.episode for t in transitions] == [1, 2, 3]
+    assert [t.reward for t in transitions] == pytest.approx(env_rewards[1:])
     assert [t.done for t in transitions] == [False, False, True]
     assert transitions[0].next_observation == transitions[1].observation
+
+
+def test_the_observation_carries_the_learning_curves_slope(tmp_path: Path) -> None:
+    still_falling = [{"val/crps_rel": 1.10 - 0.02 * epoch} for epoch in range(6)]
+    flat = [{"val/crps_rel": 1.0} for _ in range(6)]
+    assert learning_slope(still_falling, "val/crps_rel") == pytest.approx(-0.02 / 1.04)  # last 5 epochs
+    assert learning_slope(flat, "val/crps_rel") == pytest.approx(0.0, abs=1e-12)
+    assert learning_slope(flat[:1], "val/crps_rel") == 0.0
+    config = tiny_config(tmp_path)
+    space = SearchSpace(config.tuning.space)
+    result = _result(0.008)
+    result.metrics["tune/learning_slope"] = -0.02
+    seen = observation([result], space, config.tuning.objective, 0.5)
+    assert seen[14] == pytest.approx(-2.0) and seen.shape == (observation_size(space),)

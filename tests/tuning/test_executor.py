@@ -41,7 +41,7 @@ def test_local_executor_in_process(tmp_path: Path, tiny_task, store: Path, exper
         config,
         tiny_task,
         recorder,
-        strategy="random",
+        strategy="fixed",
         episodes=2,
         executor=LocalExecutor(1, fake_episode),
         quiet=True,
@@ -76,7 +76,7 @@ def test_ray_executor_runs_real_episodes_on_two_workers(
         assert isinstance(executor, RayExecutor) and executor.slots == 2
         assert ray.cluster_resources()["CPU"] == 2 and executor.gpus == 0.0
         result = run_session(
-            config, tiny_task, recorder, strategy="random", episodes=2, executor=executor, quiet=True
+            config, tiny_task, recorder, strategy="fixed", episodes=2, executor=executor, quiet=True
         )
     finally:
         executor.close()

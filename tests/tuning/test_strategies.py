@@ -18,16 +18,10 @@ from gan_trader.tuning.executor import LocalExecutor
 from gan_trader.tuning.loop import NEW, STOP
 from gan_trader.tuning.session import run_session
 from gan_trader.tuning.space import SearchSpace
-from gan_trader.tuning.strategies import (
-    PB2Strategy,
-    PBTStrategy,
-    RLStrategy,
-    Strategy,
-    TuningSession,
-    check_tune_storage,
-    config_hyperparameters,
-    tune_storage,
-)
+from gan_trader.tuning.strategies import Strategy, TuningSession, config_hyperparameters
+from gan_trader.tuning.strategies.pb2 import PB2Strategy
+from gan_trader.tuning.strategies.pbt import PBTStrategy, check_tune_storage, tune_storage
+from gan_trader.tuning.strategies.rl import RLStrategy
 from gan_trader.workflow.compare import compare_strategies
 
 
@@ -49,12 +43,21 @@ def _session(tmp_path: Path, task, strategy: str, *extra: str, episodes: int = 3
 @pytest.mark.parametrize("strategy", ["fixed", "random", "bo"])
 def test_strategy_runs_logged_episodes(tmp_path: Path, tiny_task, strategy: str, store, experiment) -> None:
     config, recorder, result = _session(tmp_path, tiny_task, strategy, store=store, name=experiment)
-    assert [e.index for e in result.episodes] == [0, 1, 2]
-    assert all(e.ok for e in result.episodes) and result.epochs_spent == 3
+    reference = config_hyperparameters(config, SearchSpace(config.tuning.space).names)
+    searched = [e for e in result.episodes if e.action != "race"]
+    racing = [e for e in result.episodes if e.action == "race"]
+    assert [e.index for e in searched] == [0, 1, 2] and all(e.ok for e in result.episodes)
+    if strategy == "fixed":  # the reference restarted: no racing, every restart judged
+        assert not racing and result.epochs_spent == 3
+        assert result.selection.is_reference and len(result.selection.reference.runs) == 3
+    else:  # the reference first; then the reference and the best other set raced on two fresh seeds each
+        assert searched[0].action == "reference" and searched[0].hyperparameters == reference
+        assert [e.hyperparameters == reference for e in racing] == [True, True, False, False]
+        assert result.epochs_spent == 3 + 4 and len(result.selection.reference.runs) == 3
     table = result.table()
     assert table["best_val"].is_monotonic_decreasing
     runs = recorder.runs(kind="episode")
-    assert len(runs) == 3 and all(r.status == "FINISHED" for r in runs)
+    assert len(runs) == len(result.episodes) and all(r.status == "FINISHED" for r in runs)
     assert all("tune/reward" in r.metrics and "test/persistence_mae" in r.metrics for r in runs)
     session = recorder.run(result.session_id)
     assert session.status == "FINISHED" and session.tags[BEST_RUN_TAG] == result.best.run_id
@@ -64,7 +67,7 @@ def test_strategy_runs_logged_episodes(tmp_path: Path, tiny_task, strategy: str,
         assert all(e.hyperparameters == expected for e in result.episodes)
         assert expected["filters"] == config.gan.critic.filters[0]
     else:
-        assert len({e.hyperparameters["lrelu_alpha"] for e in result.episodes}) == 3
+        assert len({e.hyperparameters["lrelu_alpha"] for e in searched}) == 3
 
 
 def test_non_finite_episode_fails_and_the_session_goes_on(
@@ -83,10 +86,11 @@ def test_non_finite_episode_fails_and_the_session_goes_on(
 
 
 def test_epoch_budget_caps_the_session(tmp_path: Path, tiny_task, store, experiment) -> None:
+    # Racing holds back (1 candidate + the reference) x 2 seeds x 1 epoch: the search gets the other 2.
     _, _, result = _session(
-        tmp_path, tiny_task, "random", "tuning.budget_epochs=2", episodes=10, store=store, name=experiment
+        tmp_path, tiny_task, "random", "tuning.budget_epochs=6", episodes=10, store=store, name=experiment
     )
-    assert len(result.episodes) == 2 and result.epochs_spent == 2
+    assert len([e for e in result.episodes if e.action != "race"]) == 2 and result.epochs_spent == 6
 
 
 def test_rl_trains_a_proxy_policy_saves_and_reuses_it(tmp_path: Path, tiny_task, store, experiment) -> None:
@@ -108,8 +112,8 @@ def test_rl_trains_a_proxy_policy_saves_and_reuses_it(tmp_path: Path, tiny_task,
         executor=LocalExecutor(1, fake_episode),
         quiet=True,
     )  # loads the saved policy
-    assert 1 <= len(result.episodes) <= 3
-    assert {e.action for e in result.episodes} <= {"new", "keep"}
+    assert 1 <= len([e for e in result.episodes if e.action != "race"]) <= 3
+    assert {e.action for e in result.episodes} <= {"reference", "new", "keep", "race"}
 
 
 @pytest.mark.parametrize("algo", ["dqn", "qrdqn"])
@@ -162,14 +166,18 @@ def test_compare_strategies_at_equal_budget(tmp_path: Path, tiny_task, store, ex
         config,
         ["fixed", "random"],
         [0, 1],
-        2,
+        6,
         task=tiny_task,
         recorder=recorder,
         executor=LocalExecutor(1, fake_episode),
     )
     assert isinstance(frame, pd.DataFrame)
     assert set(frame["strategy"]) == {"fixed", "random"} and set(frame["seed"]) == {0, 1}
-    assert (frame.groupby(["strategy", "seed"])["epochs_spent"].max() == 2).all()
+    assert (frame.groupby(["strategy", "seed"])["epochs_spent"].max() == 6).all()
+    # Independent sessions: every episode of every session (racing runs included) has a seed of its own.
+    assert frame["episode_seed"].notna().all() and frame["episode_seed"].is_unique
+    daily = frame.attrs["daily"]
+    assert set(daily["strategy"]) == {"fixed", "random"} and (daily["crps"] > 0).all()
     assert {"best_val", "test_at_best", "test_persistence"} <= set(frame.columns)
     artifacts = recorder.artifact_dir(frame.attrs["run_id"])
     assert (artifacts / "plots" / "best_vs_epochs.png").exists() and (artifacts / "comparison.csv").exists()
@@ -179,6 +187,8 @@ class OwnDriver(Strategy):
     """A strategy with its own scheduler (as pbt): it logs one episode itself and reads it back."""
 
     name = "own-driver"
+    trains_reference = False
+    races = False
 
     def drive(self, session: TuningSession) -> list[EpisodeResult]:
         session.set_plan(1, 1)
@@ -325,7 +335,7 @@ def test_pbt_on_a_remote_cluster_without_shared_storage_stops_with_one_line(
 class AlwaysStop:
     """A controller that always chooses stop."""
 
-    def act(self, observation) -> int:
+    def act(self, observation, rng=None) -> int:
         return STOP
 
     def behaviour(self, observation, choice: int) -> tuple[float, float]:

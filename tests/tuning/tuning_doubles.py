@@ -28,6 +28,7 @@ TINY_TUNING_EXPERIMENT = [
     "gan.generator.hidden=4",
     "gan.critic.filters=[4,8,16]",
     "gan.critic.dense=[8,8]",
+    "gan.critic.kernel_size=3",  # the reference set (the config's own values) lies inside the space below
     "gan.n_critic=1",
     "gan.mh.candidates=4",
     "gan.plot_epochs=[]",
@@ -35,6 +36,7 @@ TINY_TUNING_EXPERIMENT = [
     "tuning.init_points=1",
     "tuning.epochs_per_episode=1",
     "tuning.warm_start=false",
+    "tuning.racing.candidates=1",  # racing: the reference and one candidate, two fresh seeds each
     # The original's nine names with ranges small enough for a seconds-long GAN.
     "tuning.space={batch_size: {type: int, low: 16, high: 32}, cnn_lr: {type: log_float, low: 1.0e-4, "
     "high: 1.0e-2}, strides: {type: int, low: 1, high: 2}, lrelu_alpha: {type: float, low: 0.01, high: 0.3}, "
@@ -132,4 +134,5 @@ def fake_result(spec: EpisodeSpec) -> EpisodeResult:
         action=spec.action,
         history=history,
         suggestion=spec.suggestion,
+        seed=spec.seed,
     )

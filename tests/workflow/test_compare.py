@@ -1,5 +1,6 @@
-"""The strategy comparison's table on synthetic sessions: each session's episode selected by its validation
-score, that episode's test score reported, mean ± std over seeds; and README's part rewritten from it."""
+"""The strategy comparison's table on synthetic sessions: each session's selected set judged on its own runs
+(mean validation and test score), mean ± std over seeds, the tests against fixed (difference ± SE, paired
+one-sided DM on per-day CRPS); and README's part rewritten from it."""
 
 from __future__ import annotations
 
@@ -8,21 +9,30 @@ import json
 import math
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import pytest
 
 from gan_trader.config import load_config
-from gan_trader.workflow.compare import select_episodes, summarize, summary_markdown, write_comparison
+from gan_trader.workflow.compare import (
+    against_fixed,
+    findings,
+    select_episodes,
+    summarize,
+    summary_markdown,
+    write_comparison,
+)
 
 SCRIPTS = Path(__file__).resolve().parents[2] / "scripts"
 
-# (strategy, seed) -> episodes as (validation score, test score); NaN: a failed episode.
+# (strategy, seed) -> episodes as (validation score, test score, role); NaN: a failed episode. Role "s": one
+# of the runs the selected set is judged on, "r": the reference's, "rs": both (the reference was selected).
 SESSIONS = {
-    ("bo", 1): [(1.20, 1.10), (1.00, 0.90), (1.05, 0.50)],  # selects episode 1, not the best test (0.50)
-    ("bo", 2): [(0.98, 0.96), (math.nan, math.nan), (0.99, 0.80)],
-    ("fixed", 1): [(1.10, 1.00), (1.10, 0.70)],  # a tie: the first episode is the one selected
-    ("fixed", 2): [(1.30, 1.20), (1.04, 1.02)],
-    ("pb2", 1): [(math.nan, math.nan)],  # nothing finished: nothing selected
+    ("bo", 1): [(1.20, 1.10, "r"), (1.00, 0.90, ""), (1.05, 0.50, "s"), (1.00, 0.70, "s")],  # another set
+    ("bo", 2): [(0.98, 0.96, "rs"), (math.nan, math.nan, ""), (0.99, 0.80, "rs")],  # kept the reference
+    ("fixed", 1): [(1.10, 1.00, "rs"), (1.10, 0.70, "rs")],  # the reference restarted: all its runs
+    ("fixed", 2): [(1.30, 1.20, "rs"), (1.04, 1.02, "rs")],
+    ("pb2", 1): [(math.nan, math.nan, "")],  # nothing finished: nothing selected
 }
 
 
@@ -30,7 +40,7 @@ def _frame() -> pd.DataFrame:
     rows = []
     for (strategy, seed), episodes in SESSIONS.items():
         best = math.inf
-        for index, (val, test) in enumerate(episodes):
+        for index, (val, test, role) in enumerate(episodes):
             best = min(best, val) if math.isfinite(val) else best
             rows.append(
                 {
@@ -43,40 +53,76 @@ def _frame() -> pd.DataFrame:
                     "test_error": test,
                     "val_persistence": 1.0,
                     "test_persistence": 1.0,
+                    "selected": "s" in role,
+                    "reference_run": "r" in role,
                     "wall_s": 10.0 * seed,
                 }
             )
-    return pd.DataFrame(rows)
+    frame = pd.DataFrame(rows)
+    days = pd.date_range("2017-01-02", periods=40, freq="B")
+    waves = {"bo": np.sin(np.arange(40)), "fixed": np.cos(np.arange(40))}
+    daily = [  # per-day CRPS of each session's selected set: bo's lower than fixed's every day but noisily
+        pd.DataFrame(
+            {"strategy": name, "seed": seed, "date": days, "crps": level + 0.001 * waves[name] * seed}
+        )
+        for (name, seed), level in {
+            ("bo", 1): 0.009,
+            ("bo", 2): 0.0095,
+            ("fixed", 1): 0.010,
+            ("fixed", 2): 0.010,
+        }.items()
+    ]
+    frame.attrs["daily"] = pd.concat(daily, ignore_index=True)
+    return frame
 
 
-def test_each_session_selects_by_validation_and_reports_that_episodes_test_score() -> None:
+def test_each_session_reports_its_selected_sets_mean_over_the_runs_it_is_judged_on() -> None:
     selected = select_episodes(_frame())
-    assert selected.loc[("bo", 1), "best_val"] == 1.00 and selected.loc[("bo", 1), "test_selected"] == 0.90
-    assert selected.loc[("bo", 2), "test_selected"] == 0.96  # the failed episode is never selected
-    assert selected.loc[("fixed", 1), "test_selected"] == 1.00
-    assert selected.loc[("fixed", 2), ["best_val", "test_selected"]].tolist() == [1.04, 1.02]
+    bo1 = selected.loc[("bo", 1)]
+    assert bo1["best_val"] == pytest.approx(1.025) and bo1["test_selected"] == pytest.approx(0.60)
+    assert bo1["reference_test"] == pytest.approx(1.10) and bo1["chose_other"] == 1.0
+    assert selected.loc[("bo", 2), "test_selected"] == pytest.approx(0.88)  # the failed episode left out
+    assert selected.loc[("bo", 2), "chose_other"] == 0.0
+    assert selected.loc[("fixed", 1), "test_selected"] == pytest.approx(0.85)  # every restart, not the best
     assert math.isnan(selected.loc[("pb2", 1), "best_val"]) and selected.loc[("pb2", 1), "epochs_spent"] == 2
     assert selected.loc[("bo", 2), ["epochs_spent", "episodes", "wall_s"]].tolist() == [6, 3, 20.0]
+
+
+def test_strategies_are_tested_against_fixed() -> None:
+    tests = against_fixed(_frame())
+    bo = tests.loc["bo"]
+    fixed_scores, bo_scores = pd.Series([0.85, 1.11]), pd.Series([0.60, 0.88])
+    assert bo["test_difference"] == pytest.approx(bo_scores.mean() - fixed_scores.mean())
+    se = math.sqrt(bo_scores.var() / 2 + fixed_scores.var() / 2)
+    assert bo["test_difference_se"] == pytest.approx(se) and not bo["worse_than_fixed"]
+    # Per day, bo's CRPS (mean over its seeds) is below fixed's: a negative statistic, a small one-sided p.
+    assert bo["dm_stat"] < 0 and bo["dm_p_better"] < 0.01 and bo["dm_days"] == 40
+    flipped = _frame()
+    flipped.attrs["daily"] = flipped.attrs["daily"].assign(
+        strategy=flipped.attrs["daily"]["strategy"].map({"bo": "fixed", "fixed": "bo"})
+    )
+    assert against_fixed(flipped).loc["bo", "dm_p_better"] > 0.99  # worse than fixed: no evidence
+    assert tests.loc["pb2", "worse_than_fixed"] is None  # one seed: no standard error, the guard undecided
+    found = findings(_frame())
+    assert found["worse_than_fixed"] == [] and not found["guard_decided"] and found["chose_other"] == 1
 
 
 def test_summary_is_mean_and_sample_std_over_seeds_in_the_frames_order() -> None:
     summary = summarize(_frame())
     assert list(summary.index) == ["bo", "fixed", "pb2"]
-    assert summary.loc["bo", "best_val_mean"] == pytest.approx(0.99)
-    assert summary.loc["bo", "best_val_std"] == pytest.approx(pd.Series([1.00, 0.98]).std())
-    assert summary.loc["bo", "test_selected_mean"] == pytest.approx(0.93)
-    assert summary.loc["fixed", "test_selected_mean"] == pytest.approx(1.01)
-    assert summary.loc["fixed", "test_selected_std"] == pytest.approx(pd.Series([1.00, 1.02]).std())
+    assert summary.loc["bo", "best_val_mean"] == pytest.approx((1.025 + 0.985) / 2)
+    assert summary.loc["bo", "test_selected_mean"] == pytest.approx(0.74)
+    assert summary.loc["fixed", "test_selected_std"] == pytest.approx(pd.Series([0.85, 1.11]).std())
     assert summary.loc["pb2", "seeds"] == 1 and math.isnan(summary.loc["pb2", "test_selected_std"])
     table = summary_markdown(summary, "val/crps_rel").splitlines()
     assert table[0].startswith(
-        "| strategy | best validation val/crps_rel | test crps_rel of the selected episode"
+        "| strategy | validation val/crps_rel of the selected set | test crps_rel of the selected set"
     )
-    assert (
-        table[2]
-        == "| bo | 0.9900 ± 0.0141 | 0.9300 ± 0.0424 | 1.000 ± 0.000 | 6.0 ± 0.0 | 3.0 ± 0.0 | 15 ± 7 |"
+    assert table[2] == (
+        "| bo | 1.005 ± 0.028 | 0.7400 ± 0.1980 | 0.50 ± 0.71 | 1.000 ± 0.000 | 7.0 ± 1.4 | 3.5 ± 0.7 "
+        "| 15 ± 7 |"
     )
-    assert table[4] == "| pb2 | - | - | - | 2.0 | 1.0 | 10 |"  # one seed: no std
+    assert table[4] == "| pb2 | - | - | 0.00 | - | 2.0 | 1.0 | 10 |"  # one seed: no std
 
 
 def test_a_score_no_strategy_has_is_left_out_of_the_table() -> None:
@@ -93,6 +139,7 @@ def test_readme_part_from_the_written_comparison(tmp_path: Path, monkeypatch: py
     config = load_config(None, ["tuning.objective=val/crps_rel"])
     facts = {"command": "gan-trader tune x.yaml --compare bo,fixed", "budget_epochs": 6, "seeds": [1, 2]}
     facts |= {"objective": "val/crps_rel", "runtime_s": 125.0, "cpus": 2}
+    facts["findings"] = {"worse_than_fixed": ["pb2"], "sessions": 5, "chose_other": 1, "rl_vs_fixed_p": None}
     folder = tmp_path / "docs" / "compare"
     paths = write_comparison(_frame(), config, ["bo", "fixed", "pb2"], folder, facts)
     assert {path.name for path in folder.iterdir()} == set(paths) and json.loads(
@@ -106,5 +153,8 @@ def test_readme_part_from_the_written_comparison(tmp_path: Path, monkeypatch: py
         text.startswith("intro\n") and text.endswith(f"{readme_compare.END}\noutro\n") and "old" not in text
     )
     assert "`gan-trader tune x.yaml --compare bo,fixed` on 2 CPU cores in 2 min (125 s)" in text
-    assert "6 GAN epochs per strategy and seed, seeds 1, 2" in text
-    assert "](docs/compare/comparison.png)" in text and "| bo | 0.9900 ± 0.0141 |" in text
+    assert "6 GAN epochs per strategy and seed (racing included), seeds 1, 2" in text
+    assert "](docs/compare/comparison.png)" in text and "| bo | 1.005 ± 0.028 |" in text
+    assert "| bo | -0.2400 ± 0.1910 | no |" in text  # the test against fixed
+    assert "by more than one standard error: pb2. The moonshot" in text and "p = n/a" in text
+    assert "1 of 5 sessions selected a set other than the reference." in text

@@ -2,8 +2,8 @@
 
 ```yaml
 name: feature_study                 # MLflow experiment of the study (default: the file's stem)
-experiment: default.yaml            # the base experiment (data, split, feature builders' parameters, gan...),
-                                    # relative to the study file
+experiment: experiments/default.yaml   # the base experiment (data, split, feature builders' parameters, gan...),
+                                    # read from the working directory, like every path in a config
 set: [gan.generator.conditioning=true]   # --set overrides of the base experiment, for every cell
 targets: [MSFT, SP500]              # assets of the base experiment's data
 seeds: [7, 8, 9]
@@ -25,6 +25,8 @@ names the study file and the key, and is raised before any cell starts (exit 2).
 """
 
 from __future__ import annotations
+
+import os
 
 import dataclasses
 import hashlib
@@ -111,7 +113,7 @@ class QuickSpec(_Strict):
 class StudyFile(_Strict):
     name: str | None = None
     description: str = ""
-    experiment: Path = Path("default.yaml")
+    experiment: Path = Path("experiments/default.yaml")
     set: list[str] = Field(default_factory=list)
     targets: list[str] = Field(min_length=1)
     seeds: list[int] = Field(min_length=1)
@@ -426,7 +428,18 @@ def load_study(
     if quick and spec.quick is None:
         raise ConfigError(f"{source}: quick: --quick needs a `quick` section saying what a first look keeps")
     quick_spec = spec.quick if quick and spec.quick is not None else QuickSpec()
-    experiment = path.parent / spec.experiment
+    experiment = spec.experiment
+    if not experiment.exists():
+        beside = path.parent / experiment
+        hint = (
+            f"; it is beside the study file: write experiment: {os.path.relpath(beside)}"
+            if not experiment.is_absolute() and beside.is_file()
+            else ""
+        )
+        raise ConfigError(
+            f"{source}: experiment: {experiment}: config file not found in the working directory "
+            f"{Path.cwd()} (relative paths in a study file are read from there, as in a config{hint})"
+        )
     try:
         base = load_config(experiment, [*spec.set, *quick_spec.set, *(overrides or [])])
     except ConfigError as exc:
