@@ -9,7 +9,7 @@ STAMP := $(VENV)/.installed-$(EXTRAS)
 CONFIG ?= experiments/default.yaml
 PYTEST_ARGS ?=
 
-.PHONY: setup experiment results sentiment compare study test test-cluster test-all lint format bench clean chromium
+.PHONY: setup experiment results sentiment compare study information test test-cluster test-all lint format bench clean chromium
 
 setup: $(STAMP)
 
@@ -48,6 +48,13 @@ study: setup
 	$(VENV)/bin/gan-trader study $(STUDY) $(STUDY_ARGS)
 	$(PY) scripts/readme_study.py --experiment $(basename $(notdir $(STUDY))) \
 		--command "gan-trader study $(STUDY) $(STUDY_ARGS)"
+
+# The MSFT study of the information the GAN can use (experiments/information.yaml), then README's
+# information section and docs/information_study/ from the logged study.
+information: setup
+	$(VENV)/bin/gan-trader study experiments/information.yaml $(STUDY_ARGS)
+	$(PY) scripts/readme_study.py --experiment information --section information \
+		--out docs/information_study --command "gan-trader study experiments/information.yaml $(STUDY_ARGS)"
 
 chromium:
 	@bash scripts/ensure_chromium.sh

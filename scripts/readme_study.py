@@ -6,7 +6,7 @@ answer, the pooled tables with their corrected p-values, per-target tables, the 
 No figure in that part of README is typed by hand.
 
     python scripts/readme_study.py [--experiment feature_study] [--study ID] [--tracking-uri URI]
-        [--readme README.md] [--out docs/study] [--command "gan-trader study ..."]
+        [--readme README.md] [--out docs/study] [--command "gan-trader study ..."] [--section study]
 """
 
 from __future__ import annotations
@@ -32,6 +32,9 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--out", type=Path, default=Path("docs/study"))
     parser.add_argument("--command", default="gan-trader study experiments/feature_study.yaml")
     parser.add_argument("--note", default="", help="said after the run's time (e.g. the machine's load)")
+    parser.add_argument(
+        "--section", default="study", help="README's markers to write between (<!-- SECTION:start ...)"
+    )
     args = parser.parse_args(argv)
 
     from gan_trader.config import TrackingConfig
@@ -58,8 +61,8 @@ def main(argv: list[str] | None = None) -> None:
         results, command=args.command, wall_s=wall, cores=cores, heatmap=heatmap, note=args.note
     )
     text = args.readme.read_text(encoding="utf-8")
-    args.readme.write_text(replace_section(text, body), encoding="utf-8")
-    print(f"{args.readme}: study section rewritten from study {study_id} ({len(results.cells)} cells)")
+    args.readme.write_text(replace_section(text, body, args.section), encoding="utf-8")
+    print(f"{args.readme}: {args.section} section rewritten from study {study_id} ({len(results.cells)} cells)")
 
 
 if __name__ == "__main__":

@@ -18,7 +18,7 @@ from gan_trader.tracking.recorder import FAILED, FINISHED, KILLED
 from gan_trader.tracking.store import open_recorder
 from gan_trader.workflow.study import cells as study_cells
 from gan_trader.workflow.study import load_study, open_study, run_study
-from gan_trader.workflow.study.report import END, START, replace_section, study_markdown
+from gan_trader.workflow.study.report import END, START, markers, replace_section, study_markdown
 from gan_trader.workflow.study.runner import INTERRUPTED
 
 SCRIPTS = Path(__file__).resolve().parents[2] / "scripts"
@@ -227,6 +227,14 @@ def test_readme_section_is_regenerated_from_the_logged_study(study_dir: Path) ->
 def test_replace_section_needs_the_markers() -> None:
     with pytest.raises(ValueError, match="no study section"):
         replace_section("no markers here", "body")
+
+
+def test_another_study_writes_its_own_section_only() -> None:
+    start, end = markers("information")
+    text = f"{START}\nshipped\n{END}\n{start}\nold\n{end}\n"
+    assert replace_section(text, "new\n", "information") == f"{START}\nshipped\n{END}\n{start}\nnew\n{end}\n"
+    with pytest.raises(ValueError, match="no information section"):
+        replace_section(f"{START}\n{END}\n", "body", "information")
 
 
 @pytest.mark.slow

@@ -280,13 +280,26 @@ def _mcs_lines(results: StudyResults) -> list[str]:
     return lines
 
 
-def replace_section(text: str, body: str) -> str:
-    """`text` with the part between START and END replaced by `body` (the markers must be there)."""
-    if START not in text or END not in text:
-        raise ValueError(f"README has no study section: add the lines {START!r} and {END!r}")
-    head, rest = text.split(START, 1)
-    _old, tail = rest.split(END, 1)
-    return f"{head}{START}\n{body}{END}{tail}"
+def markers(section: str = "study") -> tuple[str, str]:
+    """README's start and end lines of a study's section (`study`: the shipped study's; another study's
+    section gets its own name, e.g. `information`)."""
+    if section == "study":
+        return START, END
+    return (
+        f"<!-- {section}:start (a command writes this part from the logged study; do not edit by hand) -->",
+        f"<!-- {section}:end -->",
+    )
+
+
+def replace_section(text: str, body: str, section: str = "study") -> str:
+    """`text` with the part between the section's start and end markers replaced by `body` (the markers
+    must be there)."""
+    start, end = markers(section)
+    if start not in text or end not in text:
+        raise ValueError(f"README has no {section} section: add the lines {start!r} and {end!r}")
+    head, rest = text.split(start, 1)
+    _old, tail = rest.split(end, 1)
+    return f"{head}{start}\n{body}{end}{tail}"
 
 
 def print_study(run: StudyRun, console: Any) -> None:
