@@ -9,7 +9,7 @@ STAMP := $(VENV)/.installed-$(EXTRAS)
 CONFIG ?= experiments/default.yaml
 PYTEST_ARGS ?=
 
-.PHONY: setup experiment results sentiment compare test test-cluster test-all lint format bench clean chromium
+.PHONY: setup experiment results sentiment compare study information test test-cluster test-all lint format bench clean chromium
 
 setup: $(STAMP)
 
@@ -38,6 +38,23 @@ compare: setup
 	$(VENV)/bin/gan-trader tune experiments/tuning_compare.yaml --compare rl,bo,random,optuna,pbt,pb2,fixed \
 		--out $(COMPARE_OUT)
 	$(PY) scripts/readme_compare.py $(COMPARE_OUT)
+
+# The shipped study (experiments/feature_study.yaml: 4 targets x the feature groups x the GAN and its
+# same-information models x 3 seeds), then README's study section and docs/study/ from the logged study.
+# STUDY_ARGS="--quick" for a first look; STUDY_ARGS="--resume ID" continues a killed study.
+STUDY ?= experiments/feature_study.yaml
+STUDY_ARGS ?=
+study: setup
+	$(VENV)/bin/gan-trader study $(STUDY) $(STUDY_ARGS)
+	$(PY) scripts/readme_study.py --experiment $(basename $(notdir $(STUDY))) \
+		--command "gan-trader study $(STUDY) $(STUDY_ARGS)"
+
+# The MSFT study of the information the GAN can use (experiments/information.yaml), then README's
+# information section and docs/information_study/ from the logged study.
+information: setup
+	$(VENV)/bin/gan-trader study experiments/information.yaml $(STUDY_ARGS)
+	$(PY) scripts/readme_study.py --experiment information --section information \
+		--out docs/information_study --command "gan-trader study experiments/information.yaml $(STUDY_ARGS)"
 
 chromium:
 	@bash scripts/ensure_chromium.sh

@@ -151,6 +151,35 @@ def tune(
 
 
 @app.command()
+def study(
+    study_file: Annotated[Path, typer.Argument(metavar="STUDY.yaml", help="Study file (YAML)")],
+    resume: Annotated[
+        str | None, typer.Option(help="study run id to continue (no finished cell runs again)")
+    ] = None,
+    executor: ExecutorOption = None,
+    ray_address: RayAddressOption = None,
+    quick: Annotated[bool, typer.Option(help="the study file's `quick` grid: a first look")] = False,
+    set_: SetOption = None,
+    quiet: QuietOption = False,
+) -> None:
+    """Run a study: targets x feature sets x models x seeds over the walk-forward folds, logged under one
+    study run; print the crps_rel table and the answer (one-sided DM tests, Holm-corrected)."""
+    from gan_trader.workflow.study import load_study, run_study
+    from gan_trader.workflow.study.report import print_study
+
+    _setup_logging(quiet)
+    _start_training_process()
+    overrides = list(set_ or [])
+    overrides += [
+        f"{k}={v}" for k, v in (("executor.kind", executor), ("executor.ray_address", ray_address)) if v
+    ]
+    spec = load_study(study_file, quick=quick, overrides=overrides)
+    result = run_study(spec, resume=resume, quiet=quiet, console=console)
+    if not quiet:
+        print_study(result, console)
+
+
+@app.command()
 def baselines(config: ConfigArg, set_: SetOption = None, quiet: QuietOption = False) -> None:
     """Fit and score the configured baselines on the test days (no GAN), and print the leaderboard."""
     from gan_trader.workflow.run import run_baselines_only

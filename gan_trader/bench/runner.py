@@ -25,6 +25,7 @@ ENTRIES: dict[str, str] = {
     "arima": "gan_trader.bench.features:bench_arima",
     "sentiment": "gan_trader.bench.sentiment:bench_sentiment",
     "experiment": "gan_trader.bench.experiment:bench_default_experiment",
+    "study": "gan_trader.bench.study:bench_study",
     "ray": "gan_trader.bench.executor:bench_ray",
 }
 

@@ -15,3 +15,12 @@ PARENT_TAG = "mlflow.parentRunId"
 NAME_TAG = "mlflow.runName"
 NODE_TAG = "gan_trader.node"  # the machine (and Ray node) an episode ran on
 DEVICE_TAG = "gan_trader.device"  # the device an episode trained on (and the GPUs Ray assigned it)
+# A study (kind "study") and its cells (kind "cell", nested runs of the study; SESSION_TAG is the study's id,
+# EPISODE_TAG the cell's index in the grid).
+CELL_TAG = "gan_trader.cell"  # a cell's key: TARGET/FEATURE_SET/MODEL/SEED
+DIGEST_TAG = "gan_trader.digest"  # what a cell's result depends on (study.digest): resume re-runs another
+TARGET_TAG = "gan_trader.target"
+FEATURE_SET_TAG = "gan_trader.feature_set"
+MODEL_TAG = "gan_trader.model"
+SEED_TAG = "gan_trader.seed"
+MISSING_TAG = "gan_trader.missing_members"  # the feature members the cell's target could not have
