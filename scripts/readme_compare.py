@@ -32,7 +32,8 @@ def compare_sentence(table: pd.DataFrame, objective: str) -> str:
         return f"{table.loc[strategy, f'{column}_mean']:.4g} ± {table.loc[strategy, f'{column}_std']:.2g}"
 
     sentence = (
-        f"Lowest mean validation {objective} of the selected set: {best_val} ({score(best_val, 'best_val')}); "
+        f"Lowest mean validation {objective} of the selected set: {best_val} "
+        f"({score(best_val, 'best_val')}); "
         f"lowest mean test score of the selected set: {best_test} ({score(best_test, 'test_selected')})"
     )
     if "fixed" in table.index and best_val == best_test == "fixed":

@@ -62,7 +62,8 @@ def main(argv: list[str] | None = None) -> None:
     )
     text = args.readme.read_text(encoding="utf-8")
     args.readme.write_text(replace_section(text, body, args.section), encoding="utf-8")
-    print(f"{args.readme}: {args.section} section rewritten from study {study_id} ({len(results.cells)} cells)")
+    cells = len(results.cells)
+    print(f"{args.readme}: {args.section} section rewritten from study {study_id} ({cells} cells)")
 
 
 if __name__ == "__main__":

@@ -278,7 +278,8 @@ def test_pb2_explores_new_values_within_the_bounds_on_the_real_gan(
     explored = [
         p for p in last_round if all(p[n] != s[n] for s in starts for n in ("lrelu_alpha", "dropout"))
     ]
-    assert explored, [(e.index, e.hyperparameters["lrelu_alpha"], e.hyperparameters["dropout"]) for e in episodes]
+    values = [(e.index, e.hyperparameters["lrelu_alpha"], e.hyperparameters["dropout"]) for e in episodes]
+    assert explored, values
     assert [e.total_epochs for e in episodes] == [1, 2, 3] * 3
 
 

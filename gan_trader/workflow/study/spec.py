@@ -2,7 +2,7 @@
 
 ```yaml
 name: feature_study                 # MLflow experiment of the study (default: the file's stem)
-experiment: experiments/default.yaml   # the base experiment (data, split, feature builders' parameters, gan...),
+experiment: experiments/default.yaml   # the base experiment (data, split, builders' parameters, gan...),
                                     # read from the working directory, like every path in a config
 set: [gan.generator.conditioning=true]   # --set overrides of the base experiment, for every cell
 targets: [MSFT, SP500]              # assets of the base experiment's data
@@ -26,11 +26,10 @@ names the study file and the key, and is raised before any cell starts (exit 2).
 
 from __future__ import annotations
 
-import os
-
 import dataclasses
 import hashlib
 import json
+import os
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
