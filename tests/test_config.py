@@ -6,6 +6,7 @@ import datetime as dt
 from pathlib import Path
 
 import pytest
+import yaml
 
 from gan_trader.config import apply_overrides, load_config
 from gan_trader.errors import ConfigError
@@ -91,7 +92,15 @@ def test_paths_written_from_the_configs_folder_are_refused_with_the_fix(
     assert "data.prices_dir" in str(info.value) and "write configs/prices" in str(info.value)
 
 
-@pytest.mark.parametrize("name", sorted(p.name for p in (ROOT / "experiments").glob("*.yaml")))
+def _is_study(path: Path) -> bool:
+    """A study file (gan-trader study) rather than an experiment config: it has a grid of feature sets."""
+    return "feature_sets" in (yaml.safe_load(path.read_text(encoding="utf-8")) or {})
+
+
+SHIPPED = sorted((ROOT / "experiments").glob("*.yaml"))
+
+
+@pytest.mark.parametrize("name", [p.name for p in SHIPPED if not _is_study(p)])
 def test_every_shipped_config_loads_from_the_repository_root(
     name: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -100,6 +109,17 @@ def test_every_shipped_config_loads_from_the_repository_root(
     assert config.name == Path(name).stem
     for path in [config.data.prices_dir, *(f.path for f in config.data.files)]:
         assert path is None or path.exists(), path
+
+
+@pytest.mark.parametrize("name", [p.name for p in SHIPPED if _is_study(p)])
+def test_every_shipped_study_loads_from_the_repository_root(
+    name: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from gan_trader.workflow.study.spec import load_study
+
+    monkeypatch.chdir(ROOT)
+    study = load_study(Path("experiments") / name)
+    assert study.cells(), name
 
 
 # ---------------------------------------------------------------- the name is the config's own
