@@ -211,7 +211,7 @@ def test_readme_section_is_regenerated_from_the_logged_study(study_dir: Path) ->
     )
     text = readme.read_text(encoding="utf-8")
     assert "old figures" not in text and text.startswith("# title") and text.rstrip().endswith("after")
-    assert "`make study` ran `gan-trader study study.yaml`" in text
+    assert "`gan-trader study study.yaml` ran on" in text
     assert (study_dir / "docs" / "study" / "heatmap.png").stat().st_size > 1000
     assert (study_dir / "docs" / "study" / "summary.csv").exists()
     # the same tables from the Python API

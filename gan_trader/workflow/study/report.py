@@ -197,7 +197,7 @@ def study_markdown(
     folds = spec.get("folds", 1)
     baseline = spec["tests"]["baseline_set"]
     lines = [
-        f"`make study` ran `{command}` on {cores} CPU cores in {wall_s / 60:.0f} min ({wall_s:.0f} s)"
+        f"`{command.strip()}` ran on {cores} CPU cores in {wall_s / 60:.0f} min ({wall_s:.0f} s)"
         + (f" ({note})" if note else "")
         + ": "
         f"targets {', '.join(spec['targets'])}; feature sets {', '.join(spec['feature_sets'])}; models "
