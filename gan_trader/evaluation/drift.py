@@ -11,7 +11,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-import numpy as np
 import pandas as pd
 
 from gan_trader.data.splits import Split
@@ -58,8 +57,9 @@ class DriftReport:
             for span in SPANS:
                 columns[f"fold{fold}_{span}"] = counts[f"{span}_outside"] / counts[f"{span}_rows"]
         for span in SPANS:
-            outside = sum(c[f"{span}_outside"] for c in self.per_fold.values())
-            rows = sum(c[f"{span}_rows"] for c in self.per_fold.values())
+            # A feature dropped in some fold (constant on that fold's training span) pools its other folds.
+            outside = pd.concat([c[f"{span}_outside"] for c in self.per_fold.values()], axis=1).sum(axis=1)
+            rows = pd.concat([c[f"{span}_rows"] for c in self.per_fold.values()], axis=1).sum(axis=1)
             columns[f"pooled_{span}"] = outside / rows
         table = pd.DataFrame(columns)
         table.index.name = "feature"
@@ -92,7 +92,7 @@ class DriftReport:
         return {
             "drift/max_pooled_test_share": float(table["pooled_test"].max()),
             "drift/max_pooled_val_share": float(table["pooled_val"].max()),
-            "drift/median_pooled_test_share": float(np.median(table["pooled_test"])),
+            "drift/median_pooled_test_share": float(table["pooled_test"].median()),
             "drift/features_over_bound": float(len(self.flagged())),
             "drift/features": float(len(table)),
         }

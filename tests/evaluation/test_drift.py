@@ -54,6 +54,16 @@ def test_shares_are_counted_against_each_fold_s_own_training_quantiles() -> None
     assert pooled.loc["x", "pooled_val"] == 1.0 and pooled.loc["x", "pooled_test"] == 0.0
 
 
+def test_a_feature_missing_from_one_fold_pools_the_folds_it_is_in() -> None:
+    features, splits = planted()
+    report = drift_report([(features, splits[0]), (features.drop(columns="stationary.return"), splits[1])])
+    table = report.table
+    alone = drift_report([(features, splits[0])]).table
+    assert np.isnan(table.loc["stationary.return", "fold1_test"])
+    assert table.loc["stationary.return", "pooled_test"] == alone.loc["stationary.return", "pooled_test"]
+    assert all(np.isfinite(value) for value in report.metrics().values()), report.metrics()
+
+
 def default_drift(keep: tuple[str, ...] | None, level: bool = False):  # type: ignore[no-untyped-def]
     """The default experiment's features (those of the builders in `keep`; None: every column-making one) on
     its three folds of the bundled data; `level`: every builder in the article's representation."""
