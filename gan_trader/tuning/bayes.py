@@ -117,7 +117,7 @@ class BayesOptimizer:
     def _same(self, points: Any, box: Mapping[str, float]) -> bool:
         """Whether any of the unit-cube points gives the same hyperparameters as `box` (ints rounded...)."""
         wanted = self.space.from_box(box)
-        return any(self.space.from_box(self._box_of(p)) == wanted for p in points)
+        return any(_same_values(self.space.from_box(self._box_of(p)), wanted) for p in points)
 
     def known(self, box: Mapping[str, float]) -> bool:
         """Whether the hyperparameters of the box point are already observed (a GP observation)."""
@@ -281,6 +281,21 @@ class BayesOptimizer:
                 self._optimizer.register(params=self._vector(box), target=-float(objective))
                 used += 1
         return used
+
+
+def _same_values(a: Mapping[str, Any], b: Mapping[str, Any]) -> bool:
+    """Equal hyperparameters, floats to a relative 1e-9: a set read back from the unit cube (a log scale's
+    round trip) is the set that went in."""
+    if a.keys() != b.keys():
+        return False
+    for name, value in a.items():
+        other = b[name]
+        if isinstance(value, float) and isinstance(other, (int, float)) and not isinstance(other, bool):
+            if not math.isclose(value, float(other), rel_tol=1e-9, abs_tol=1e-12):
+                return False
+        elif value != other:
+            return False
+    return True
 
 
 def logged_observations(

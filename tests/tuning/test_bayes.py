@@ -152,3 +152,15 @@ def test_warm_start_from_logged_episodes(tmp_path: Path, store: Path, experiment
     optimizer = BayesOptimizer(space, init_points=0)
     assert optimizer.warm_start(found) == 2
     assert optimizer.suggest().source == "ucb"  # already informed: no random initial design needed
+
+
+def test_warm_start_registers_a_set_logged_twice_once() -> None:
+    """Racing trains the reference set on several seeds: the logged episodes repeat a set (with a log-scale
+    value whose unit-cube round trip is not exact), and the optimiser registers it once, never a duplicate."""
+    # lrelu_alpha 0.01 in [0.001, 0.3] comes back from the unit cube as 0.010000000000000002.
+    space = SearchSpace({**SPECS, "lrelu_alpha": ParamSpec(type="float", low=0.001, high=0.3)})
+    reference = {"batch_size": 32, "cnn_lr": 1e-3, "lrelu_alpha": 0.01}
+    other = {"batch_size": 40, "cnn_lr": 3e-4, "lrelu_alpha": 0.2}
+    observations = [(reference, 0.99), (other, 0.98), (dict(reference), 0.985), (dict(reference), 0.97)]
+    optimizer = BayesOptimizer(space, init_points=0)
+    assert optimizer.warm_start(observations) == 2
