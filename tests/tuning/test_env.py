@@ -205,6 +205,11 @@ def test_env_and_session_plan_the_same_episodes(tmp_path: Path, store: Path, exp
     assert [t.reward for t in transitions] == pytest.approx(env_rewards[1:])
     assert [t.done for t in transitions] == [False, False, True]
     assert transitions[0].next_observation == transitions[1].observation
+    # A session whose episodes the controller never planned (with two workers, the reference and the
+    # optimiser's parallel slots can fill a small budget) has no transitions to learn from.
+    assert (
+        RLStrategy(config, SearchSpace(config.tuning.space), 5, ScriptedPolicy([])).transitions([], 0) == []
+    )
 
 
 def test_the_observation_carries_the_learning_curves_slope(tmp_path: Path) -> None:

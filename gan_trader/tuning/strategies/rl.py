@@ -83,6 +83,8 @@ class RLStrategy(BOStrategy):
         """The session's decisions completed: each one's reward is the loop's reward of the episode it planned
         (0 for stop), its next observation the next decision's (the last one's: the session's end, seen
         with `budget_left`), and the last one is `done`."""
+        if not self.decisions:  # every episode planned by others (the reference, parallel slots' optimiser)
+            return []
         rewards = {result.index: result.reward for result in history}
         end = observation(history, self.space, self.objective, budget_left).tolist()
         following = [decision.observation for decision in self.decisions[1:]] + [end]
