@@ -45,8 +45,8 @@ def compare_sentence(table: pd.DataFrame, objective: str) -> str:
             if table.loc[s, "test_selected_mean"] < table.loc["fixed", "test_selected_mean"]
         ]
         sentence += (
-            f" — on test, {', '.join(ahead) or 'none'} beat fixed (restarts of the config's own "
-            "hyperparameters)"
+            f" — on test, {', '.join(ahead) or 'none'} had a lower mean than fixed (restarts of the "
+            "config's own hyperparameters; the table below tests each difference)"
         )
     return sentence + f", over {int(table['seeds'].max())} seeds."
 

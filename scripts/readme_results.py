@@ -140,7 +140,13 @@ def distributions_sentence(table: pd.DataFrame) -> str:
     return sentence + "."
 
 
-def tuning_sentence(episodes: pd.DataFrame, objective: str) -> str:
+def selection_metrics(record: object) -> dict[str, float]:
+    """The session's `select/*` metrics (what racing selected), empty for a run logged before racing."""
+    metrics = getattr(record, "metrics", None) or {}
+    return {key: float(value) for key, value in metrics.items() if key.startswith("select/")}
+
+
+def tuning_sentence(episodes: pd.DataFrame, objective: str, selection: dict[str, float] | None = None) -> str:
     tuned = episodes[(episodes["index"] < REFIT_INDEX) & episodes[objective].notna()]
     if tuned.empty:
         return "No tuning episode finished."
@@ -152,10 +158,23 @@ def tuning_sentence(episodes: pd.DataFrame, objective: str) -> str:
             f" ({'below' if value < 1 else 'above'} 1: {'better' if value < 1 else 'worse'} than the "
             + ("trailing-60-day Gaussian on those days)")
         )
-    return (
+    tried = (
         f"The session tried {len(tuned)} episodes; the best, episode {int(best['index'])}, reached "
-        f"{objective} {cell(value)}{meaning}, and its hyperparameters were refitted on every fold."
+        f"{objective} {cell(value)}{meaning}"
     )
+    if selection and "select/is_reference" in selection:
+        # Racing decided (tuning/racing.py): the set refitted on every fold is the selection, not the best
+        # single episode.
+        kept = selection["select/is_reference"] == 1.0
+        chosen = "the reference set (the config's own hyperparameters)" if kept else "the best raced set"
+        reference = selection.get("select/reference_val", float("nan"))
+        selected = selection.get("select/selected_val", float("nan"))
+        return (
+            f"{tried}. After racing on fresh seeds the session selected {chosen}: mean {objective} "
+            f"{cell(selected)} against the reference's {cell(reference)}; that set was refitted on every "
+            "fold."
+        )
+    return f"{tried}, and its hyperparameters were refitted on every fold."
 
 
 def folds_sentence(summary: pd.DataFrame, folds: int, seeds: int) -> str:
@@ -247,7 +266,8 @@ def results_markdown(session: str, tracking_uri: str, experiment: str) -> str:
         "one in a fresh folder). Each table opens with a sentence generated from its own figures.",
         "",
         f"**Tuning** (the session on fold 0's validation span; {objective}, lower is better; reward: the "
-        f"improvement of the session's best per GAN epoch). {tuning_sentence(episodes, objective)}",
+        f"improvement of the session's best per GAN epoch). "
+        f"{tuning_sentence(episodes, objective, selection_metrics(record))}",
         "",
         tuning_markdown(episodes, objective),
         "",

@@ -138,6 +138,11 @@ def test_tuning_and_compare_tables_open_with_a_sentence() -> None:
         "than the trailing-60-day Gaussian on those days), and its hyperparameters were refitted on every "
         "fold."
     )
+    # After racing, the sentence names the set that was refitted: the reference here, not episode 2's.
+    raced = {"select/is_reference": 1.0, "select/reference_val": 0.9867, "select/selected_val": 0.9867}
+    text = readme_results.tuning_sentence(episodes, "val/crps_rel", raced)
+    assert "the session selected the reference set" in text and "episode 2, reached" in text
+    assert "its hyperparameters were refitted" not in text
     import sys
 
     sys.path.insert(0, str(SCRIPT.parent))
@@ -145,7 +150,25 @@ def test_tuning_and_compare_tables_open_with_a_sentence() -> None:
         import readme_compare
     finally:
         sys.path.remove(str(SCRIPT.parent))
-    table = pd.read_csv(SCRIPT.parents[1] / "docs" / "compare" / "comparison.csv")
-    sentence = readme_compare.compare_sentence(table, "val/crps_rel")
+
+    def table(fixed_val: float, fixed_test: float) -> pd.DataFrame:
+        rows = {"rl": (0.969, 1.005), "bo": (0.970, 1.006), "fixed": (fixed_val, fixed_test)}
+        return pd.DataFrame(
+            [
+                {
+                    "strategy": name,
+                    "best_val_mean": val,
+                    "best_val_std": 0.002,
+                    "test_selected_mean": test,
+                    "test_selected_std": 0.001,
+                    "seeds": 8,
+                }
+                for name, (val, test) in rows.items()
+            ]
+        )
+
+    sentence = readme_compare.compare_sentence(table(0.968, 1.004), "val/crps_rel")
     assert "lowest mean test score of the selected set: fixed" in sentence
     assert "no search strategy beat restarting the config's own hyperparameters" in sentence
+    sentence = readme_compare.compare_sentence(table(0.968, 1.0055), "val/crps_rel")
+    assert "on test, rl had a lower mean than fixed" in sentence and sentence.endswith("over 8 seeds.")
