@@ -71,6 +71,47 @@ def start_worker(torch_threads: int | None) -> None:
         torch.set_num_threads(torch_threads)
 
 
+class WorkerPool:
+    """Spawn-based worker processes (started on first use, `torch_threads` threads each; default: the cores
+    divided by the workers) and the results of their jobs, gathered as they finish. Results a caller ran in
+    its own process join them through `done`. Episodes (LocalExecutor) and study cells (LocalJobs) use it."""
+
+    def __init__(self, workers: int, torch_threads: int | None = None) -> None:
+        self.workers = workers
+        self.torch_threads = torch_threads
+        self.done: list[Any] = []
+        self._futures: list[cf.Future[Any]] = []
+        self._pool: cf.ProcessPoolExecutor | None = None
+
+    def submit(self, function: Callable[..., Any], *args: Any) -> None:
+        if self._pool is None:
+            threads = self.torch_threads or max(1, (os.cpu_count() or 1) // self.workers)
+            self._pool = cf.ProcessPoolExecutor(
+                self.workers,
+                mp_context=multiprocessing.get_context("spawn"),
+                initializer=start_worker,
+                initargs=(threads,),
+            )
+        self._futures.append(self._pool.submit(function, *args))
+
+    def gather(self) -> list[Any]:
+        if self._futures:
+            done, pending = cf.wait(self._futures, return_when=cf.FIRST_COMPLETED)
+            self._futures = list(pending)
+            self.done.extend(future.result() for future in done)
+        finished, self.done = self.done, []
+        return finished
+
+    @property
+    def running(self) -> int:
+        return len(self._futures) + len(self.done)
+
+    def close(self) -> None:
+        if self._pool is not None:
+            self._pool.shutdown(wait=True, cancel_futures=True)
+            self._pool = None
+
+
 def execute_episode(job: EpisodeJob, task: ForecastTask, recorder: Recorder | None = None) -> EpisodeResult:
     """Run one episode in this process; opens a Recorder from the job's tracking config when none is given."""
     if recorder is None:
@@ -163,9 +204,7 @@ class LocalExecutor(Executor):
     ) -> None:
         super().__init__(workers, episode_fn)
         self.torch_threads = torch_threads
-        self._done: list[EpisodeResult] = []
-        self._futures: list[cf.Future] = []
-        self._pool: cf.ProcessPoolExecutor | None = None
+        self._pool = WorkerPool(workers, torch_threads)
         self._task_id: int | None = None
 
     def submit(self, job: EpisodeJob, task: ForecastTask) -> None:
@@ -174,34 +213,19 @@ class LocalExecutor(Executor):
                 import torch
 
                 torch.set_num_threads(job.torch_threads)
-            self._done.append(self.episode_fn(job, task, self.recorder))
+            self._pool.done.append(self.episode_fn(job, task, self.recorder))
             return
-        if self._pool is None:
-            threads = self.torch_threads or max(1, (os.cpu_count() or 1) // self.workers)
-            self._pool = cf.ProcessPoolExecutor(
-                self.workers,
-                mp_context=multiprocessing.get_context("spawn"),
-                initializer=start_worker,
-                initargs=(threads,),
-            )
-        self._futures.append(self._pool.submit(self.episode_fn, job, task, None))
+        self._pool.submit(self.episode_fn, job, task, None)
 
     def gather(self) -> list[EpisodeResult]:
-        if self._futures:
-            done, pending = cf.wait(self._futures, return_when=cf.FIRST_COMPLETED)
-            self._futures = list(pending)
-            self._done.extend(future.result() for future in done)
-        finished, self._done = self._done, []
-        return finished
+        return self._pool.gather()
 
     @property
     def running(self) -> int:
-        return len(self._futures) + len(self._done)
+        return self._pool.running
 
     def close(self) -> None:
-        if self._pool is not None:
-            self._pool.shutdown(wait=True, cancel_futures=True)
-            self._pool = None
+        self._pool.close()
 
 
 def check_address(address: str, timeout: float) -> None:

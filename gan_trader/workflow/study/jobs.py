@@ -10,15 +10,12 @@ its own failures and returns them as results.
 
 from __future__ import annotations
 
-import concurrent.futures as cf
-import multiprocessing
-import os
 from abc import ABC, abstractmethod
 from collections.abc import Callable
 from typing import Any, Generic, TypeVar
 
 from gan_trader.config import ExecutorConfig
-from gan_trader.tuning.executor import check_address, join_ray, start_worker
+from gan_trader.tuning.executor import WorkerPool, check_address, join_ray, start_worker
 
 T = TypeVar("T")
 R = TypeVar("R")
@@ -67,40 +64,23 @@ class LocalJobs(JobRunner[T, R]):
     ) -> None:
         super().__init__(function, workers)
         self.torch_threads = torch_threads
-        self._done: list[R] = []
-        self._futures: list[cf.Future[R]] = []
-        self._pool: cf.ProcessPoolExecutor | None = None
+        self._pool = WorkerPool(workers, torch_threads)
 
     def submit(self, payload: T) -> None:
         if self.workers == 1:
-            self._done.append(self.function(payload))
+            self._pool.done.append(self.function(payload))
             return
-        if self._pool is None:
-            threads = self.torch_threads or max(1, (os.cpu_count() or 1) // self.workers)
-            self._pool = cf.ProcessPoolExecutor(
-                self.workers,
-                mp_context=multiprocessing.get_context("spawn"),
-                initializer=start_worker,
-                initargs=(threads,),
-            )
-        self._futures.append(self._pool.submit(self.function, payload))
+        self._pool.submit(self.function, payload)
 
     def gather(self) -> list[R]:
-        if self._futures:
-            done, pending = cf.wait(self._futures, return_when=cf.FIRST_COMPLETED)
-            self._futures = list(pending)
-            self._done.extend(future.result() for future in done)
-        finished, self._done = self._done, []
-        return finished
+        return self._pool.gather()
 
     @property
     def running(self) -> int:
-        return len(self._futures) + len(self._done)
+        return self._pool.running
 
     def close(self) -> None:
-        if self._pool is not None:
-            self._pool.shutdown(wait=True, cancel_futures=True)
-            self._pool = None
+        self._pool.close()
 
 
 def _ray_job(function: Callable[[Any], Any], payload: Any, torch_threads: int) -> Any:
