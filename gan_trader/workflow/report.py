@@ -209,6 +209,28 @@ def _in_logged_order(forecasts: list[Forecast], leaderboard: Path | None) -> lis
     return sorted(forecasts, key=lambda f: order.get(f.model, len(order)))
 
 
+def session_files(
+    browser: EpisodeBrowser, run_id: str, session: str, folder: Path
+) -> tuple[ExperimentConfig, Path]:
+    """A finished session's logged config (validated) and its forecasts folder, downloaded into `folder`;
+    a missing or unreadable one is named, never a traceback."""
+    try:
+        config_path = browser.download(run_id, "config.yaml", folder)
+        forecast_dir = browser.download(run_id, "forecasts", folder)
+    except TrackingError:
+        raise TrackingError(
+            f"session {session}: no stored config or forecasts (did the session finish?)"
+        ) from None
+    try:
+        raw = yaml.safe_load(config_path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, yaml.YAMLError) as exc:
+        raise DamagedFileError(
+            f"session {session}: its logged config.yaml cannot be read back ({type(exc).__name__}); "
+            "run the experiment again"
+        ) from None
+    return validate_config(raw, f"session {session} config.yaml"), forecast_dir
+
+
 def report_session(session: str, out: Path, tracking_uri: str) -> Path:
     """Rebuild the HTML report of a logged session: the same report `run` wrote for it."""
     browser = EpisodeBrowser(tracking_uri)
@@ -220,21 +242,7 @@ def report_session(session: str, out: Path, tracking_uri: str) -> Path:
         )
     with tempfile.TemporaryDirectory() as tmp:
         folder = Path(tmp)
-        try:
-            config_path = browser.download(run.run_id, "config.yaml", folder)
-            forecast_dir = browser.download(run.run_id, "forecasts", folder)
-        except TrackingError:
-            raise TrackingError(
-                f"session {session}: no stored config or forecasts (did the session finish?)"
-            ) from None
-        try:
-            raw = yaml.safe_load(config_path.read_text(encoding="utf-8"))
-        except (OSError, UnicodeDecodeError, yaml.YAMLError) as exc:
-            raise DamagedFileError(
-                f"session {session}: its logged config.yaml cannot be read back ({type(exc).__name__}); "
-                "run the experiment again"
-            ) from None
-        config = validate_config(raw, f"session {session} config.yaml")
+        config, forecast_dir = session_files(browser, run.run_id, session, folder)
         panel = load_panel(config)
         splits = fold_splits(config, panel)
         first = prepare(config, panel, splits[0])

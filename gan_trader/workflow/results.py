@@ -16,14 +16,14 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
-import yaml
 
-from gan_trader.config import ExperimentConfig, validate_config
+from gan_trader.config import ExperimentConfig
 from gan_trader.errors import TrackingError
 from gan_trader.models.base import Forecast, load_forecast
 from gan_trader.models.scoring import crps_fair
 from gan_trader.tracking.episodes import EpisodeBrowser
 from gan_trader.workflow.prepare import load_panel
+from gan_trader.workflow.report import session_files
 
 
 @dataclass
@@ -77,16 +77,7 @@ def open_experiment(
     run = browser.session(session)
     with tempfile.TemporaryDirectory(prefix="gan-trader-results-") as tmp:
         folder = Path(tmp)
-        try:
-            config_path = browser.download(run.run_id, "config.yaml", folder)
-            forecast_dir = browser.download(run.run_id, "forecasts", folder)
-        except TrackingError:
-            raise TrackingError(
-                f"session {session}: no stored config or forecasts (did it finish?)"
-            ) from None
-        config = validate_config(
-            yaml.safe_load(config_path.read_text(encoding="utf-8")), f"session {session} config.yaml"
-        )
+        config, forecast_dir = session_files(browser, run.run_id, session, folder)
         leaderboard = _table(browser, run.run_id, "leaderboard.csv", folder)
         if leaderboard is None:
             raise TrackingError(f"session {session}: no stored leaderboard (did it finish?)")
