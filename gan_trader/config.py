@@ -650,20 +650,20 @@ def deep_merge(base: dict[str, Any], override: dict[str, Any]) -> dict[str, Any]
     return merged
 
 
-def _config_file(path: Path, source: Path | None) -> Path:
-    """`path` as the working directory reads it; a missing parent names the config that extends it, and
-    points at the file when it sits beside that config (written as seen from the config's folder)."""
+def config_file(path: Path, source: Path | None, key: str = "extends", what: str = "config") -> Path:
+    """`path` as the working directory reads it; a missing one names the file (`source`) and the `key` that
+    name it, and points at the file when it sits beside that file (written as seen from its folder)."""
     if path.exists() or source is None:
         return path
     beside = source.parent / path
     hint = (
-        f"; it is beside the config: write extends: {os.path.relpath(beside)}"
+        f"; it is beside the {what}: write {key}: {os.path.relpath(beside)}"
         if not path.is_absolute() and beside.is_file()
         else ""
     )
     raise ConfigError(
-        f"{source}: extends: {path}: config file not found in the working directory {Path.cwd()} "
-        f"(relative paths in a config, extends included, are read from there{hint})"
+        f"{source}: {key}: {path}: config file not found in the working directory {Path.cwd()} "
+        f"(relative paths in a {what}, {key} included, are read from there{hint})"
     )
 
 
@@ -671,7 +671,7 @@ def _resolve_extends(
     path: Path, seen: tuple[Path, ...] = (), source: Path | None = None
 ) -> list[tuple[Path, dict[str, Any]]]:
     """The config at `path` and the chain of configs it extends: (file, its own keys), child first."""
-    resolved = _config_file(path, source).resolve()
+    resolved = config_file(path, source).resolve()
     if resolved in seen:
         chain = " -> ".join(str(p) for p in (*seen, resolved))
         raise ConfigError(f"{resolved}: extends: circular inheritance ({chain})")

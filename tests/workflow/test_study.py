@@ -254,3 +254,26 @@ def test_cells_in_worker_processes_give_the_numbers_of_one_process(study_dir: Pa
     left = alone.results.summary()["crps_rel"]
     right = workers.results.summary()["crps_rel"]
     assert np.allclose(left.sort_index().to_numpy(), right.sort_index().to_numpy(), rtol=0, atol=1e-12)
+
+
+def test_an_experiment_beside_the_study_file_is_pointed_at(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The study's experiment path is read from the working directory, like every path in a config; one
+    written as seen from the study's folder is named with the path to write."""
+    from gan_trader.errors import ConfigError
+
+    folder = tmp_path / "studies"
+    folder.mkdir()
+    (folder / "base.yaml").write_text("name: base\n", encoding="utf-8")
+    study = folder / "s.yaml"
+    study.write_text(
+        "experiment: base.yaml\ntargets: [MSFT]\nseeds: [7]\nfeature_sets: [history]\nmodels: [gan]\n",
+        encoding="utf-8",
+    )
+    monkeypatch.chdir(tmp_path)
+    with pytest.raises(ConfigError) as info:
+        load_study(Path("studies/s.yaml"), check_data=False)
+    message = str(info.value)
+    assert "studies/s.yaml: experiment: base.yaml: config file not found in the working directory" in message
+    assert "write experiment: studies/base.yaml" in message

@@ -29,7 +29,6 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import json
-import os
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -38,7 +37,14 @@ from typing import Any
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
-from gan_trader.config import ExperimentConfig, apply_overrides, load_config, parse_override, validate_config
+from gan_trader.config import (
+    ExperimentConfig,
+    apply_overrides,
+    config_file,
+    load_config,
+    parse_override,
+    validate_config,
+)
 from gan_trader.data.panel import load_series
 from gan_trader.errors import ConfigError, GanTraderError
 from gan_trader.models.baselines import REGISTRY as BASELINE_REGISTRY
@@ -427,18 +433,7 @@ def load_study(
     if quick and spec.quick is None:
         raise ConfigError(f"{source}: quick: --quick needs a `quick` section saying what a first look keeps")
     quick_spec = spec.quick if quick and spec.quick is not None else QuickSpec()
-    experiment = spec.experiment
-    if not experiment.exists():
-        beside = path.parent / experiment
-        hint = (
-            f"; it is beside the study file: write experiment: {os.path.relpath(beside)}"
-            if not experiment.is_absolute() and beside.is_file()
-            else ""
-        )
-        raise ConfigError(
-            f"{source}: experiment: {experiment}: config file not found in the working directory "
-            f"{Path.cwd()} (relative paths in a study file are read from there, as in a config{hint})"
-        )
+    experiment = config_file(spec.experiment, path, key="experiment", what="study file")
     try:
         base = load_config(experiment, [*spec.set, *quick_spec.set, *(overrides or [])])
     except ConfigError as exc:
