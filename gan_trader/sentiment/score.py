@@ -331,13 +331,7 @@ class NewsScorer:
     def _classifier_report(probabilities: np.ndarray, labels: np.ndarray, source: str) -> HeadReport:
         predicted = probabilities.argmax(axis=1)
         agreement = float((predicted == labels).mean()) if len(labels) else float("nan")
-        confusion = pd.crosstab(
-            pd.Categorical([SENTIMENT_LABELS[i] for i in labels], categories=SENTIMENT_LABELS),
-            pd.Categorical([SENTIMENT_LABELS[i] for i in predicted], categories=SENTIMENT_LABELS),
-            rownames=["label"],
-            colnames=["predicted"],
-            dropna=False,
-        )
+        confusion = confusion_table(labels, predicted)
         return HeadReport(
             label_source=source,
             train_rows=0,
@@ -452,6 +446,17 @@ class LabelAgreement:
         return f"agreement with the file's labels: {self.agreed} of {self.total} ({share:.1%}; {per_label})"
 
 
+def confusion_table(truth: np.ndarray, predicted: np.ndarray) -> pd.DataFrame:
+    """Counts of (label, predicted) over the three sentiment classes, every class shown even when empty."""
+    return pd.crosstab(
+        pd.Categorical([SENTIMENT_LABELS[i] for i in truth], categories=SENTIMENT_LABELS),
+        pd.Categorical([SENTIMENT_LABELS[i] for i in predicted], categories=SENTIMENT_LABELS),
+        rownames=["label"],
+        colnames=["predicted"],
+        dropna=False,
+    )
+
+
 def label_agreement(headlines: pd.DataFrame, labelled: pd.DataFrame) -> LabelAgreement:
     """Agreement of scored headlines (`SentimentScores.headlines`) with labelled ones (`load_labelled`),
     matched by headline text."""
@@ -459,13 +464,7 @@ def label_agreement(headlines: pd.DataFrame, labelled: pd.DataFrame) -> LabelAgr
     rows = headlines[headlines["headline"].isin(labels)]
     predicted = rows[["p_negative", "p_neutral", "p_positive"]].to_numpy().argmax(axis=1)
     truth = rows["headline"].map(labels).to_numpy(int)
-    confusion = pd.crosstab(
-        pd.Categorical([SENTIMENT_LABELS[i] for i in truth], categories=SENTIMENT_LABELS),
-        pd.Categorical([SENTIMENT_LABELS[i] for i in predicted], categories=SENTIMENT_LABELS),
-        rownames=["label"],
-        colnames=["predicted"],
-        dropna=False,
-    )
+    confusion = confusion_table(truth, predicted)
     return LabelAgreement(int((predicted == truth).sum()), len(rows), confusion)
 
 
