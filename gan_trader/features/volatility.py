@@ -40,6 +40,13 @@ MIN_GARCH_ROWS = 200
 BACKCAST_DAYS = 75  # arch's backcast reads the first 75 returns
 
 
+def _distinct_within(values: list[int], low: int, high: int, what: str) -> list[int]:
+    """`values` sorted, when they are distinct and lie in [low, high] (else the validator's error)."""
+    if any(v < low or v > high for v in values) or len(set(values)) != len(values):
+        raise ValueError(f"{what} must be distinct and lie between {low} and {high}, got {values}")
+    return sorted(values)
+
+
 class VolatilityParams(BuilderParams):
     """Which members to build; windows in trading days."""
 
@@ -58,16 +65,12 @@ class VolatilityParams(BuilderParams):
     @field_validator("har_windows", "market_windows")
     @classmethod
     def _windows(cls, windows: list[int]) -> list[int]:
-        if any(w < 1 or w > 1000 for w in windows) or len(set(windows)) != len(windows):
-            raise ValueError(f"windows must be distinct and lie between 1 and 1000, got {windows}")
-        return sorted(windows)
+        return _distinct_within(windows, 1, 1000, "windows")
 
     @field_validator("return_lags")
     @classmethod
     def _lags(cls, lags: list[int]) -> list[int]:
-        if any(lag < 0 or lag > 250 for lag in lags) or len(set(lags)) != len(lags):
-            raise ValueError(f"lags must be distinct and lie between 0 and 250, got {lags}")
-        return sorted(lags)
+        return _distinct_within(lags, 0, 250, "lags")
 
     @field_validator("ewma_halflives")
     @classmethod
