@@ -55,6 +55,19 @@ def seeded_global_rng(seed: int, device: torch.device) -> Iterator[None]:
         yield
 
 
+@contextlib.contextmanager
+def torch_threads(count: int | None) -> Iterator[None]:
+    """Run a block with torch using `count` intra-op threads (None: as it is), restoring the count after:
+    a process that works beside single-threaded workers on the same cores takes one thread too."""
+    before = torch.get_num_threads()
+    if count is not None:
+        torch.set_num_threads(count)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(before)
+
+
 def rng_state(device: torch.device) -> dict[str, torch.Tensor]:
     """The global generator states a checkpoint must carry so a resumed run draws the same numbers."""
     state = {"cpu": torch.get_rng_state()}

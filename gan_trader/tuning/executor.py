@@ -221,6 +221,11 @@ class LocalExecutor(Executor):
         return self._pool.gather()
 
     @property
+    def pool(self) -> WorkerPool | None:
+        """The worker processes, for other jobs of the same run (None: one worker, this process)."""
+        return self._pool if self.workers > 1 else None
+
+    @property
     def running(self) -> int:
         return self._pool.running
 

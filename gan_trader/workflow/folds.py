@@ -7,6 +7,9 @@ into one forecast per model and scored on all test days together.
 
 from __future__ import annotations
 
+import functools
+import os
+import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -21,6 +24,8 @@ from gan_trader.evaluation.drift import DriftReport, drift_report
 from gan_trader.evaluation.leaderboard import Leaderboard, evaluate
 from gan_trader.models.base import PER_DAY_EXTRAS, PER_FOLD_EXTRAS, Forecast, Forecaster, ForecastTask
 from gan_trader.models.baselines import create_baseline
+from gan_trader.models.devices import torch_threads
+from gan_trader.tuning.executor import WorkerPool
 from gan_trader.workflow.prepare import Prepared, fold_splits, load_panel, prepare
 
 # model name -> factory(prepared fold, seed) -> an unfitted forecaster
@@ -98,8 +103,30 @@ FOLD_COLUMNS = (
     "long_flat_sharpe",
 )
 
-# (prepared fold, seed) -> the forecasts of that fold's test days, one per model (leaderboard rows)
-FoldRows = Callable[[Prepared, int], list[Forecast]]
+# One job of a fold and seed: a model's forecasts of the fold's test days (a list: the GAN's come with its
+# ablations). Jobs that evaluate_folds may run in worker processes must pickle: a top-level function or a
+# dataclass with __call__, never a closure.
+RowJob = Callable[[], list[Forecast]]
+# (prepared fold, seed) -> the jobs whose forecasts are that fold's leaderboard rows, in row order
+FoldRows = Callable[[Prepared, int], list[RowJob]]
+
+
+JobKey = tuple[int, int, int]  # (fold, seed, the job's place among the fold's rows)
+
+
+@dataclass
+class JobDone:
+    """A job's forecasts and where its time went: the seconds it took and the process that ran it."""
+
+    forecasts: list[Forecast]
+    seconds: float
+    process: int
+
+
+def _run_row(key: JobKey, job: RowJob) -> tuple[JobKey, JobDone]:
+    started = time.perf_counter()
+    forecasts = job()
+    return key, JobDone(forecasts, time.perf_counter() - started, os.getpid())
 
 
 @dataclass
@@ -112,6 +139,7 @@ class FoldsEvaluation:
     per_fold: dict[tuple[int, int], Leaderboard]
     runs: dict[int, WalkForwardResult]
     drift: DriftReport
+    jobs: pd.DataFrame  # one row per job: fold, seed, models (its rows), seconds, process
 
     @property
     def leaderboard(self) -> Leaderboard:
@@ -141,23 +169,53 @@ def evaluate_folds(
     seeds: list[int],
     first: Prepared | None = None,
     use_cache: bool = True,
+    pool: WorkerPool | None = None,
 ) -> FoldsEvaluation:
     """Refit everything per fold of `split.walk_forward` (features by `prepare`, models by `rows`) and
-    score each fold alone and all folds pooled, once per seed. `first` reuses fold 0's prepared data."""
+    score each fold alone and all folds pooled, once per seed. `first` reuses fold 0's prepared data.
+
+    With a `pool` the rows' jobs run in its worker processes (one torch thread each) while this process
+    builds the next fold's features with one thread; the rows keep their order, so the tables are the
+    same as in one process (to the last bits of a multi-threaded sum)."""
     splits = fold_splits(config, panel)
+    found: dict[JobKey, JobDone] = {}
+    jobs: dict[tuple[int, int], int] = {}
+    folds: list[Prepared] = []
+    with torch_threads(1 if pool is not None else None):
+        for fold, split in enumerate(splits):
+            prepared = first if fold == 0 and first is not None else prepare(config, panel, split, use_cache)
+            folds.append(prepared)
+            for seed in seeds:
+                planned = rows(prepared, seed)
+                jobs[(fold, seed)] = len(planned)
+                for index, job in enumerate(planned):
+                    if pool is None:
+                        found.update([_run_row((fold, seed, index), job)])
+                    else:
+                        pool.submit(_run_row, (fold, seed, index), job)
+        while pool is not None and pool.running:
+            found.update(pool.gather())
     per_fold: dict[tuple[int, int], Leaderboard] = {}
     parts: dict[int, dict[str, list[Forecast]]] = {seed: {} for seed in seeds}
-    prepared: Prepared | None = None
-    fold_features = []
-    for fold, split in enumerate(splits):
-        prepared = first if fold == 0 and first is not None else prepare(config, panel, split, use_cache)
-        fold_features.append((prepared.task.features, prepared.split))
-        for seed in seeds:
-            forecasts = rows(prepared, seed)
-            per_fold[(fold, seed)] = evaluate(prepared.task, forecasts, config.evaluation, compare=False)
-            for forecast in forecasts:
-                parts[seed].setdefault(forecast.model, []).append(forecast)
-    assert prepared is not None
+    for (fold, seed), count in jobs.items():  # folds in order: each model's parts are consecutive
+        forecasts = [f for index in range(count) for f in found[(fold, seed, index)].forecasts]
+        per_fold[(fold, seed)] = evaluate(folds[fold].task, forecasts, config.evaluation, compare=False)
+        for forecast in forecasts:
+            parts[seed].setdefault(forecast.model, []).append(forecast)
+    timing = pd.DataFrame(
+        [
+            {
+                "fold": fold,
+                "seed": seed,
+                "models": " ".join(f.model for f in done.forecasts),
+                "seconds": done.seconds,
+                "process": done.process,
+            }
+            for (fold, seed, _), done in sorted(found.items())
+        ]
+    )
+    fold_features = [(prepared.task.features, prepared.split) for prepared in folds]
+    prepared = folds[-1]
     # The last fold's task covers every test day (features of all folds start after the same warm-up).
     task = prepared.task
     runs = {}
@@ -166,7 +224,7 @@ def evaluate_folds(
         joined = [join_forecasts(folds) for folds in complete.values()]
         by_fold = [{name: folds[k] for name, folds in complete.items()} for k in range(len(splits))]
         runs[seed] = WalkForwardResult(joined, task, by_fold, evaluate(task, joined, config.evaluation))
-    return FoldsEvaluation(splits, seeds, per_fold, runs, drift_report(fold_features))
+    return FoldsEvaluation(splits, seeds, per_fold, runs, drift_report(fold_features), timing)
 
 
 def run_folds(
@@ -179,13 +237,13 @@ def run_folds(
     """Refit every model (and every feature builder) per fold of `split.walk_forward`; score all test days."""
     seed = config.seed if seed is None else seed
 
-    def rows(prepared: Prepared, seed: int) -> list[Forecast]:
-        found = []
-        for name, factory in models.items():
-            forecast = historical_forecasts(prepared, factory, seed)
-            forecast.model = name
-            found.append(forecast)
-        return found
+    def named(prepared: Prepared, factory: ForecasterFactory, seed: int, name: str) -> list[Forecast]:
+        forecast = historical_forecasts(prepared, factory, seed)
+        forecast.model = name
+        return [forecast]
+
+    def rows(prepared: Prepared, seed: int) -> list[RowJob]:
+        return [functools.partial(named, prepared, factory, seed, name) for name, factory in models.items()]
 
     return evaluate_folds(config, panel or load_panel(config), rows, [seed], use_cache=use_cache).runs[seed]
 

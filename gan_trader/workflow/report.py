@@ -41,6 +41,7 @@ log = logging.getLogger(__name__)
 
 # What a run logs with its session for the report (besides config.yaml, leaderboard.csv and forecasts/).
 FOLDS_FILE = "folds.csv"  # one row per (fold, seed, model): FOLD_COLUMNS on the fold's test days
+JOBS_FILE = "fold_jobs.csv"  # one row per fold job: its models, seconds and process (FoldsEvaluation.jobs)
 DRIFT_FILE = "drift.csv"  # one row per feature: evaluation.drift.DriftReport.table
 SELECTION_FILE = "selection.txt"  # the tuning's many tries: DSR and PBO of the selected episode
 NOTES_FILE = "leaderboard_notes.txt"  # what a row is where its name does not say it all (the gan row)

@@ -6,6 +6,7 @@ result is logged through the Recorder, so a killed run keeps what it had logged 
 
 from __future__ import annotations
 
+import functools
 import logging
 import time
 from dataclasses import dataclass
@@ -13,21 +14,29 @@ from pathlib import Path
 
 from rich.console import Console
 
-from gan_trader.config import ExperimentConfig, dump_config
+from gan_trader.config import ExperimentConfig, GanConfig, dump_config
 from gan_trader.evaluation.leaderboard import Leaderboard, evaluate
 from gan_trader.evaluation.report import FoldsView
-from gan_trader.models.base import Forecast, save_forecast
+from gan_trader.models.base import Forecast, ForecastTask, save_forecast
 from gan_trader.models.baselines import baseline_class, run_baselines
 from gan_trader.tracking import tags
 from gan_trader.tracking.episodes import EpisodeBrowser
 from gan_trader.tracking.store import Recorder, open_recorder
-from gan_trader.tuning.episode import REFIT_INDEX, EpisodeSpec, run_episode
+from gan_trader.tuning.episode import REFIT_INDEX, EpisodeSpec
+from gan_trader.tuning.executor import (
+    EpisodeJob,
+    LocalExecutor,
+    absolute_paths,
+    execute_episode,
+    make_executor,
+)
 from gan_trader.tuning.session import SessionResult, run_session
-from gan_trader.workflow.folds import FoldRows, FoldsEvaluation, evaluate_folds
+from gan_trader.workflow.folds import FoldRows, FoldsEvaluation, RowJob, evaluate_folds
 from gan_trader.workflow.prepare import Prepared, fold_splits, load_panel, prepare
 from gan_trader.workflow.report import (
     DRIFT_FILE,
     FOLDS_FILE,
+    JOBS_FILE,
     NOTES_FILE,
     SELECTION_FILE,
     episode_figures,
@@ -130,46 +139,76 @@ def result_line(session_id: str, report_path: Path | None) -> str:
     return f"session: {session_id}{report}"
 
 
-def gan_rows(
-    config: ExperimentConfig, recorder: Recorder, session: SessionResult, first: Prepared
-) -> FoldRows | None:
-    """The GAN's leaderboard rows of a fold and seed: the selected set refitted on that fold (logged as an
-    episode of the session, action "refit"); fold 0 with the session's seed reuses the selected episode."""
+@dataclass
+class GanRefit:
+    """The selected set refitted on one fold and seed: an episode of the session (action "refit"), run in
+    this process or in a worker, which opens its own recorder."""
+
+    job: EpisodeJob
+    task: ForecastTask
+
+    def __call__(self) -> list[Forecast]:
+        result = execute_episode(self.job, self.task)
+        if not result.ok or result.test_forecast is None:
+            log.warning("the GAN's %s failed: %s", self.job.spec.action, result.reason)
+            return []
+        return [result.test_forecast, *result.test_forecast.ablations]
+
+
+@dataclass
+class BaselineRow:
+    """One baseline fitted on a fold's task and seed, its test days forecast."""
+
+    name: str
+    task: ForecastTask
+    seed: int
+    gan: GanConfig
+    scaler: str
+
+    def __call__(self) -> list[Forecast]:
+        return run_baselines([self.name], self.task, self.seed, gan=self.gan, scaler=self.scaler)
+
+
+def _forecasts(forecasts: list[Forecast]) -> list[Forecast]:
+    return forecasts
+
+
+def fold_rows(
+    config: ExperimentConfig, recorder: Recorder, session: SessionResult, first: Prepared, names: list[str]
+) -> FoldRows:
+    """A fold's leaderboard rows for a seed: the GAN's selected set refitted on that fold (fold 0 with the
+    session's seed reuses the selected episode), then every baseline, each one job."""
     best = session.best
-    if best is None:
-        return None
     seeds = config.evaluation_seeds
     folder = session_folder(config, session.session_id) / "refits"
+    shipped = absolute_paths(config)  # workers may start elsewhere: they log where this run logs
 
-    def rows(prepared: Prepared, seed: int) -> list[Forecast]:
+    def gan(prepared: Prepared, seed: int) -> list[RowJob]:
         fold = prepared.split.fold
+        if best is None:
+            return []
         if prepared is first and seed == config.seed and best.test_forecast is not None:
             chosen = best.test_forecast
-        else:
-            spec = EpisodeSpec.fresh(
-                REFIT_INDEX + 100 * fold + seeds.index(seed),
-                best.hyperparameters,
-                epochs=max(best.total_epochs, 1),
-                seed=seed,
-                checkpoint_dir=folder / f"fold{fold}-seed{seed}",
-                action=f"refit fold {fold} seed {seed}",
-            )
-            result = run_episode(config, prepared.task, recorder, session.session_id, spec)
-            if not result.ok or result.test_forecast is None:
-                log.warning("the GAN's refit on fold %d (seed %d) failed: %s", fold, seed, result.reason)
-                return []
-            chosen = result.test_forecast
-        return [chosen, *chosen.ablations]
-
-    return rows
-
-
-def _fold_rows(config: ExperimentConfig, names: list[str], gan: FoldRows | None) -> FoldRows:
-    def rows(prepared: Prepared, seed: int) -> list[Forecast]:
-        found = gan(prepared, seed) if gan is not None else []
-        return found + run_baselines(
-            names, prepared.task, seed, gan=config.gan, scaler=config.features.scaler
+            return [functools.partial(_forecasts, [chosen, *chosen.ablations])]
+        spec = EpisodeSpec.fresh(
+            REFIT_INDEX + 100 * fold + seeds.index(seed),
+            best.hyperparameters,
+            epochs=max(best.total_epochs, 1),
+            seed=seed,
+            checkpoint_dir=(folder / f"fold{fold}-seed{seed}").resolve(),
+            action=f"refit fold {fold} seed {seed}",
         )
+        tracking, experiment = recorder.tracking, recorder.experiment_name
+        job = EpisodeJob(
+            shipped, tracking, experiment, session.session_id, spec, config.executor.torch_threads
+        )
+        return [GanRefit(job, prepared.task)]
+
+    def rows(prepared: Prepared, seed: int) -> list[RowJob]:
+        baselines = [
+            BaselineRow(name, prepared.task, seed, config.gan, config.features.scaler) for name in names
+        ]
+        return [*gan(prepared, seed), *baselines]
 
     return rows
 
@@ -236,19 +275,27 @@ def run_experiment(
     panel = load_panel(config)
     first = prepare(config, panel, fold_splits(config, panel)[0])
     recorder = open_recorder(config.tracking, config.experiment_name)
+    # Local workers start once, for the session's episodes and the folds' jobs; a Ray session makes (and
+    # first checks) its own executor, and the folds then run in this process.
+    executor = make_executor(config) if config.executor.kind == "local" else None
     try:
-        session = run_session(config, first.task, recorder, resume=resume, quiet=quiet)
-    except KeyboardInterrupt:
-        _resume_hint(recorder, resume)
-        raise
+        try:
+            session = run_session(config, first.task, recorder, executor=executor, resume=resume, quiet=quiet)
+        except KeyboardInterrupt:
+            _resume_hint(recorder, resume)
+            raise
+        _log_feature_artifacts(recorder, session.session_id, first)
+        for episode in session.episodes:
+            if not episode.ok:
+                log.warning("episode %d %s: %s", episode.index, episode.status, episode.reason)
+        rows = fold_rows(config, recorder, session, first, names)
+        pool = executor.pool if isinstance(executor, LocalExecutor) else None
+        evaluation = evaluate_folds(config, panel, rows, config.evaluation_seeds, first=first, pool=pool)
+    finally:
+        if executor is not None:
+            executor.close()
     session_id = session.session_id
-    _log_feature_artifacts(recorder, session_id, first)
-    for episode in session.episodes:
-        if not episode.ok:
-            log.warning("episode %d %s: %s", episode.index, episode.status, episode.reason)
     seeds = config.evaluation_seeds
-    rows = _fold_rows(config, names, gan_rows(config, recorder, session, first))
-    evaluation = evaluate_folds(config, panel, rows, seeds, first=first)
     leaderboard = evaluation.leaderboard
     forecasts = evaluation.runs[seeds[0]].forecasts
     selection = session_selection(first.task, session.episodes, session.best, config).describe()
@@ -258,6 +305,7 @@ def run_experiment(
     view = folds_view(evaluation.fold_table(), len(evaluation.splits), len(evaluation.seeds), drift)
     _log_results(recorder, config, session_id, forecasts, leaderboard)
     recorder.log_table(session_id, view.table, FOLDS_FILE)
+    recorder.log_table(session_id, evaluation.jobs, JOBS_FILE)
     _log_drift(recorder, session_id, evaluation)
     recorder.log_text(
         session_id, "\n".join([*leaderboard.comparison_lines(), selection]) + "\n", "comparisons.txt"

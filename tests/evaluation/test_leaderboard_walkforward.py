@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -10,6 +12,7 @@ from gan_trader.config import EvaluationConfig, load_config
 from gan_trader.evaluation.leaderboard import evaluate
 from gan_trader.models.base import Forecast
 from gan_trader.models.baselines import run_baselines
+from gan_trader.tuning.executor import WorkerPool
 from gan_trader.workflow.folds import (
     baseline_factories,
     evaluate_folds,
@@ -18,6 +21,7 @@ from gan_trader.workflow.folds import (
     seed_summary,
 )
 from gan_trader.workflow.prepare import fold_splits, load_panel
+from gan_trader.workflow.run import BaselineRow
 
 
 def sampled_forecast(task, origins, seed=0, name="sampler") -> Forecast:
@@ -138,8 +142,8 @@ def test_folds_and_seeds_give_per_fold_pooled_and_mean_std_views():
         origins = task.origins("test")
         noise = np.random.default_rng(seed).normal(0, 0.001, len(origins))
         return [
-            Forecast.from_returns("noisy", task, origins, noise),
-            *run_baselines(["persistence"], task, seed),
+            lambda: [Forecast.from_returns("noisy", task, origins, noise)],
+            lambda: run_baselines(["persistence"], task, seed),
         ]
 
     result = evaluate_folds(config, panel, rows, seeds=[1, 2])
@@ -152,3 +156,29 @@ def test_folds_and_seeds_give_per_fold_pooled_and_mean_std_views():
     summary = result.summary()
     assert summary.loc["noisy", ("relmae", "std")] > 0 and summary.loc["persistence", ("relmae", "std")] == 0
     assert result.leaderboard is result.runs[1].leaderboard
+
+
+def test_fold_jobs_in_worker_processes_give_the_tables_of_one_process():
+    """The experiment's folds in two workers: every job's rows come back to their fold, seed and place."""
+    config = three_fold_config()
+    panel = load_panel(config)
+
+    def rows(prepared, seed):
+        task = prepared.task
+        names = ("gauss_ewma", "gauss_60d", "drift")
+        return [BaselineRow(name, task, seed, config.gan, "standard") for name in names]
+
+    alone = evaluate_folds(config, panel, rows, seeds=[1, 2])
+    pool = WorkerPool(2, torch_threads=1)
+    try:
+        pooled = evaluate_folds(config, panel, rows, seeds=[1, 2], pool=pool)
+        assert pool.running == 0
+    finally:
+        pool.close()
+    pd.testing.assert_frame_equal(pooled.fold_table(), alone.fold_table())
+    for seed in (1, 2):
+        pd.testing.assert_frame_equal(pooled.runs[seed].leaderboard.table, alone.runs[seed].leaderboard.table)
+        assert [f.model for f in pooled.runs[seed].forecasts] == ["gauss_ewma", "gauss_60d", "drift"]
+    # Every job ran in a worker (here: in this process), timed: 3 folds x 2 seeds x 3 models.
+    assert len(pooled.jobs) == len(alone.jobs) == 18 and (pooled.jobs["seconds"] > 0).all()
+    assert set(alone.jobs["process"]) == {os.getpid()} and os.getpid() not in set(pooled.jobs["process"])
