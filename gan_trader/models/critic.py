@@ -40,6 +40,10 @@ def _norm(kind: str, channels: int, momentum: float) -> nn.Module:
     return nn.Identity()
 
 
+def _activation(alpha: float, dropout: float) -> nn.Module:
+    return nn.Sequential(nn.LeakyReLU(alpha), nn.Dropout(dropout))
+
+
 class Critic(nn.Module):
     """D(window, next value) -> one score per value (a logit for the BCE loss).
 
@@ -67,14 +71,13 @@ class Critic(nn.Module):
         first, *rest = config.dense
         self.joint_window = nn.Linear(channels * self.output_steps, first)
         self.joint_value = nn.Linear(1, first, bias=False)
-        head: list[nn.Module] = [nn.LeakyReLU(config.lrelu_alpha)]
-        if config.dropout > 0:
-            head.append(nn.Dropout(config.dropout))
+        # Each activation and its dropout are one step (dropout 0 passes its input through), so the dense
+        # layers keep their places, and a checkpoint its keys, whatever the dropout: PBT and PB2 continue a
+        # donor's checkpoint at a dropout moved to or from 0.
+        head: list[nn.Module] = [_activation(config.lrelu_alpha, config.dropout)]
         width = first
         for units in rest:
-            head += [nn.Linear(width, units), nn.LeakyReLU(config.lrelu_alpha)]
-            if config.dropout > 0:
-                head.append(nn.Dropout(config.dropout))
+            head += [nn.Linear(width, units), _activation(config.lrelu_alpha, config.dropout)]
             width = units
         head.append(nn.Linear(width, 1))
         self.head = nn.Sequential(*head)

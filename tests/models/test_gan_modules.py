@@ -105,6 +105,24 @@ def test_every_tuned_critic_layout_runs_on_the_window(strides: int) -> None:
         assert out.shape == (2,), (kernel, strides, padding)
 
 
+def test_a_critic_checkpoint_fits_a_critic_at_another_dropout() -> None:
+    # PBT and PB2 continue a donor's checkpoint at new values; PB2 proposes the box's bounds (dropout 0).
+    def critic(dropout: float) -> Critic:
+        config = CriticConfig.model_validate({"filters": [4, 8], "dense": [8, 8, 8], "dropout": dropout})
+        return Critic(config, seq_len=17, n_features=2)
+
+    # The keys of the default (dropout 0) layout, which checkpoints saved before kept.
+    keys = {f"head.{i}.{kind}" for i in (1, 3, 5) for kind in ("weight", "bias")}
+    for before, after in ((0.0, 0.3), (0.3, 0.0)):
+        state = critic(before).state_dict()
+        assert {key for key in state if key.startswith("head.")} == keys
+        critic(after).load_state_dict(state)  # strict: the same keys and shapes
+    torch.manual_seed(0)
+    window, values = torch.randn(2, 17, 3), torch.randn(2)
+    plain = critic(0.0)
+    assert torch.equal(plain.eval()(window, values), plain.train()(window, values))  # dropout 0: identity
+
+
 def test_critic_without_conditioning_reads_only_the_target() -> None:
     torch.manual_seed(0)
     critic = Critic(CriticConfig.model_validate({"conditioning": False}), seq_len=17, n_features=10)

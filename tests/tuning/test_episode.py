@@ -77,6 +77,33 @@ def test_real_episode_logs_everything_and_continues(
     assert steps == [2]  # epochs numbered across the continuation
 
 
+def test_a_continuation_at_another_dropout_fits_the_checkpoint(
+    tmp_path: Path, tiny_task, store: Path, experiment: str
+) -> None:
+    """PBT and PB2 continue a donor's checkpoint at new values: dropout moved to 0 (PB2 proposes the box's
+    bounds) and back keeps the networks' layout."""
+    config = tiny_config(tmp_path, store=store)
+    recorder = open_recorder(config.tracking, experiment)
+    session = recorder.start_session("s")
+    spec = EpisodeSpec.fresh(0, HP, epochs=1, seed=7, checkpoint_dir=tmp_path / "ep0", action="pbt")
+    donor = run_episode(config, tiny_task, recorder, session, spec)
+    for index, dropout in ((1, 0.0), (2, 0.2)):
+        assert donor.ok and donor.checkpoint is not None, donor.reason
+        spec = EpisodeSpec(
+            index,
+            {**HP, "dropout": dropout},
+            epochs=1,
+            seed=7,
+            checkpoint_dir=tmp_path / f"ep{index}",
+            action="pbt",
+            resume_from=donor.checkpoint,
+            prior_epochs=donor.total_epochs,
+            parent_index=donor.index,
+        )
+        donor = run_episode(config, tiny_task, recorder, session, spec)
+    assert donor.ok and donor.total_epochs == 3, donor.reason
+
+
 def test_a_crashing_episode_fails_alone(tmp_path: Path, tiny_task, store: Path, experiment: str) -> None:
     config = tiny_config(tmp_path, store=store)
     recorder = open_recorder(config.tracking, experiment)

@@ -4,6 +4,11 @@ from __future__ import annotations
 
 from typing import Any
 
+import pandas as pd
+from ray.tune.experiment import Trial
+from ray.tune.schedulers.pb2 import PB2
+from ray.tune.utils.util import flatten_dict
+
 from gan_trader.errors import TuningError
 from gan_trader.tuning.strategies.pbt import PBTStrategy
 
@@ -21,7 +26,8 @@ class PB2Strategy(PBTStrategy):
     per trial, inherited on exploit: a checkpoint fits only its own shapes) and categorical ones (an
     unordered choice is no axis for a GP; drawn per trial as well). PB2 never resamples
     (tuning.pbt.resample_probability is pbt's), and the GP has data from the second round on: the first
-    exploit copies the donor's values unchanged. Otherwise as pbt: same rounds, storage and episodes.
+    exploit copies the donor's values unchanged, every later one picks new values (RecordedCopyPB2).
+    Otherwise as pbt: same rounds, storage and episodes.
     """
 
     name = "pb2"
@@ -37,9 +43,7 @@ class PB2Strategy(PBTStrategy):
         return names
 
     def _scheduler(self) -> Any:
-        from ray.tune.schedulers.pb2 import PB2
-
-        return PB2(
+        return RecordedCopyPB2(
             time_attr="training_iteration",
             metric="objective",
             mode="min",
@@ -49,3 +53,27 @@ class PB2Strategy(PBTStrategy):
             synch=True,
             log_config=False,
         )
+
+
+class RecordedCopyPB2(PB2):
+    """Ray's PB2, which also records a copy it could not explore as the copying trial's starting point.
+
+    The GP learns from each trial's score change between two rounds at the same values, so an exploit
+    that explores adds a row for the copying trial: the donor's time and score at the new values. A copy
+    made before the GP has data (the first exploit) adds none in Ray, and the copying trial then has no
+    starting point at its copied values: when it is the top trial of the next round (it trains on from the
+    best weights, so it often is) the GP has no data for it as the donor, and that exploit copies again
+    instead of exploring. This row makes every exploit after the first one explore.
+    """
+
+    def _get_new_config(self, trial: Trial, trial_to_clone: Trial) -> tuple[dict, dict]:
+        rows = len(self.data)
+        new_config, operations = super()._get_new_config(trial, trial_to_clone)
+        if len(self.data) == rows:  # copied unexplored: the donor's time and score at the copied values
+            donor = self._trial_state[trial_to_clone]
+            values = flatten_dict(new_config)
+            names = list(self._hyperparam_bounds_flat)
+            row = [[str(trial), donor.last_train_time, *(values[name] for name in names), donor.last_score]]
+            start = pd.DataFrame(row, columns=["Trial", "Time", *names, "Reward"])
+            self.data = pd.concat([self.data, start]).reset_index(drop=True)
+        return new_config, operations
