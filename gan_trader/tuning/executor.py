@@ -20,6 +20,7 @@ import concurrent.futures as cf
 import logging
 import multiprocessing
 import os
+import signal
 import socket
 import threading
 import time
@@ -71,6 +72,32 @@ def start_worker(torch_threads: int | None) -> None:
         torch.set_num_threads(torch_threads)
 
 
+_in_job = False  # a pool worker's state: running a job, or waiting for the next
+
+
+def _interrupted(signum: int, frame: Any) -> None:
+    """Ctrl-C reaches every process of the terminal's group: a pool worker waiting for a job leaves quietly
+    (SystemExit, no traceback); one running a job stops it as Python would, so the job's runs are logged as
+    killed and the parent, which has its own KeyboardInterrupt, says how to resume."""
+    if _in_job:
+        raise KeyboardInterrupt
+    raise SystemExit(128 + signum)
+
+
+def _start_pool_worker(torch_threads: int | None) -> None:
+    start_worker(torch_threads)
+    signal.signal(signal.SIGINT, _interrupted)
+
+
+def _job(function: Callable[..., Any], *args: Any) -> Any:
+    global _in_job
+    _in_job = True
+    try:
+        return function(*args)
+    finally:
+        _in_job = False
+
+
 class WorkerPool:
     """Spawn-based worker processes (started on first use, `torch_threads` threads each; default: the cores
     divided by the workers) and the results of their jobs, gathered as they finish. Results a caller ran in
@@ -89,10 +116,10 @@ class WorkerPool:
             self._pool = cf.ProcessPoolExecutor(
                 self.workers,
                 mp_context=multiprocessing.get_context("spawn"),
-                initializer=start_worker,
+                initializer=_start_pool_worker,
                 initargs=(threads,),
             )
-        self._futures.append(self._pool.submit(function, *args))
+        self._futures.append(self._pool.submit(_job, function, *args))
 
     def gather(self) -> list[Any]:
         if self._futures:

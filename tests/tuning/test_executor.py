@@ -4,6 +4,10 @@ that do not answer."""
 from __future__ import annotations
 
 import json
+import multiprocessing
+import os
+import signal
+import subprocess
 import time
 from collections import Counter
 from pathlib import Path
@@ -20,6 +24,7 @@ from gan_trader.tuning.episode import EpisodeSpec, run_episode
 from gan_trader.tuning.executor import (
     LocalExecutor,
     RayExecutor,
+    WorkerPool,
     _token_advice,
     check_address,
     has_room,
@@ -243,3 +248,44 @@ def test_episodes_no_ray_node_has_room_for_are_failed_after_the_pending_timeout(
         )
         assert run.param_section("hp")  # the hyperparameters it was to train
     assert recorder.run(result.session_id).status == "FINISHED"
+
+
+def _new_workers(before: set[int], count: int) -> list[multiprocessing.Process]:
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        workers = [p for p in multiprocessing.active_children() if p.pid not in before]
+        if len(workers) == count:
+            return workers
+        time.sleep(0.1)
+    raise AssertionError("the pool's workers did not start")
+
+
+def test_ctrl_c_leaves_a_waiting_pool_worker_quietly_and_stops_a_running_job(
+    tmp_path: Path, capfd: pytest.CaptureFixture[str]
+) -> None:
+    """Ctrl-C reaches every process of the terminal: a worker between jobs exits without a traceback, a
+    worker in a job raises KeyboardInterrupt there (the job's own handlers log its runs as killed)."""
+    before = {p.pid for p in multiprocessing.active_children()}
+    idle = WorkerPool(1, torch_threads=1)
+    busy = WorkerPool(1, torch_threads=1)
+    started = tmp_path / "started"
+    try:
+        idle.submit(os.getpid)
+        (waiting,) = _new_workers(before, 1)
+        assert idle.gather() == [waiting.pid]
+        busy.submit(subprocess.call, ["sh", "-c", f"touch {started}; sleep 60"])
+        (running,) = _new_workers(before | {waiting.pid}, 1)
+        deadline = time.monotonic() + 60
+        while not started.exists() and time.monotonic() < deadline:
+            time.sleep(0.1)
+        os.kill(waiting.pid, signal.SIGINT)
+        os.kill(running.pid, signal.SIGINT)
+        waiting.join(30)
+        assert waiting.exitcode == 128 + signal.SIGINT
+        with pytest.raises(KeyboardInterrupt):
+            busy.gather()
+        assert running.is_alive()  # it stopped the job and waits for the next
+    finally:
+        idle.close()
+        busy.close()
+    assert "Traceback" not in capfd.readouterr().err
