@@ -232,7 +232,6 @@ class LocalExecutor(Executor):
         torch_threads: int | None = None,
     ) -> None:
         super().__init__(workers, episode_fn)
-        self.torch_threads = torch_threads
         self._pool = WorkerPool(workers, torch_threads)
         self._task_id: int | None = None
 

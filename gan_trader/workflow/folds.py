@@ -180,17 +180,18 @@ def evaluate_folds(
     splits = fold_splits(config, panel)
     found: dict[JobKey, JobDone] = {}
     jobs: dict[tuple[int, int], int] = {}
-    folds: list[Prepared] = []
+    prepared_folds: list[Prepared] = []
     with torch_threads(1 if pool is not None else None):
         for fold, split in enumerate(splits):
             prepared = first if fold == 0 and first is not None else prepare(config, panel, split, use_cache)
-            folds.append(prepared)
+            prepared_folds.append(prepared)
             for seed in seeds:
                 planned = rows(prepared, seed)
                 jobs[(fold, seed)] = len(planned)
                 for index, job in enumerate(planned):
                     if pool is None:
-                        found.update([_run_row((fold, seed, index), job)])
+                        key, done = _run_row((fold, seed, index), job)
+                        found[key] = done
                     else:
                         pool.submit(_run_row, (fold, seed, index), job)
         while pool is not None and pool.running:
@@ -199,7 +200,8 @@ def evaluate_folds(
     parts: dict[int, dict[str, list[Forecast]]] = {seed: {} for seed in seeds}
     for (fold, seed), count in jobs.items():  # folds in order: each model's parts are consecutive
         forecasts = [f for index in range(count) for f in found[(fold, seed, index)].forecasts]
-        per_fold[(fold, seed)] = evaluate(folds[fold].task, forecasts, config.evaluation, compare=False)
+        task = prepared_folds[fold].task
+        per_fold[(fold, seed)] = evaluate(task, forecasts, config.evaluation, compare=False)
         for forecast in forecasts:
             parts[seed].setdefault(forecast.model, []).append(forecast)
     timing = pd.DataFrame(
@@ -214,10 +216,9 @@ def evaluate_folds(
             for (fold, seed, _), done in sorted(found.items())
         ]
     )
-    fold_features = [(prepared.task.features, prepared.split) for prepared in folds]
-    prepared = folds[-1]
+    fold_features = [(prepared.task.features, prepared.split) for prepared in prepared_folds]
     # The last fold's task covers every test day (features of all folds start after the same warm-up).
-    task = prepared.task
+    task = prepared_folds[-1].task
     runs = {}
     for seed, models in parts.items():
         complete = {name: folds for name, folds in models.items() if len(folds) == len(splits)}

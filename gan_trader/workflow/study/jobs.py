@@ -63,7 +63,6 @@ class LocalJobs(JobRunner[T, R]):
         self, function: Callable[[T], R], workers: int = 1, torch_threads: int | None = None
     ) -> None:
         super().__init__(function, workers)
-        self.torch_threads = torch_threads
         self._pool = WorkerPool(workers, torch_threads)
 
     def submit(self, payload: T) -> None:
