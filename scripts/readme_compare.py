@@ -2,7 +2,11 @@
 (`make compare` runs both): the table, the figure, the command, the budget and the runtime, between the
 markers below. Nothing in that part of README is typed by hand.
 
-    python scripts/readme_compare.py [FOLDER (default docs/compare)] [--readme README.md]
+    python scripts/readme_compare.py [FOLDER (default docs/compare)] [--readme README.md] [--recompute]
+
+--recompute first rewrites the folder's tables, figure and findings from its own episodes.csv and daily.csv
+(workflow.compare.recompute_comparison: nothing is trained again), for a comparison written before a table
+or finding was added.
 """
 
 from __future__ import annotations
@@ -103,21 +107,54 @@ def targets(found: dict) -> list[str]:
         chose += (
             " (the search space held nothing that beat the config's own set on fresh seeds at this budget)"
         )
-    return [
+    lines = [
         f"The guard: {guard}. The moonshot, rl better than fixed and than optuna on test (one-sided DM on "
         f"per-day CRPS): p = {_p(found.get('rl_vs_fixed_p'))} and p = {_p(found.get('rl_vs_optuna_p'))}. "
         f"{chose}.",
         "",
     ]
+    return lines + _noise(found)
+
+
+def _noise(found: dict) -> list[str]:
+    """What restart noise alone does to the guard and to the DM test, in words (compare.guard_null and the
+    kept-reference split); nothing when the comparison did not compute them."""
+    null, kept = found.get("guard_null"), found.get("rl_kept")
+    words = []
+    if null:
+        words.append(
+            "How far restart noise alone goes: if every strategy kept the config's own set on every seed "
+            f"(restarts' test scores spread as fixed's, sd {null['restart_sd']:.4f} within a seed; "
+            f"{int(null['strategy_runs'])} runs per seed against fixed's {int(null['baseline_runs'])}, "
+            f"{int(null['seeds'])} seeds), the guard would flag a given strategy in "
+            f"{100 * null['per_strategy']:.0f} % of comparisons and at least one of the "
+            f"{int(null['strategies'])} in {100 * null['any_strategy']:.0f} % (simulated)."
+        )
+    if kept and kept.get("sessions") and kept.get("difference") is not None:
+        words.append(
+            f"rl kept the reference on {kept['sessions']} seeds, and on those its test score differs from "
+            f"fixed's by {kept['difference']:+.4f}: the same set, so restart noise; the DM test counts days, "
+            "not restarts, and does not see it."
+        )
+    return [" ".join(words), ""] if words else []
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("folder", nargs="?", type=Path, default=ROOT / "docs" / "compare")
     parser.add_argument("--readme", type=Path, default=ROOT / "README.md")
+    parser.add_argument("--recompute", action="store_true", help="rewrite the folder's tables first")
     args = parser.parse_args(argv)
     if not (args.folder / "comparison.json").exists():
         raise SystemExit(f"{args.folder}: no comparison.json; run `make compare` first")
+    if args.recompute:
+        from gan_trader.errors import ConfigError
+        from gan_trader.workflow.compare import recompute_comparison
+
+        try:
+            recompute_comparison(args.folder)
+        except ConfigError as error:
+            raise SystemExit(str(error)) from None
     rewrite(args.readme, compare_markdown(args.folder.resolve(), args.readme.resolve()), START, END)
     print(f"{args.readme}: comparison from {args.folder}")
     return 0

@@ -15,12 +15,14 @@ epochs as population x rounds x interval.
 from __future__ import annotations
 
 import dataclasses
+import json
 import math
 import os
 import time
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pandas as pd
 from rich.console import Console
 
@@ -82,7 +84,8 @@ def _log_comparison(
 ) -> str:
     run_id = recorder.start_session("compare", params=params, tags={tags.KIND_TAG: "compare"})
     recorder.log_table(run_id, frame, "comparison.csv")
-    recorder.log_figure(run_id, comparison_figure(frame, strategies, config), "plots/best_vs_epochs.png")
+    figure = comparison_figure(frame, strategies, config.tuning.objective)
+    recorder.log_figure(run_id, figure, "plots/best_vs_epochs.png")
     selected = select_episodes(frame)
     for (name, seed), row in selected.iterrows():
         recorder.log_metrics(
@@ -97,10 +100,10 @@ def _log_comparison(
     return run_id
 
 
-def comparison_figure(frame: pd.DataFrame, strategies: list[str], config: ExperimentConfig) -> Any:
+def comparison_figure(frame: pd.DataFrame, strategies: list[str], objective: str) -> Any:
     """Best validation score against GAN epochs spent, mean over seeds, one line per strategy."""
     by_strategy = {name: frame[frame["strategy"] == name] for name in strategies}
-    return progress_figure(by_strategy, config.tuning.objective)
+    return progress_figure(by_strategy, objective)
 
 
 def _daily_table(result: SessionResult, name: str, seed: int) -> pd.DataFrame:
@@ -223,7 +226,14 @@ def against_fixed(frame: pd.DataFrame, baseline: str = BASELINE) -> pd.DataFrame
     selected sets (strategy less baseline; negative: better) with its standard error over seeds, whether it
     is worse by more than one standard error (the guard), and the one-sided paired Diebold-Mariano test
     (statistic, p-value, days) of "the strategy's per-day test CRPS, averaged over seeds per day, is lower
-    than the baseline's"."""
+    than the baseline's".
+
+    The difference is also split by what the strategy's sessions selected, seed by seed against the
+    baseline's session of the same seed: `kept_*` over the seeds where it kept the reference (the same set
+    as fixed's, so the difference is restart noise alone) and `other_*` over the seeds where it selected
+    another set (what its search added). The DM test treats days as the noise: a restart's shift on every day
+    is not in its variance, so a strategy that kept the reference can read as "better" on restart luck; the
+    split shows how much of a difference that is."""
     selected = select_episodes(frame)
     daily = frame.attrs.get("daily")
     strategies = list(dict.fromkeys(selected.index.get_level_values("strategy")))
@@ -245,6 +255,11 @@ def against_fixed(frame: pd.DataFrame, baseline: str = BASELINE) -> pd.DataFrame
         row: dict[str, Any] = {"test_difference": difference, "test_difference_se": error}
         # One seed gives no standard error: the guard is then not decided (None), neither way.
         row["worse_than_fixed"] = bool(difference > error) if math.isfinite(error) else None
+        by_seed = (scores - base).dropna()
+        kept = selected.loc[name, "chose_other"].reindex(by_seed.index) == 0
+        for part, seeds in (("kept", by_seed[kept]), ("other", by_seed[~kept])):
+            row[f"{part}_sessions"] = len(seeds)
+            row[f"{part}_difference"] = float(seeds.mean()) if len(seeds) else math.nan
         if name in per_day and baseline in per_day:
             both = per_day[[name, baseline]].dropna()
             dm = one_sided_dm(both[name].to_numpy(), both[baseline].to_numpy())
@@ -253,6 +268,65 @@ def against_fixed(frame: pd.DataFrame, baseline: str = BASELINE) -> pd.DataFrame
     table = pd.DataFrame.from_dict(rows, orient="index")
     table.index.name = "strategy"
     return table
+
+
+@dataclasses.dataclass(frozen=True)
+class GuardNull:
+    """How often the guard flags strategies that differ from the baseline in nothing (see guard_null)."""
+
+    restart_sd: float  # the baseline's restarts' test scores, standard deviation within a seed
+    baseline_runs: int  # runs per seed the baseline is judged on
+    strategy_runs: int  # runs per seed a strategy that kept the reference is judged on (median)
+    seeds: int
+    strategies: int
+    per_strategy: float  # share of draws flagging one such strategy
+    any_strategy: float  # share of draws flagging at least one of `strategies`
+
+    def to_dict(self) -> dict[str, float]:
+        return {key: float(value) for key, value in dataclasses.asdict(self).items()}
+
+
+GUARD_NULL_DRAWS = 20_000
+
+
+def guard_null(
+    frame: pd.DataFrame, baseline: str = BASELINE, draws: int = GUARD_NULL_DRAWS, seed: int = 0
+) -> GuardNull | None:
+    """The guard's false-alarm rate in this comparison's design: every strategy keeps the reference (the
+    baseline's set) on every seed, so the only difference is restart noise. Test scores of restarts are
+    drawn normal with the baseline's pooled within-seed standard deviation; per seed the baseline is the mean
+    of its runs and each strategy the mean of as many runs as the comparison's kept-reference sessions were
+    judged on (median); the guard of `against_fixed` is applied to each of the comparison's strategies
+    against one shared draw of the baseline. None without two seeds or a restart spread to draw from."""
+    selected = frame[frame["selected"].astype(bool) & frame["test_error"].notna()]
+    base = selected[selected["strategy"] == baseline]
+    groups = [g["test_error"].to_numpy(float) for _, g in base.groupby("seed") if len(g) > 1]
+    freedom = sum(len(g) - 1 for g in groups)
+    others = [name for name in dict.fromkeys(frame["strategy"]) if name != baseline]
+    if not freedom or base["seed"].nunique() < 2 or not others:
+        return None
+    sd = math.sqrt(sum(float(((g - g.mean()) ** 2).sum()) for g in groups) / freedom)
+    choices = select_episodes(frame)["chose_other"]
+    kept = selected[selected["strategy"].isin(others)].groupby(["strategy", "seed"]).size()
+    kept = kept[[choices.get(key, 1.0) == 0 for key in kept.index]]
+    strategy_runs = int(np.median(kept)) if len(kept) else int(base.groupby("seed").size().median())
+    baseline_runs = int(base.groupby("seed").size().median())
+    seeds = int(base["seed"].nunique())
+    rng = np.random.default_rng(seed)
+    fixed = rng.normal(0.0, sd, (draws, 1, seeds, baseline_runs)).mean(axis=-1)
+    tuned = rng.normal(0.0, sd, (draws, len(others), seeds, strategy_runs)).mean(axis=-1)
+    difference = tuned.mean(axis=-1) - fixed.mean(axis=-1)
+    error = np.sqrt(tuned.var(axis=-1, ddof=1) / seeds + fixed.var(axis=-1, ddof=1) / seeds)
+    flagged = difference > error
+    return GuardNull(
+        sd,
+        baseline_runs,
+        strategy_runs,
+        seeds,
+        len(others),
+        float(flagged.mean()),
+        float(flagged.any(1).mean()),
+    )
 
 
 def _flag(value: Any) -> bool | None:
@@ -265,7 +339,9 @@ def _flag(value: Any) -> bool | None:
 def findings(frame: pd.DataFrame) -> dict[str, Any]:
     """The targets, as the comparison answers them: the strategies whose selected sets are worse on test than
     fixed's by more than one standard error (the guard), rl against fixed and against optuna (one-sided DM
-    p-values; the moonshot), and how many sessions selected another set than the reference."""
+    p-values; the moonshot), how many sessions selected another set than the reference, the guard's
+    false-alarm rate in this design (`guard_null`) and rl's difference on the seeds it kept the reference
+    (`rl_kept`: restart noise, which the DM test does not see)."""
     selected = select_episodes(frame)
     tests = against_fixed(frame)
     found: dict[str, Any] = {
@@ -274,6 +350,14 @@ def findings(frame: pd.DataFrame) -> dict[str, Any]:
         "sessions": len(selected),
         "chose_other": int(selected["chose_other"].sum()),
     }
+    null = guard_null(frame)
+    if null is not None:
+        found["guard_null"] = null.to_dict()
+    if "rl" in tests.index and "kept_difference" in tests:
+        found["rl_kept"] = {
+            "sessions": int(tests.loc["rl", "kept_sessions"]),
+            "difference": _number(tests.loc["rl", "kept_difference"]),
+        }
     if "rl" in tests.index and "dm_p_better" in tests:
         found["rl_vs_fixed_p"] = _number(tests.loc["rl", "dm_p_better"])
     versus_optuna = against_fixed(frame, baseline="optuna")
@@ -282,13 +366,23 @@ def findings(frame: pd.DataFrame) -> dict[str, Any]:
     return found
 
 
+def _split(row: pd.Series, part: str) -> str:
+    """`n: difference` of the seeds where a strategy kept the reference (`kept`) or selected another set."""
+    count = row.get(f"{part}_sessions", math.nan)
+    value = row.get(f"{part}_difference", math.nan)
+    if not math.isfinite(count):
+        return "-"
+    return f"{int(count)}: {value:+.4f}" if math.isfinite(value) else f"{int(count)}"
+
+
 def against_fixed_markdown(table: pd.DataFrame, objective: str) -> str:
     """The tests against fixed as a markdown table."""
     test = objective.removeprefix("val/")
     lines = [
         f"| strategy | test {test}: strategy − fixed (± 1 SE) | worse than fixed by > 1 SE | "
+        "seeds keeping the reference: strategy − fixed | seeds selecting another set: strategy − fixed | "
         "DM statistic (per-day CRPS, mean over seeds) | one-sided p (better than fixed) |",
-        "|---|---:|:---:|---:|---:|",
+        "|---|---:|:---:|---:|---:|---:|---:|",
     ]
     for name, row in table.iterrows():
         if not math.isfinite(row["test_difference"]):
@@ -302,10 +396,10 @@ def against_fixed_markdown(table: pd.DataFrame, objective: str) -> str:
         stat = row.get("dm_stat", math.nan)
         p = row.get("dm_p_better", math.nan)
         dm = f"{stat:.2f} ({int(row['dm_days'])} days)" if math.isfinite(stat) else "-"
+        shown = f"{p:.3g}" if math.isfinite(p) else "-"
         lines.append(
-            f"| {name} | {difference} | {worse} | {dm} | {p:.3g} |"
-            if math.isfinite(p)
-            else f"| {name} | {difference} | {worse} | {dm} | - |"
+            f"| {name} | {difference} | {worse} | {_split(row, 'kept')} | {_split(row, 'other')} | {dm} "
+            f"| {shown} |"
         )
     return "\n".join(lines)
 
@@ -336,7 +430,7 @@ def summary_markdown(summary: pd.DataFrame, objective: str) -> str:
 
 
 def write_comparison(
-    frame: pd.DataFrame, config: ExperimentConfig, strategies: list[str], out: Path, facts: dict[str, Any]
+    frame: pd.DataFrame, objective: str, strategies: list[str], out: Path, facts: dict[str, Any]
 ) -> dict[str, Path]:
     """Write the comparison under `out`: episodes.csv (every episode), daily.csv (the selected sets' per-day
     test CRPS), comparison.csv and comparison.md (the summary and the tests against fixed), comparison.png
@@ -355,18 +449,37 @@ def write_comparison(
         (daily if isinstance(daily, pd.DataFrame) else pd.DataFrame()).to_csv(tmp, index=False)
     with atomic_path(paths["comparison.csv"]) as tmp:
         summary.join(tests).to_csv(tmp)
-    markdown = summary_markdown(summary, config.tuning.objective)
+    markdown = summary_markdown(summary, objective)
     if not tests.empty:
-        markdown += "\n\n" + against_fixed_markdown(tests, config.tuning.objective)
+        markdown += "\n\n" + against_fixed_markdown(tests, objective)
     with atomic_path(paths["comparison.md"]) as tmp:
         tmp.write_text(markdown + "\n", encoding="utf-8")
-    figure = comparison_figure(frame, strategies, config)
+    figure = comparison_figure(frame, strategies, objective)
     with atomic_path(paths["comparison.png"]) as tmp:
         figure.savefig(tmp, dpi=110, format="png")
     plt.close(figure)
     paths["comparison.json"] = out / "comparison.json"
     write_json(paths["comparison.json"], facts)
     return paths
+
+
+def _json_safe(found: dict[str, Any]) -> dict[str, Any]:
+    return {k: v if not isinstance(v, float) or math.isfinite(v) else None for k, v in found.items()}
+
+
+def recompute_comparison(folder: Path) -> dict[str, Path]:
+    """Rewrite a written comparison's tables, figure and findings from its own episodes.csv and daily.csv
+    (what the sessions logged; nothing is trained again), keeping the facts of the run (command, budget,
+    seeds, runtime). For a comparison written before a table or finding was added."""
+    facts_path = folder / "comparison.json"
+    for path in (folder / "episodes.csv", folder / "daily.csv", facts_path):
+        if not path.exists():
+            raise ConfigError(f"{path}: not found; run the comparison (`make compare`) first")
+    facts = json.loads(facts_path.read_text(encoding="utf-8"))
+    frame = pd.read_csv(folder / "episodes.csv")
+    frame.attrs["daily"] = pd.read_csv(folder / "daily.csv", parse_dates=["date"])
+    facts["findings"] = _json_safe(findings(frame))
+    return write_comparison(frame, facts["objective"], list(facts["strategies"]), folder, facts)
 
 
 def comparison_budget(config: ExperimentConfig) -> int:
@@ -410,12 +523,10 @@ def compare_tuning(
         "cpus": os.cpu_count(),
         "command": command,
         "compare_run": table.attrs.get("run_id"),
-        "findings": {
-            k: v if not isinstance(v, float) or math.isfinite(v) else None for k, v in answers.items()
-        },
+        "findings": _json_safe(answers),
     }
     folder = out or config.runs_dir / "compare" / config.name
-    paths = write_comparison(table, config, strategies, folder, facts)
+    paths = write_comparison(table, config.tuning.objective, strategies, folder, facts)
     (console or Console()).print(
         f"budget: {budget} GAN epochs per strategy and seed, seeds {seeds}\n"
         f"{paths['comparison.md'].read_text(encoding='utf-8')}\n"

@@ -17,6 +17,8 @@ from gan_trader.config import load_config
 from gan_trader.workflow.compare import (
     against_fixed,
     findings,
+    guard_null,
+    recompute_comparison,
     select_episodes,
     summarize,
     summary_markdown,
@@ -107,6 +109,55 @@ def test_strategies_are_tested_against_fixed() -> None:
     assert found["worse_than_fixed"] == [] and not found["guard_decided"] and found["chose_other"] == 1
 
 
+def test_the_difference_is_split_by_whether_a_seed_kept_the_reference() -> None:
+    bo = against_fixed(_frame()).loc["bo"]
+    # Seed by seed against fixed's session of the same seed: seed 2 kept the reference (0.88 vs 1.11), seed 1
+    # selected another set (0.60 vs 0.85).
+    assert bo["kept_sessions"] == 1 and bo["kept_difference"] == pytest.approx(0.88 - 1.11)
+    assert bo["other_sessions"] == 1 and bo["other_difference"] == pytest.approx(0.60 - 0.85)
+
+
+def _null_frame(seeds: int, strategies: list[str], runs: int = 3) -> pd.DataFrame:
+    """fixed restarted 10 times per seed and strategies that kept the reference on `runs` restarts, every
+    test score drawn from one normal: nothing but restart noise."""
+    rng = np.random.default_rng(5)
+    rows = []
+    for seed in range(seeds):
+        for name, count in [("fixed", 10)] + [(name, runs) for name in strategies]:
+            for episode in range(count):
+                score = 1.0 + rng.normal(0.0, 0.004)
+                rows.append(
+                    {"strategy": name, "seed": seed, "episode": episode, "epochs_spent": 6 * (episode + 1)}
+                    | {"val_error": score, "test_error": score, "selected": True, "reference_run": True}
+                    | {"test_persistence": math.nan, "wall_s": 1.0}
+                )
+    return pd.DataFrame(rows)
+
+
+def test_the_guards_false_alarm_rate_is_that_of_a_one_standard_error_rule() -> None:
+    frame = _null_frame(30, ["rl", "bo", "random"])
+    null = guard_null(frame, draws=20_000)
+    assert null is not None and null.restart_sd == pytest.approx(0.004, rel=0.1)
+    assert (null.baseline_runs, null.strategy_runs, null.seeds, null.strategies) == (10, 3, 30, 3)
+    # With 30 seeds the difference over its standard error is nearly normal: P(Z > 1) = 0.159.
+    assert null.per_strategy == pytest.approx(0.159, abs=0.012)
+    # Three strategies against one shared draw of fixed: more often than one, less than three independent.
+    assert null.per_strategy < null.any_strategy < 1 - (1 - null.per_strategy) ** 3
+    assert findings(frame)["guard_null"]["any_strategy"] == pytest.approx(null.any_strategy)
+    assert guard_null(_null_frame(1, ["rl"])) is None  # one seed: no guard to simulate
+
+
+def test_a_written_comparison_is_recomputed_from_its_own_episodes(tmp_path: Path) -> None:
+    facts = {"command": "x", "budget_epochs": 6, "seeds": [1, 2], "objective": "val/crps_rel"}
+    facts |= {"runtime_s": 125.0, "strategies": ["bo", "fixed", "pb2"], "findings": {}}
+    paths = write_comparison(_frame(), "val/crps_rel", facts["strategies"], tmp_path, facts)
+    paths["comparison.md"].write_text("stale\n", encoding="utf-8")
+    recompute_comparison(tmp_path)
+    assert "| bo | -0.2400 ± 0.1910 | no | 1: -0.2300 | 1: -0.2500 |" in paths["comparison.md"].read_text()
+    written = json.loads(paths["comparison.json"].read_text())
+    assert written["runtime_s"] == 125.0 and written["findings"]["chose_other"] == 1
+
+
 def test_summary_is_mean_and_sample_std_over_seeds_in_the_frames_order() -> None:
     summary = summarize(_frame())
     assert list(summary.index) == ["bo", "fixed", "pb2"]
@@ -141,7 +192,7 @@ def test_readme_part_from_the_written_comparison(tmp_path: Path, monkeypatch: py
     facts |= {"objective": "val/crps_rel", "runtime_s": 125.0, "cpus": 2}
     facts["findings"] = {"worse_than_fixed": ["pb2"], "sessions": 5, "chose_other": 1, "rl_vs_fixed_p": None}
     folder = tmp_path / "docs" / "compare"
-    paths = write_comparison(_frame(), config, ["bo", "fixed", "pb2"], folder, facts)
+    paths = write_comparison(_frame(), config.tuning.objective, ["bo", "fixed", "pb2"], folder, facts)
     assert {path.name for path in folder.iterdir()} == set(paths) and json.loads(
         paths["comparison.json"].read_text()
     )
