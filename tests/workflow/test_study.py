@@ -19,7 +19,7 @@ from gan_trader.tracking.store import open_recorder
 from gan_trader.workflow.study import cells as study_cells
 from gan_trader.workflow.study import load_study, open_study, run_study
 from gan_trader.workflow.study.report import END, START, markers, replace_section, study_markdown
-from gan_trader.workflow.study.runner import INTERRUPTED
+from gan_trader.workflow.study.runner import INTERRUPTED, WALL_METRIC
 
 SCRIPTS = Path(__file__).resolve().parents[2] / "scripts"
 
@@ -120,6 +120,9 @@ def test_resume_after_an_interrupted_cell_runs_no_finished_cell_again(
     before = _statuses(recorder, study_run.run_id)
     finished_before = {key for key, statuses in before.items() if statuses == [FINISHED]}
     assert len(finished_before) == 4 and sum(s == [KILLED] for s in before.values()) == 1
+    # The interrupted invocation's time is logged: the study's time is the sum over its invocations.
+    (interrupted_wall,) = recorder.metric_history(study_run.run_id, WALL_METRIC)
+    assert interrupted_wall[0] == 0 and interrupted_wall[1] > 0
     # A kill (no chance to close its run) leaves a cell RUNNING: resume closes it and runs it again.
     left = next(k for k in keys if k not in before)
     orphan = recorder.start_episode(
@@ -140,6 +143,8 @@ def test_resume_after_an_interrupted_cell_runs_no_finished_cell_again(
     assert recorder.run(orphan).status == FAILED and recorder.run(orphan).failure == INTERRUPTED
     assert finished_ids <= {r.run_id for r in recorder.runs(session=study_run.run_id, status=FINISHED)}
     assert recorder.run(study_run.run_id).status == FINISHED
+    walls = recorder.metric_history(study_run.run_id, WALL_METRIC)
+    assert [step for step, _ in walls] == [0, 1] and walls[0] == interrupted_wall
     # Resuming a finished study runs nothing.
     again = run_study(study, resume=study_run.run_id, quiet=True)
     assert again.outcomes == [] and again.skipped == len(keys)
@@ -212,6 +217,8 @@ def test_readme_section_is_regenerated_from_the_logged_study(study_dir: Path) ->
     text = readme.read_text(encoding="utf-8")
     assert "old figures" not in text and text.startswith("# title") and text.rstrip().endswith("after")
     assert "`gan-trader study study.yaml` ran on" in text
+    total = run.results.cells["wall_s"].sum()
+    assert f"; its cells took {total:.0f} s of worker time in all (" in text  # every cell, summed
     assert (study_dir / "docs" / "study" / "heatmap.png").stat().st_size > 1000
     assert (study_dir / "docs" / "study" / "summary.csv").exists()
     # the same tables from the Python API

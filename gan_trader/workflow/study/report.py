@@ -187,6 +187,18 @@ def _better(results: StudyResults, model: str, comparison: str, feature_set: str
     return bool(test is not None and test["better"])
 
 
+def _worker_time(cells: pd.DataFrame) -> str:
+    """The cells' own seconds summed (every logged cell, whichever invocation ran it), and the models that
+    took most of them; nothing when no cell logged its time."""
+    seconds = pd.to_numeric(cells.get("wall_s"), errors="coerce") if "wall_s" in cells else None
+    if seconds is None or not seconds.notna().any():
+        return ""
+    by_model = seconds.groupby(cells["model"]).sum().sort_values(ascending=False)
+    total = float(by_model.sum())
+    shares = ", ".join(f"{model} {100 * value / total:.0f} %" for model, value in by_model.head(3).items())
+    return f"; its cells took {total:.0f} s of worker time in all ({shares})"
+
+
 def study_markdown(
     results: StudyResults, *, command: str, wall_s: float, cores: int, heatmap: str, note: str = ""
 ) -> str:
@@ -199,6 +211,7 @@ def study_markdown(
     lines = [
         f"`{command.strip()}` ran on {cores} CPU cores in {wall_s / 60:.0f} min ({wall_s:.0f} s)"
         + (f" ({note})" if note else "")
+        + _worker_time(cells)
         + ": "
         f"targets {', '.join(spec['targets'])}; feature sets {', '.join(spec['feature_sets'])}; models "
         f"{', '.join(spec['models'])} per feature set and {', '.join(spec['per_target'])} per target; seeds "

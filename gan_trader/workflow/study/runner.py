@@ -265,17 +265,23 @@ def run_study(
             runner = make_job_runner(function, executor)
         outcomes = _run_jobs(study, _Plan(study, todo), recorder, study_id, runner, console, quiet)
     except KeyboardInterrupt:
+        # The interrupted invocation's time counts too: a resumed study's time is the sum of them all.
+        _log_wall(recorder, study_id, {WALL_METRIC: time.perf_counter() - started})
         recorder.finish(study_id, KILLED, "interrupted by the user")
         log.warning("interrupted: study %s is saved; continue it with --resume %s", study_id, study_id)
         raise
     results = study_results(recorder, study_id)
     wall = time.perf_counter() - started
     _log_tables(recorder, study_id, results)
-    # One value per invocation (a resumed study's time is their sum).
-    invocation = len(recorder.metric_history(study_id, WALL_METRIC))
-    recorder.log_metrics(study_id, {WALL_METRIC: wall, "study/cells_run": len(outcomes)}, step=invocation)
+    _log_wall(recorder, study_id, {WALL_METRIC: wall, "study/cells_run": len(outcomes)})
     recorder.finish(study_id, FINISHED)
     return StudyRun(study_id, results, outcomes, skipped, wall)
+
+
+def _log_wall(recorder: Recorder, study_id: str, values: dict[str, float]) -> None:
+    """One value per invocation, finished or interrupted (a resumed study's time is their sum)."""
+    invocation = len(recorder.metric_history(study_id, WALL_METRIC))
+    recorder.log_metrics(study_id, values, step=invocation)
 
 
 def _run_jobs(
