@@ -74,3 +74,20 @@ def test_quick_bench_writes_every_entry(in_tmp: Path, monkeypatch: pytest.Monkey
     # Every SPEC target appears with the ratio it is stated in.
     targeted = [row for row in payload["results"] if row["ratio"] is not None]
     assert len(targeted) >= len(ENTRIES)
+
+
+def test_the_batched_seeds_entry_times_the_default_generators_shapes() -> None:
+    from gan_trader.bench.study import batched_lstm
+    from gan_trader.config import load_config
+
+    gan = load_config(Path(__file__).resolve().parents[1] / "experiments" / "default.yaml").gan
+    result = batched_lstm(2, quick=True)
+    details = result.details
+    assert (details["batch"], details["window"], details["hidden"]) == (
+        gan.batch_size * gan.train_samples,
+        gan.seq_len,
+        gan.generator.hidden,
+    )
+    assert details["separate_ms"] > 0 and details["block_diagonal_ms"] > 0
+    assert result.ratio == pytest.approx(details["block_diagonal_ms"] / details["separate_ms"], rel=0.01)
+    assert result.passed == (result.ratio < 1)

@@ -7,6 +7,12 @@ time per cell, and the share of a GAN cell's time spent in `GanTrainer.step` (it
 critic-only epochs before MH included). The shipped study's wall time is then projected from them: every
 cell of the full grid at its model's measured time (a set with more columns costs more, so this is a floor),
 plus one build of the union's features per target (timed on the first target), over the study's workers.
+
+`batched_lstm` measures the first step of the lever the study issue names, training a feature set's seeds
+as one model: the study's seeds' generator LSTMs (the default experiment's units, window and batch x
+draws) run forward and backward as one LSTM of seeds x units whose weights would be kept block-diagonal,
+against one LSTM per seed, on one thread. Below 1 the batched form pays; the block-diagonal products are
+seeds times the work of the separate ones, so it pays only where the separate runs are overhead-bound.
 """
 
 from __future__ import annotations
@@ -24,6 +30,7 @@ ROOT = Path(__file__).resolve().parents[2]
 SHIPPED = ROOT / "experiments" / "feature_study.yaml"
 TARGET_MINUTES = 90.0
 SLICE_SETS = ["history", "volatility"]
+FEATURE_COLUMNS = 10  # about the volatility set's columns: the width only scales both forms alike
 # The quick mode checks the path end to end at a toy size; its figures say nothing about the target.
 QUICK_OVERRIDES = [
     "gan.epochs=1",
@@ -59,6 +66,61 @@ def step_timer() -> Iterator[dict[str, float]]:
         yield box
     finally:
         GanTrainer.step = original  # type: ignore[method-assign]
+
+
+def batched_lstm(seeds: int, quick: bool) -> BenchResult:
+    """Seconds of one forward and backward pass of `seeds` LSTMs as one block-diagonal LSTM over the same
+    pass of `seeds` separate LSTMs (see the module docstring), at the default experiment's shapes."""
+    import torch
+
+    from gan_trader.config import load_config
+
+    gan = load_config(ROOT / "experiments" / "default.yaml").gan
+    batch = gan.batch_size * gan.train_samples
+    width = FEATURE_COLUMNS + 1 + gan.generator.noise_dim  # a feature set's columns, the target, the noise
+    hidden, steps, repeats = gan.generator.hidden, gan.seq_len, 5 if quick else 40
+    generator = torch.Generator().manual_seed(0)
+    inputs = [torch.randn(batch, steps, width, generator=generator) for _ in range(seeds)]
+    separate = [torch.nn.LSTM(width, hidden, batch_first=True) for _ in range(seeds)]
+    joined = torch.nn.LSTM(seeds * width, seeds * hidden, batch_first=True)
+    stacked = torch.cat(inputs, dim=-1)
+
+    def one_each() -> None:
+        sum(lstm(x)[0][:, -1].sum() for lstm, x in zip(separate, inputs, strict=True)).backward()
+
+    def as_one() -> None:
+        joined(stacked)[0][:, -1].sum().backward()
+
+    def timed(step: Any) -> float:
+        for _ in range(3):
+            step()
+        started = time.perf_counter()
+        for _ in range(repeats):
+            step()
+        return (time.perf_counter() - started) / repeats
+
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        apart, together = timed(one_each), timed(as_one)
+    finally:
+        torch.set_num_threads(threads)
+    return BenchResult(
+        f"study: {seeds} seeds' LSTMs as one block-diagonal LSTM, time over separate ones (1 thread)",
+        together / apart,
+        "ratio",
+        "< 1: batching the seeds pays",
+        ratio=together / apart,
+        passed=together < apart,
+        details={
+            "batch": batch,
+            "window": steps,
+            "inputs": width,
+            "hidden": hidden,
+            "separate_ms": round(apart * 1e3, 2),
+            "block_diagonal_ms": round(together * 1e3, 2),
+        },
+    )
 
 
 def bench_study(quick: bool) -> list[BenchResult]:
@@ -112,6 +174,7 @@ def bench_study(quick: bool) -> list[BenchResult]:
         "workers": workers,
     }
     return [
+        batched_lstm(len(full.seeds), quick),
         BenchResult(
             f"study cells per hour (1 worker, 1 thread){size}",
             cells / wall * 3600,
