@@ -20,7 +20,7 @@ from __future__ import annotations
 import contextlib
 import tempfile
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -74,6 +74,7 @@ def batched_lstm(seeds: int, quick: bool) -> BenchResult:
     import torch
 
     from gan_trader.config import load_config
+    from gan_trader.models.devices import torch_threads
 
     gan = load_config(ROOT / "experiments" / "default.yaml").gan
     batch = gan.batch_size * gan.train_samples
@@ -91,7 +92,7 @@ def batched_lstm(seeds: int, quick: bool) -> BenchResult:
     def as_one() -> None:
         joined(stacked)[0][:, -1].sum().backward()
 
-    def timed(step: Any) -> float:
+    def timed(step: Callable[[], None]) -> float:
         for _ in range(3):
             step()
         started = time.perf_counter()
@@ -99,12 +100,8 @@ def batched_lstm(seeds: int, quick: bool) -> BenchResult:
             step()
         return (time.perf_counter() - started) / repeats
 
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    try:
+    with torch_threads(1):
         apart, together = timed(one_each), timed(as_one)
-    finally:
-        torch.set_num_threads(threads)
     return BenchResult(
         f"study: {seeds} seeds' LSTMs as one block-diagonal LSTM, time over separate ones (1 thread)",
         together / apart,
@@ -124,8 +121,7 @@ def batched_lstm(seeds: int, quick: bool) -> BenchResult:
 
 
 def bench_study(quick: bool) -> list[BenchResult]:
-    import torch
-
+    from gan_trader.models.devices import torch_threads
     from gan_trader.workflow.study import load_study, run_study
     from gan_trader.workflow.study.data import prepare_target
 
@@ -143,9 +139,7 @@ def bench_study(quick: bool) -> list[BenchResult]:
         full = load_study(SHIPPED, overrides=overrides)
         workers = load_study(SHIPPED).base.executor.workers
         piece = full.restricted(targets=full.targets[:1], seeds=full.seeds[:1], feature_sets=SLICE_SETS)
-        threads = torch.get_num_threads()
-        torch.set_num_threads(1)
-        try:
+        with torch_threads(1):
             with step_timer() as steps:
                 started = time.perf_counter()
                 run = run_study(piece, quiet=True)
@@ -153,8 +147,6 @@ def bench_study(quick: bool) -> list[BenchResult]:
             started = time.perf_counter()
             prepare_target(full.target_config(full.targets[0]))
             features_s = time.perf_counter() - started
-        finally:
-            torch.set_num_threads(threads)
     per_model: dict[str, list[float]] = {}
     for outcome in run.outcomes:
         per_model.setdefault(outcome.cell.model, []).append(outcome.wall_s)

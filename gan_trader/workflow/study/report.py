@@ -190,8 +190,8 @@ def _better(results: StudyResults, model: str, comparison: str, feature_set: str
 def _worker_time(cells: pd.DataFrame) -> str:
     """The cells' own seconds summed (every logged cell, whichever invocation ran it), and the models that
     took most of them; nothing when no cell logged its time."""
-    seconds = pd.to_numeric(cells.get("wall_s"), errors="coerce") if "wall_s" in cells else None
-    if seconds is None or not seconds.notna().any():
+    seconds = pd.to_numeric(cells["wall_s"], errors="coerce") if "wall_s" in cells else pd.Series()
+    if not seconds.notna().any():
         return ""
     by_model = seconds.groupby(cells["model"]).sum().sort_values(ascending=False)
     total = float(by_model.sum())
