@@ -73,6 +73,15 @@ def start_worker(torch_threads: int | None) -> None:
 
 
 _in_job = False  # a pool worker's state: running a job, or waiting for the next
+# held while the state changes, so a waiting worker never leaves as a job starts (reentrant: the main
+# thread's handler takes it too)
+_job_state = threading.RLock()
+
+
+def _leave_if_waiting(signum: int) -> None:
+    with _job_state:
+        if not _in_job:
+            os._exit(128 + signum)
 
 
 def _interrupted(signum: int, frame: Any) -> None:
@@ -82,22 +91,39 @@ def _interrupted(signum: int, frame: Any) -> None:
     parent, which has its own KeyboardInterrupt, says how to resume."""
     if _in_job:
         raise KeyboardInterrupt
-    os._exit(128 + signum)
+    _leave_if_waiting(signum)
+
+
+def _watch_signals(wakeup: int) -> None:
+    """A waiting worker's main thread sleeps in a read of the job queue, and Python runs a signal handler
+    only when that read returns: a SIGINT that another thread takes (numpy's BLAS threads are the process's
+    too), or one that lands just before the read begins, would leave it asleep for good. The signal's byte
+    on the wakeup pipe reaches this thread whichever thread took the signal."""
+    while True:
+        for signum in os.read(wakeup, 64):
+            if signum == signal.SIGINT:
+                _leave_if_waiting(signum)
 
 
 def _start_pool_worker(torch_threads: int | None) -> None:
     start_worker(torch_threads)
     signal.signal(signal.SIGINT, _interrupted)
+    wakeup, wake = os.pipe()
+    os.set_blocking(wake, False)
+    signal.set_wakeup_fd(wake, warn_on_full_buffer=False)
+    threading.Thread(target=_watch_signals, args=(wakeup,), name="signals", daemon=True).start()
     signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGINT})  # a mask inherited from the parent
 
 
 def _job(function: Callable[..., Any], *args: Any) -> Any:
     global _in_job
-    _in_job = True
+    with _job_state:
+        _in_job = True
     try:
         return function(*args)
     finally:
-        _in_job = False
+        with _job_state:
+            _in_job = False
 
 
 class WorkerPool:
