@@ -18,7 +18,7 @@ import sys
 from pathlib import Path
 
 import pandas as pd
-from readme_results import rewrite
+from readme_results import rewrite, stop
 
 START = "<!-- compare:start (make compare writes this part; do not edit by hand) -->"
 END = "<!-- compare:end -->"
@@ -146,7 +146,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--recompute", action="store_true", help="rewrite the folder's tables first")
     args = parser.parse_args(argv)
     if not (args.folder / "comparison.json").exists():
-        raise SystemExit(f"{args.folder}: no comparison.json; run `make compare` first")
+        stop(f"{args.folder}: no comparison.json; run `make compare` first")
     if args.recompute:
         from gan_trader.errors import ConfigError
         from gan_trader.workflow.compare import recompute_comparison
@@ -154,7 +154,7 @@ def main(argv: list[str] | None = None) -> int:
         try:
             recompute_comparison(args.folder)
         except ConfigError as error:
-            raise SystemExit(str(error)) from None
+            stop(str(error))
     rewrite(args.readme, compare_markdown(args.folder.resolve(), args.readme.resolve()), START, END)
     print(f"{args.readme}: comparison from {args.folder}")
     return 0

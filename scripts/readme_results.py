@@ -14,6 +14,7 @@ import argparse
 import math
 import os
 import sys
+from typing import NoReturn
 import tempfile
 from pathlib import Path
 
@@ -189,11 +190,18 @@ def folds_sentence(summary: pd.DataFrame, folds: int, seeds: int) -> str:
     return sentence + " (mean ± sd over the runs; the spread says how much a single fold can mislead)."
 
 
+def stop(message: str) -> NoReturn:
+    """A missing or unusable input: the message on standard error and exit code 2, as the project's own
+    commands do (the README scripts share it)."""
+    print(message, file=sys.stderr)
+    raise SystemExit(2)
+
+
 def latest_session(browser: object, experiment: str) -> str:
     sessions = browser.sessions(experiment)  # type: ignore[attr-defined]
     finished = sessions[sessions["status"] == "FINISHED"]
     if finished.empty:
-        raise SystemExit(f"no finished session of experiment {experiment!r}: run `make experiment` first")
+        stop(f"no finished session of experiment {experiment!r}: run `make experiment` first")
     return str(finished.iloc[0]["session"])
 
 
@@ -307,7 +315,7 @@ def rewrite(readme: Path, body: str, start: str = START, end: str = END) -> None
     """Replace what lies between the markers `start` and `end` of `readme` with `body`."""
     text = readme.read_text(encoding="utf-8")
     if start not in text or end not in text:
-        raise SystemExit(f"{readme}: the markers {start!r} and {end!r} are missing")
+        stop(f"{readme}: the markers {start!r} and {end!r} are missing")
     head, rest = text.split(start, 1)
     _, tail = rest.split(end, 1)
     readme.write_text(f"{head}{start}\n{body}\n{end}{tail}", encoding="utf-8")
@@ -323,8 +331,14 @@ def main(argv: list[str] | None = None) -> int:
     os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")
     from gan_trader.tracking.episodes import EpisodeBrowser
 
-    session = args.session or latest_session(EpisodeBrowser(args.tracking_uri), args.experiment)
-    rewrite(args.readme, results_markdown(session, args.tracking_uri, args.experiment))
+    from gan_trader.errors import GanTraderError
+
+    try:
+        session = args.session or latest_session(EpisodeBrowser(args.tracking_uri), args.experiment)
+        body = results_markdown(session, args.tracking_uri, args.experiment)
+    except GanTraderError as error:  # no store, no such session, a damaged file named by the project
+        stop(str(error))
+    rewrite(args.readme, body)
     print(f"{args.readme}: results of session {session}")
     return 0
 

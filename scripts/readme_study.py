@@ -14,8 +14,10 @@ from __future__ import annotations
 import argparse
 import contextlib
 import os
+import sys
 from pathlib import Path
 
+from gan_trader.errors import GanTraderError
 from gan_trader.tracking.store import open_recorder
 from gan_trader.workflow.study.report import replace_section, study_markdown
 from gan_trader.workflow.study.results import latest_study, study_results
@@ -39,11 +41,15 @@ def main(argv: list[str] | None = None) -> None:
 
     from gan_trader.config import TrackingConfig
 
-    recorder = open_recorder(
-        TrackingConfig(uri=args.tracking_uri, artifact_root=args.artifact_root), args.experiment
-    )
-    study_id = args.study or latest_study(recorder)
-    results = study_results(recorder, study_id)
+    try:
+        recorder = open_recorder(
+            TrackingConfig(uri=args.tracking_uri, artifact_root=args.artifact_root), args.experiment
+        )
+        study_id = args.study or latest_study(recorder)
+        results = study_results(recorder, study_id)
+    except GanTraderError as error:  # no such study, or a store the project cannot read
+        print(error, file=sys.stderr)
+        raise SystemExit(2) from None
     run = recorder.run(study_id)
     # A resumed study ran in several invocations: its time is their sum.
     wall = sum(value for _step, value in recorder.metric_history(study_id, WALL_METRIC))

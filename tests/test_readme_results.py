@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import importlib.util
+import subprocess
+import sys
 from pathlib import Path
 
 import pandas as pd
@@ -15,14 +17,49 @@ readme_results = importlib.util.module_from_spec(spec)
 spec.loader.exec_module(readme_results)
 
 
-def test_rewrite_replaces_only_the_marked_part(tmp_path: Path) -> None:
+def test_rewrite_replaces_only_the_marked_part(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     readme = tmp_path / "README.md"
     readme.write_text(f"intro\n{readme_results.START}\nold table\n{readme_results.END}\noutro\n")
     readme_results.rewrite(readme, "new table")
     assert readme.read_text() == f"intro\n{readme_results.START}\nnew table\n{readme_results.END}\noutro\n"
     readme.write_text("no markers\n")
-    with pytest.raises(SystemExit, match="markers"):
+    with pytest.raises(SystemExit) as stopped:
         readme_results.rewrite(readme, "x")
+    assert stopped.value.code == 2
+    assert f"{readme}: the markers" in capsys.readouterr().err
+    assert readme.read_text() == "no markers\n"
+
+
+@pytest.mark.parametrize(
+    ("script", "args", "named"),
+    [
+        ("readme_results.py", ["--experiment", "nothing_here"], "tracking.uri: no tracking store at"),
+        ("readme_compare.py", ["{tmp}/no_compare"], "no_compare: no comparison.json"),
+        ("readme_study.py", ["--experiment", "nothing_here"], "'nothing_here' has no finished study"),
+    ],
+)
+def test_a_readme_script_without_its_input_says_so_and_exits_2(
+    tmp_path: Path, script: str, args: list[str], named: str
+) -> None:
+    """The README scripts stop as the project's commands do: one line naming what is missing, exit code 2,
+    README untouched."""
+    readme = tmp_path / "README.md"
+    readme.write_text("unchanged\n")
+    command = [
+        sys.executable,
+        str(SCRIPT.parent / script),
+        *[arg.format(tmp=tmp_path) for arg in args],
+        "--readme",
+        str(readme),
+    ]
+    if script != "readme_compare.py":
+        command += ["--tracking-uri", f"sqlite:///{tmp_path}/mlflow.db"]
+    if script == "readme_study.py":
+        command += ["--artifact-root", str(tmp_path / "artifacts"), "--out", str(tmp_path / "study")]
+    done = subprocess.run(command, capture_output=True, text=True, cwd=tmp_path, timeout=300)
+    assert done.returncode == 2, done.stderr
+    assert named in done.stderr and "Traceback" not in done.stderr
+    assert readme.read_text() == "unchanged\n"
 
 
 def test_tables_show_the_logged_values() -> None:
@@ -143,8 +180,6 @@ def test_tuning_and_compare_tables_open_with_a_sentence() -> None:
     text = readme_results.tuning_sentence(episodes, "val/crps_rel", raced)
     assert "the session selected the reference set" in text and "episode 2, reached" in text
     assert "its hyperparameters were refitted" not in text
-    import sys
-
     sys.path.insert(0, str(SCRIPT.parent))
     try:
         import readme_compare
