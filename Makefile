@@ -70,13 +70,13 @@ test-all: setup chromium
 	$(PY) -m pytest -q $(PYTEST_ARGS)
 
 lint: setup
-	$(VENV)/bin/ruff check gan_trader tests experiments
-	$(VENV)/bin/ruff format --check gan_trader tests experiments
+	$(VENV)/bin/ruff check gan_trader tests experiments scripts
+	$(VENV)/bin/ruff format --check gan_trader tests experiments scripts
 	$(VENV)/bin/mypy gan_trader
 
 format: setup
-	$(VENV)/bin/ruff format gan_trader tests experiments
-	$(VENV)/bin/ruff check --fix gan_trader tests experiments
+	$(VENV)/bin/ruff format gan_trader tests experiments scripts
+	$(VENV)/bin/ruff check --fix gan_trader tests experiments scripts
 
 bench: setup
 	$(VENV)/bin/gan-trader bench --json runs/bench.json

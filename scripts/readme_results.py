@@ -14,9 +14,9 @@ import argparse
 import math
 import os
 import sys
-from typing import NoReturn
 import tempfile
 from pathlib import Path
+from typing import NoReturn
 
 import pandas as pd
 
@@ -329,9 +329,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--readme", type=Path, default=Path(__file__).resolve().parents[1] / "README.md")
     args = parser.parse_args(argv)
     os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")
-    from gan_trader.tracking.episodes import EpisodeBrowser
-
     from gan_trader.errors import GanTraderError
+    from gan_trader.tracking.episodes import EpisodeBrowser
 
     try:
         session = args.session or latest_session(EpisodeBrowser(args.tracking_uri), args.experiment)
