@@ -109,7 +109,9 @@ def targets(found: dict) -> list[str]:
         )
     lines = [
         f"The guard: {guard}. The moonshot, rl better than fixed and than optuna on test (one-sided DM on "
-        f"per-day CRPS): p = {_p(found.get('rl_vs_fixed_p'))} and p = {_p(found.get('rl_vs_optuna_p'))}. "
+        f"per-day CRPS): p = {_p(found.get('rl_vs_fixed_p'))} and p = {_p(found.get('rl_vs_optuna_p'))}; "
+        f"with the session as the unit (one-sided Welch t over seeds): p = "
+        f"{_p(found.get('rl_vs_fixed_session_p'))} and p = {_p(found.get('rl_vs_optuna_session_p'))}. "
         f"{chose}.",
         "",
     ]

@@ -105,6 +105,12 @@ def test_strategies_are_tested_against_fixed() -> None:
     )
     assert against_fixed(flipped).loc["bo", "dm_p_better"] > 0.99  # worse than fixed: no evidence
     assert tests.loc["pb2", "worse_than_fixed"] is None  # one seed: no standard error, the guard undecided
+    # The session as the unit: bo's two sessions (0.60, 0.88) against fixed's (0.85, 1.11), Welch's t.
+    se_welch = math.sqrt(bo_scores.var() / 2 + fixed_scores.var() / 2)
+    assert bo["session_t"] == pytest.approx((bo_scores.mean() - fixed_scores.mean()) / se_welch)
+    assert 0.05 < bo["session_p_better"] < 0.5  # better on average, but two noisy sessions a side
+    assert math.isnan(tests.loc["pb2", "session_p_better"])  # one session: no test
+    assert bo["session_p_holm"] == pytest.approx(bo["session_p_better"])  # the family's only finite p
     found = findings(_frame())
     assert found["worse_than_fixed"] == [] and not found["guard_decided"] and found["chose_other"] == 1
 
@@ -208,4 +214,6 @@ def test_readme_part_from_the_written_comparison(tmp_path: Path, monkeypatch: py
     assert "](docs/compare/comparison.png)" in text and "| bo | 1.005 ± 0.028 |" in text
     assert "| bo | -0.2400 ± 0.1910 | no |" in text  # the test against fixed
     assert "by more than one standard error: pb2. The moonshot" in text and "p = n/a" in text
+    assert "one-sided p over sessions (Welch t; Holm over the strategies) |" in text
+    assert "with the session as the unit" in text
     assert "1 of 5 sessions selected a set other than the reference." in text
