@@ -48,8 +48,10 @@ def main(argv: list[str] | None = None) -> None:
         study_id = args.study or latest_study(recorder)
         results = study_results(recorder, study_id)
     except GanTraderError as error:  # no such study, or a store the project cannot read
-        print(error, file=sys.stderr)
-        raise SystemExit(2) from None
+        sys.path.insert(0, str(Path(__file__).resolve().parent))
+        from readme_results import stop
+
+        stop(str(error))
     run = recorder.run(study_id)
     # A resumed study ran in several invocations: its time is their sum.
     wall = sum(value for _step, value in recorder.metric_history(study_id, WALL_METRIC))

@@ -10,8 +10,8 @@ all its restarts): the difference of the mean test scores with its standard erro
 worse by more than one), and a paired one-sided Diebold-Mariano test on the per-day test CRPS of the selected
 sets, averaged over seeds per day (is the strategy better than fixed?), and a one-sided Welch t-test with the
 session as the unit (restart noise, which the day-level test leaves out, is in its variance; Holm-adjusted
-over the strategies, one family against one baseline). `pbt` and `pb2`
-spend the search's epochs as population x rounds x interval.
+over the strategies, one family against one baseline). `pbt` and `pb2` spend the search's epochs as
+population x rounds x interval.
 """
 
 from __future__ import annotations
